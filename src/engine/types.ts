@@ -1,0 +1,209 @@
+/**
+ * The engine's vocabulary. Facts go in (made from FHIR by src/fhir/mapping.ts), a Decision comes out.
+ * Nothing here knows HTTP, FHIR clients, clocks, stores or the environment.
+ */
+import type { Big } from 'big.js';
+
+/** Nanoseconds since the Unix epoch, UTC. Exact: no floating point on clinical time boundaries. */
+export type Instant = bigint;
+
+/** Outcome codes (clinical contract, section 3). Stable: they appear in cards, audit, API and console. */
+export type OutcomeCode =
+  | 'acute-mi-pathway'
+  | 'consistent-with-mi'
+  | 'indeterminate'
+  | 'needs-input'
+  | 'awaiting-retest'
+  | 'not-consistent-with-mi'
+  | 'low-risk-pathway';
+
+export type Indicator = 'info' | 'warning' | 'critical';
+
+/** Observation status as rule 12 sorts it. */
+export type StatusUse = 'used' | 'listed' | 'void' | 'invalid';
+
+/** A censored or exact measured value in ng/L, before the LoD rule (rule 11) is applied. */
+export interface MeasuredRange {
+  readonly kind: 'range';
+  /** Lower bound in ng/L (0 for `<x`). */
+  readonly lo: Big;
+  readonly loOpen: boolean;
+  /** Upper bound in ng/L; null for `>x` and `>=x`. */
+  readonly hi: Big | null;
+  readonly hiOpen: boolean;
+  /** As reported, for people: "<5 ng/L", "0.0132 ng/mL". */
+  readonly reported: string;
+  /** The comparator as reported, if any. */
+  readonly comparator: '<' | '<=' | '>' | '>=' | null;
+}
+
+export type TroponinValue =
+  | MeasuredRange
+  /** The result says it has no value (dataAbsentReason): listed, not used (rule 13). */
+  | { readonly kind: 'absent'; readonly reason: string }
+  /** The result claims a value we cannot read: uninterpretable (rule 13). */
+  | { readonly kind: 'unreadable'; readonly reason: string };
+
+interface FactBase {
+  /** Stable reference for people and the trace: "Observation/abc" or "input #3" when it has no id. */
+  readonly ref: string;
+  readonly status: StatusUse;
+  /** The status as written (or null when absent). */
+  readonly statusText: string | null;
+  /** Draw time (effectiveDateTime / effectiveInstant / effectivePeriod.start), null when unreadable or absent. */
+  readonly drawTime: Instant | null;
+  /** Why the draw time is null, when the resource carried something. */
+  readonly drawTimeProblem: string | null;
+  readonly issued: Instant | null;
+  /** Encounter id (the last segment of the reference), or null when none is named. */
+  readonly encounterId: string | null;
+  /** Identity keys for rule 12 de-duplication: "identifier|system|value" and "id|Observation/abc". */
+  readonly identities: readonly string[];
+  /** meta.lastUpdated, else issued: orders versions of one result (rule 12). */
+  readonly versionTime: Instant | null;
+  /** A canonical digest of the clinical content, to tell identical copies from conflicting versions. */
+  readonly contentKey: string;
+}
+
+export interface TroponinFact extends FactBase {
+  readonly kind: 'troponin';
+  /** The catalogue assay id, or null when the codings map to two assays (assayProblem says why). */
+  readonly assayId: string | null;
+  readonly assayProblem: string | null;
+  /** How the assay was found: the site's own mapping, or the catalogue's default code. */
+  readonly assaySource: 'site-mapping' | 'catalogue-default' | null;
+  readonly value: TroponinValue;
+}
+
+export type EcgMeaning = 'stemi-or-new-lbbb' | 'no-stemi-or-new-lbbb' | 'lbbb-age-unknown';
+
+export interface EcgFact extends FactBase {
+  readonly kind: 'ecg';
+  /** Every meaning its codings carry (rule 1: one ECG with several meanings counts as the most serious). */
+  readonly meanings: readonly EcgMeaning[];
+  /** Whether it carries the product's own classification (answers "is this LBBB new?"). */
+  readonly productClassified: boolean;
+  /** Why it is unusable, when its value could not be read. */
+  readonly valueProblem: string | null;
+}
+
+export interface TimiFact extends FactBase {
+  readonly kind: 'timi';
+  /** 0 to 7, or null when unusable (valueProblem says why). */
+  readonly score: number | null;
+  readonly valueProblem: string | null;
+}
+
+export type ObservationFact = TroponinFact | EcgFact | TimiFact;
+
+export type Sex = 'female' | 'male' | 'other' | 'unknown';
+
+/** A resource that is not a pathway observation: listed in the trace, never silently dropped. */
+export interface IgnoredInput {
+  readonly ref: string;
+  readonly reason: string;
+}
+
+export interface Facts {
+  readonly observations: readonly ObservationFact[];
+  /** From Patient.gender; null when no Patient was given. */
+  readonly sex: Sex | null;
+  readonly ignored: readonly IgnoredInput[];
+}
+
+export type MissingItem = 'ecg' | 'ecg-lbbb-new' | 'timi' | 'baseline-troponin';
+
+export interface Missing {
+  readonly item: MissingItem;
+  /** For people: what is missing or unusable, and why. */
+  readonly text: string;
+}
+
+export interface TraceStep {
+  /** The numbered rule of the clinical contract that this step applies ("0" to "15"). */
+  readonly rule: string;
+  /** The pathway node or classification rule id, when the step is one. */
+  readonly node?: string;
+  /** What was decided, in words a clinician can read. */
+  readonly text: string;
+  /** The facts and values the step used. */
+  readonly facts?: Readonly<Record<string, string | number | boolean | null>>;
+  /** The branch or outcome the step took. */
+  readonly result?: string;
+}
+
+export interface InputUse {
+  readonly ref: string;
+  readonly kind: 'troponin' | 'ecg' | 'timi' | 'patient' | 'other';
+  readonly use:
+    | 'used'
+    | 'not-used'
+    | 'uninterpretable'
+    | 'void'
+    | 'superseded'
+    | 'outside-episode'
+    | 'other-encounter'
+    | 'ignored';
+  readonly reason: string;
+}
+
+export interface ResultSummary {
+  readonly ref: string;
+  readonly assay: string;
+  readonly drawTime: string;
+  /** As reported. */
+  readonly reported: string;
+  /** In ng/L after units and LoD: "13.2", "<20" style ranges are written "5 to <20". */
+  readonly valueNgL: string;
+  /** URL used for this result (ng/L). */
+  readonly url: string;
+}
+
+export interface LaterResultSummary extends ResultSummary {
+  /** Minutes after the baseline draw. */
+  readonly minutesAfterBaseline: string;
+  readonly role: 'retest' | 'early' | 'other-assay';
+  /** Relative change from the baseline as a percentage, exact, when both are point values. */
+  readonly changePercent: string | null;
+  readonly outcome: OutcomeCode | null;
+  readonly classificationRule: string | null;
+}
+
+export interface PathwayIdentity {
+  readonly id: string;
+  readonly version: string;
+  readonly sha256: string;
+  readonly catalogueSha256: string;
+  readonly settingsSha256: string;
+}
+
+export interface AssayAssumption {
+  readonly result: string;
+  readonly assay: string;
+  readonly assayName: string;
+  readonly source: 'site-mapping' | 'catalogue-default';
+}
+
+export interface Decision {
+  readonly outcome: OutcomeCode;
+  readonly indicator: Indicator;
+  /** One plain sentence, under 140 characters. */
+  readonly summary: string;
+  readonly reasons: readonly string[];
+  readonly missing: readonly Missing[];
+  /** ISO 8601 UTC, whenever the episode has a baseline and no retest yet (section 7). */
+  readonly retestDue?: string;
+  readonly retestOverdue?: boolean;
+  /** The evaluation time, ISO 8601 UTC. */
+  readonly evaluatedAt: string;
+  readonly pathway: PathwayIdentity;
+  readonly assays: readonly AssayAssumption[];
+  /** Graph nodes visited by the chart's walk, in order, and the edges taken (for the console). */
+  readonly path: { readonly nodes: readonly string[]; readonly edges: readonly string[] };
+  readonly troponin: {
+    readonly baseline: ResultSummary | null;
+    readonly later: readonly LaterResultSummary[];
+  };
+  readonly inputs: readonly InputUse[];
+  readonly trace: readonly TraceStep[];
+}

@@ -1,0 +1,140 @@
+/**
+ * The one error registry. Every error the product raises on purpose has a stable code here, an HTTP
+ * status, a message template and a "how to fix" line. `docs/errors.md` lists the same codes
+ * (tests/unit/errors.test.ts fails when the two drift). One place (`toOperationOutcome`) turns any of
+ * them into a FHIR OperationOutcome.
+ */
+
+export interface ErrorDefinition {
+  /** HTTP status when the error reaches a client. */
+  readonly status: number;
+  /** FHIR OperationOutcome.issue.code (R4 IssueType). */
+  readonly issueCode: string;
+  /** What went wrong, for people. */
+  readonly title: string;
+  /** How to fix it, for people. */
+  readonly fix: string;
+}
+
+export const ERRORS = {
+  TNP_ERR_SETTINGS_INVALID: {
+    status: 500,
+    issueCode: 'invalid',
+    title: 'The site settings are invalid',
+    fix: 'Correct the key named in the message in the file named by HS_TROPONIN_CDS_SETTINGS (see README, "Settings").',
+  },
+  TNP_ERR_SETTINGS_UNREADABLE: {
+    status: 500,
+    issueCode: 'invalid',
+    title: 'The site settings file cannot be read or is not JSON',
+    fix: 'Check the path in HS_TROPONIN_CDS_SETTINGS (or --settings) and that the file is valid JSON.',
+  },
+  TNP_ERR_PATHWAY_INVALID: {
+    status: 500,
+    issueCode: 'invalid',
+    title: 'A pathway file is invalid',
+    fix: 'Correct the field named in the message; pathway files are validated against pathways/pathway.schema.json.',
+  },
+  TNP_ERR_CATALOGUE_INVALID: {
+    status: 500,
+    issueCode: 'invalid',
+    title: 'The assay catalogue is invalid',
+    fix: 'Correct the field named in the message; the catalogue is validated against pathways/assays.schema.json.',
+  },
+  TNP_ERR_PATHWAY_NOT_TOTAL: {
+    status: 500,
+    issueCode: 'exception',
+    title: 'The pathway has no single branch for these facts',
+    fix: 'The pathway file leaves a combination of facts with no branch, or with several; fix its conditions. This is a defect: report it.',
+  },
+  TNP_ERR_PATHWAY_UNKNOWN: {
+    status: 400,
+    issueCode: 'not-found',
+    title: 'No pathway has that id',
+    fix: 'Use one of the pathway ids listed in pathways/ (for example "chart2").',
+  },
+  TNP_ERR_INPUT_NOT_JSON: {
+    status: 400,
+    issueCode: 'structure',
+    title: 'The input is not JSON',
+    fix: 'Send a JSON document: a FHIR Bundle, a FHIR resource or a JSON array of resources.',
+  },
+  TNP_ERR_INPUT_EMPTY: {
+    status: 400,
+    issueCode: 'required',
+    title: 'The input is empty',
+    fix: 'Send at least one FHIR resource.',
+  },
+  TNP_ERR_INPUT_NOT_FHIR: {
+    status: 400,
+    issueCode: 'structure',
+    title: 'The input is not FHIR',
+    fix: 'Send a FHIR R4 Bundle, a FHIR resource, or a JSON array of FHIR resources (each an object with a resourceType).',
+  },
+  TNP_ERR_BAD_ARGUMENT: {
+    status: 400,
+    issueCode: 'invalid',
+    title: 'An argument is invalid',
+    fix: 'Correct the argument named in the message (see --help).',
+  },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The product's only error type: a stable code, a message that says what is wrong, optional details. */
+export class TnpError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: readonly string[];
+  /** FHIRPath-like locations of the problem, for OperationOutcome.issue.expression. */
+  readonly expression: readonly string[];
+
+  constructor(code: ErrorCode, message?: string, opts: { details?: readonly string[]; expression?: readonly string[]; cause?: unknown } = {}) {
+    const def = ERRORS[code];
+    super(message ?? def.title, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'TnpError';
+    this.code = code;
+    this.status = def.status;
+    this.details = opts.details ?? [];
+    this.expression = opts.expression ?? [];
+  }
+
+  get fix(): string {
+    return ERRORS[this.code].fix;
+  }
+}
+
+export function isTnpError(e: unknown): e is TnpError {
+  return e instanceof TnpError;
+}
+
+export interface OperationOutcomeIssue {
+  severity: 'fatal' | 'error' | 'warning' | 'information';
+  code: string;
+  details?: { coding?: { system: string; code: string }[]; text: string };
+  diagnostics?: string;
+  expression?: string[];
+}
+
+export interface OperationOutcome {
+  resourceType: 'OperationOutcome';
+  issue: OperationOutcomeIssue[];
+}
+
+export const ERROR_CODE_SYSTEM = 'http://hs-troponin-cds.example/fhir/CodeSystem/error';
+
+/** The one place an error becomes a FHIR OperationOutcome. */
+export function toOperationOutcome(e: TnpError): OperationOutcome {
+  const def = ERRORS[e.code];
+  const issues: OperationOutcomeIssue[] = [
+    {
+      severity: 'error',
+      code: def.issueCode,
+      details: { coding: [{ system: ERROR_CODE_SYSTEM, code: e.code }], text: e.message },
+      diagnostics: `How to fix: ${def.fix}`,
+      ...(e.expression.length > 0 ? { expression: [...e.expression] } : {}),
+    },
+  ];
+  for (const d of e.details) issues.push({ severity: 'error', code: def.issueCode, diagnostics: d });
+  return { resourceType: 'OperationOutcome', issue: issues };
+}

@@ -1,0 +1,8 @@
+/** Deep-freeze a plain data structure (settings, compiled pathways). Returns the same object, typed readonly. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}
