@@ -77,6 +77,60 @@ export const ERRORS = {
     title: 'An argument is invalid',
     fix: 'Correct the argument named in the message (see --help).',
   },
+  TNP_ERR_AUDIT_UNAVAILABLE: {
+    status: 503,
+    issueCode: 'transient',
+    title: 'The audit trail cannot be written or read',
+    fix: 'Check the storage in the settings (SQLite file and its directory writable, disk not full; PostgreSQL reachable and not locked by another writer). Nothing was sent without its record; retry when the store is back.',
+  },
+  TNP_ERR_AUDIT_RECORD_INVALID: {
+    status: 500,
+    issueCode: 'exception',
+    title: 'An audit record or replay-guard entry is malformed',
+    fix: 'A defect in the caller: the field named in the message must be as docs/audit.md says (kind, ISO UTC time, JSON body). Report it.',
+  },
+  TNP_ERR_AUDIT_LINK_UNKNOWN: {
+    status: 400,
+    issueCode: 'not-found',
+    title: 'The audit record this one answers does not exist',
+    fix: 'Refer to the id of a record already in the audit trail (for feedback: the record of the card being answered).',
+  },
+  TNP_ERR_AUDIT_CORRUPT: {
+    status: 500,
+    issueCode: 'exception',
+    title: 'A stored audit record cannot be read',
+    fix: 'The audit store has been altered outside the product. Run GET /audit/verify, keep the store as evidence and restore from a backup (see docs/audit.md).',
+  },
+  TNP_ERR_UNAUTHORIZED: {
+    status: 401,
+    issueCode: 'login',
+    title: 'The request is not authenticated',
+    fix: 'Send "Authorization: Bearer <JWT>" signed by a CDS client listed in the settings (cdsClients: iss, jwks or jwksUrl), with aud equal to the URL called (publicBaseUrl + path), a fresh jti, iat and exp (CDS Hooks 2.0, "Trusting CDS Clients").',
+  },
+  TNP_ERR_FHIR_UNAUTHORIZED: {
+    status: 412,
+    issueCode: 'security',
+    title: 'The FHIR server refused the access token',
+    fix: 'The EHR\'s FHIR server answered 401 or 403: send a valid, unexpired fhirAuthorization.access_token with scopes that allow reading the Patient and Observations, or send the data as prefetch.',
+  },
+  TNP_ERR_FHIR_FAILED: {
+    status: 412,
+    issueCode: 'exception',
+    title: 'The FHIR server could not provide the data',
+    fix: 'The FHIR server failed, could not be reached or sent something that is not FHIR JSON (the message names which request and quotes its OperationOutcome): check fhirServer and the server\'s health, or send the data as prefetch.',
+  },
+  TNP_ERR_FHIR_TIMEOUT: {
+    status: 412,
+    issueCode: 'timeout',
+    title: 'The FHIR server did not answer in time',
+    fix: 'The FHIR pull did not finish within fhirPullTimeoutMs: send the data as prefetch, speed up the FHIR server, or raise fhirPullTimeoutMs in the settings.',
+  },
+  TNP_ERR_FHIR_FOREIGN_LINK: {
+    status: 412,
+    issueCode: 'security',
+    title: 'The FHIR server sent a paging link to another origin',
+    fix: 'A search result\'s link[rel=next] pointed away from fhirServer\'s origin and was not followed (the access token is never sent to another host): configure the FHIR server to return next links on its own base URL.',
+  },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;
