@@ -84,7 +84,8 @@ const codingSchema = {
   properties: { system: { type: 'string', minLength: 1 }, code: { type: 'string', minLength: 1 } },
 } as const;
 
-const decimalString = { type: 'string', pattern: '^(0|[1-9][0-9]*)(\\.[0-9]+)?$' } as const;
+/** A positive exact decimal written as a string ("26.2"): clinical limits are never binary floats. */
+const decimalString = { type: 'string', pattern: '^(0\\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\\.[0-9]+)?)$' } as const;
 
 export const settingsSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -200,7 +201,7 @@ export const settingsSchema = {
   },
 } as const;
 
-const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
 addFormats(ajv);
 const validate = ajv.compile(settingsSchema);
 

@@ -190,7 +190,10 @@ export interface Decision {
   /** One plain sentence, under 140 characters. */
   readonly summary: string;
   readonly reasons: readonly string[];
-  readonly missing: readonly Missing[];
+  /** What a needs-input lists (rule 0), as codes, in the order the chart consults them. */
+  readonly missing: readonly MissingItem[];
+  /** The same, with what exactly is missing or unusable, for people. */
+  readonly missingDetails: readonly Missing[];
   /** ISO 8601 UTC, whenever the episode has a baseline and no retest yet (section 7). */
   readonly retestDue?: string;
   readonly retestOverdue?: boolean;

@@ -1,0 +1,326 @@
+/**
+ * Pathway files, compiled. `compilePathway` checks what a JSON Schema cannot (references, acyclicity,
+ * that every decision point has exactly one branch for every combination of its facts) and turns the
+ * classification rules into a decision table, all with json-rules-engine, once, at load. Pure: no IO.
+ */
+import { Engine, type RuleProperties, type TopLevelCondition } from 'json-rules-engine';
+import { Big } from 'big.js';
+import type { EcgMeaning, Indicator, MissingItem, OutcomeCode } from './types.js';
+import { NS_PER_HOUR, NS_PER_MINUTE } from './time.js';
+
+export const OUTCOME_CODES: readonly OutcomeCode[] = [
+  'acute-mi-pathway',
+  'consistent-with-mi',
+  'indeterminate',
+  'needs-input',
+  'awaiting-retest',
+  'not-consistent-with-mi',
+  'low-risk-pathway',
+];
+
+export type Scalar = string | number | boolean | null;
+
+/** The facts the engine can derive; a pathway declares the ones its graph uses. */
+export type GraphFactName = 'ecgFinding' | 'raisedMarker' | 'timiScore' | 'baselinePosition' | 'troponinReading';
+/** The qualitative facts of one baseline/later pair, for the classification table. */
+export type CellFactName = 'baselineVsLimit' | 'laterVsLimit' | 'direction' | 'changeReachesThreshold';
+
+export interface PathwayFile {
+  readonly id: string;
+  readonly version: string;
+  readonly title: string;
+  readonly description: string;
+  readonly contract?: string;
+  readonly evidence: readonly { readonly id: string; readonly citation: string; readonly url?: string }[];
+  readonly settings: {
+    readonly episodeWindowHours: number;
+    readonly futureToleranceMinutes: number;
+    readonly retestIntervalMinutes: number;
+    readonly retestEarlyToleranceMinutes: number;
+    readonly changeThresholdPercent: string;
+  };
+  readonly inputs: {
+    readonly productSystem: string;
+    readonly ecg: {
+      readonly codes: readonly { readonly system: string; readonly code: string }[];
+      readonly values: readonly { readonly system: string; readonly code: string; readonly meaning: EcgMeaning }[];
+    };
+    readonly timi: { readonly codes: readonly { readonly system: string; readonly code: string }[]; readonly min: number; readonly max: number };
+  };
+  readonly severity: readonly OutcomeCode[];
+  readonly outcomes: Readonly<
+    Record<
+      OutcomeCode,
+      {
+        readonly label: string;
+        readonly indicator: Indicator;
+        readonly indicatorWhenOverdue?: Indicator;
+        readonly indicatorWhenBaselineAboveLimit?: Indicator;
+        readonly advice: string;
+      }
+    >
+  >;
+  readonly facts: Readonly<Partial<Record<GraphFactName, { readonly rule: string; readonly description: string; readonly domain: readonly Scalar[] }>>>;
+  readonly graph: {
+    readonly start: string;
+    readonly nodes: readonly GraphNode[];
+    readonly edges: readonly GraphEdge[];
+  };
+  readonly assembly: {
+    readonly rule: string;
+    readonly needsInputOutcome: OutcomeCode;
+    readonly independentReadings: readonly { readonly fact: GraphFactName; readonly counts: readonly OutcomeCode[]; readonly text: string }[];
+  };
+  readonly classification: {
+    readonly rule: string;
+    readonly description: string;
+    readonly boundary: { readonly baselineVsLimit?: { readonly at?: readonly ('below' | 'above')[] }; readonly laterVsLimit?: { readonly at?: readonly ('below' | 'above')[] } };
+    readonly rules: readonly { readonly id: string; readonly outcome: OutcomeCode; readonly text: string; readonly conditions: TopLevelCondition }[];
+    readonly otherwise: { readonly id: string; readonly outcome: OutcomeCode; readonly text: string };
+  };
+}
+
+export interface GraphNode {
+  readonly id: string;
+  readonly kind: 'start' | 'decision' | 'outcome';
+  readonly label: string;
+  readonly rule?: string;
+  readonly outcome?: OutcomeCode;
+  readonly silent?: string;
+}
+
+export interface GraphEdge {
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly label: string;
+  readonly needsInput?: MissingItem;
+  readonly silent?: string;
+  readonly conditions: TopLevelCondition;
+}
+
+export type Position = 'below' | 'at' | 'above';
+export type Direction = 'rise' | 'fall' | 'none';
+
+export interface ClassificationEntry {
+  readonly outcome: OutcomeCode;
+  readonly ruleId: string;
+  readonly text: string;
+}
+
+export interface CompiledPathway {
+  readonly file: PathwayFile;
+  readonly id: string;
+  readonly version: string;
+  readonly sha256: string;
+  readonly episodeWindow: bigint;
+  readonly futureTolerance: bigint;
+  readonly retestInterval: bigint;
+  readonly retestEarlyTolerance: bigint;
+  /** The relative change threshold as a percentage, exact. */
+  readonly changeThresholdPercent: Big;
+  /** 0 = most serious. */
+  readonly severityRank: ReadonlyMap<OutcomeCode, number>;
+  readonly nodes: ReadonlyMap<string, GraphNode>;
+  readonly edgesFrom: ReadonlyMap<string, readonly GraphEdge[]>;
+  /** One json-rules-engine rule per edge, named by the edge id. */
+  readonly edgeRules: readonly RuleProperties[];
+  /** Decision table of the classification rules, keyed by cellKey(). */
+  readonly classificationTable: ReadonlyMap<string, ClassificationEntry>;
+  /** Graph facts the pathway's conditions use. */
+  readonly graphFacts: ReadonlySet<GraphFactName>;
+}
+
+export function cellKey(b: Position, l: Position, d: Direction, c: boolean): string {
+  return `${b}|${l}|${d}|${c ? 'change' : 'no-change'}`;
+}
+
+export class PathwayProblem extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = 'PathwayProblem';
+  }
+}
+
+const POSITIONS: readonly Position[] = ['below', 'at', 'above'];
+const DIRECTIONS: readonly Direction[] = ['rise', 'fall', 'none'];
+
+function factsOf(cond: unknown, into: Set<string>): Set<string> {
+  if (cond !== null && typeof cond === 'object') {
+    const c = cond as Record<string, unknown>;
+    if (typeof c['fact'] === 'string') into.add(c['fact']);
+    for (const k of ['all', 'any']) {
+      const list = c[k];
+      if (Array.isArray(list)) for (const x of list) factsOf(x, into);
+    }
+    if (c['not'] !== undefined) factsOf(c['not'], into);
+  }
+  return into;
+}
+
+function* combinations(domains: readonly (readonly [string, readonly Scalar[]])[]): Generator<Record<string, Scalar>> {
+  if (domains.length === 0) {
+    yield {};
+    return;
+  }
+  const [[name, values], ...rest] = domains as [readonly [string, readonly Scalar[]], ...(readonly [string, readonly Scalar[]])[]];
+  for (const v of values) for (const tail of combinations(rest)) yield { [name]: v, ...tail };
+}
+
+async function firedRules(rules: readonly RuleProperties[], facts: Record<string, Scalar>): Promise<string[]> {
+  const engine = new Engine([...rules], { allowUndefinedFacts: false });
+  const { events } = await engine.run(facts);
+  return events.map((e) => e.type).sort();
+}
+
+/**
+ * Compile a schema-valid pathway file. Throws PathwayProblem naming the field when the file is
+ * inconsistent; the loader turns it into TNP_ERR_PATHWAY_INVALID.
+ */
+export async function compilePathway(file: PathwayFile, sha256: string): Promise<CompiledPathway> {
+  const nodes = new Map<string, GraphNode>();
+  file.graph.nodes.forEach((n, i) => {
+    if (nodes.has(n.id)) throw new PathwayProblem(`duplicate node id "${n.id}"`, `graph.nodes[${i}].id`);
+    nodes.set(n.id, n);
+  });
+  const start = nodes.get(file.graph.start);
+  if (start?.kind !== 'start') throw new PathwayProblem(`graph.start "${file.graph.start}" is not a node of kind "start"`, 'graph.start');
+
+  const edgeIds = new Set<string>();
+  const edgesFrom = new Map<string, GraphEdge[]>();
+  file.graph.edges.forEach((e, i) => {
+    if (edgeIds.has(e.id)) throw new PathwayProblem(`duplicate edge id "${e.id}"`, `graph.edges[${i}].id`);
+    edgeIds.add(e.id);
+    const from = nodes.get(e.from);
+    if (from === undefined) throw new PathwayProblem(`edge "${e.id}" starts at unknown node "${e.from}"`, `graph.edges[${i}].from`);
+    if (!nodes.has(e.to)) throw new PathwayProblem(`edge "${e.id}" ends at unknown node "${e.to}"`, `graph.edges[${i}].to`);
+    if (from.kind === 'outcome') throw new PathwayProblem(`edge "${e.id}" leaves outcome node "${e.from}"`, `graph.edges[${i}].from`);
+    for (const f of factsOf(e.conditions, new Set())) {
+      if (!(f in file.facts)) throw new PathwayProblem(`edge "${e.id}" uses fact "${f}", which the pathway does not declare in "facts"`, `graph.edges[${i}].conditions`);
+    }
+    const list = edgesFrom.get(e.from) ?? [];
+    list.push(e);
+    edgesFrom.set(e.from, list);
+  });
+  for (const n of nodes.values()) {
+    if (n.kind !== 'outcome' && (edgesFrom.get(n.id) ?? []).length === 0) {
+      throw new PathwayProblem(`node "${n.id}" is not an outcome but has no outgoing edge`, 'graph.nodes');
+    }
+  }
+  // Acyclic, and every node reachable from the start.
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string, trail: string[]): void => {
+    const s = state.get(id);
+    if (s === 'done') return;
+    if (s === 'visiting') throw new PathwayProblem(`the graph has a cycle: ${[...trail, id].join(' -> ')}`, 'graph.edges');
+    state.set(id, 'visiting');
+    for (const e of edgesFrom.get(id) ?? []) visit(e.to, [...trail, id]);
+    state.set(id, 'done');
+  };
+  visit(start.id, []);
+  for (const n of nodes.values()) {
+    if (!state.has(n.id)) throw new PathwayProblem(`node "${n.id}" cannot be reached from the start`, 'graph.nodes');
+  }
+
+  const edgeRules: RuleProperties[] = file.graph.edges.map((e) => ({
+    name: e.id,
+    conditions: e.conditions,
+    event: { type: e.id },
+  }));
+
+  // Totality: at every decision point, exactly one branch for every combination of its facts.
+  for (const [nodeId, edges] of edgesFrom) {
+    const used = new Set<string>();
+    for (const e of edges) factsOf(e.conditions, used);
+    const domains = [...used].sort().map((f) => [f, file.facts[f as GraphFactName]?.domain ?? []] as const);
+    const rules = edgeRules.filter((r) => edges.some((e) => e.id === r.name));
+    for (const combo of combinations(domains)) {
+      const fired = await firedRules(rules, combo);
+      if (fired.length !== 1) {
+        throw new PathwayProblem(
+          `at node "${nodeId}", the facts ${JSON.stringify(combo)} match ${fired.length === 0 ? 'no branch' : `several branches (${fired.join(', ')})`}: every combination must match exactly one`,
+          'graph.edges',
+        );
+      }
+    }
+  }
+
+  // Classification table: every qualitative cell of a baseline/later pair gets exactly one outcome.
+  const severityRank = new Map<OutcomeCode, number>(file.severity.map((o, i) => [o, i]));
+  const classRules: RuleProperties[] = file.classification.rules.map((r) => ({ name: r.id, conditions: r.conditions, event: { type: r.id } }));
+  file.classification.rules.forEach((r, i) => {
+    for (const f of factsOf(r.conditions, new Set())) {
+      if (!['baselineVsLimit', 'laterVsLimit', 'direction', 'changeReachesThreshold'].includes(f)) {
+        throw new PathwayProblem(`classification rule "${r.id}" uses fact "${f}"; only baselineVsLimit, laterVsLimit, direction and changeReachesThreshold are available`, `classification.rules[${i}].conditions`);
+      }
+    }
+  });
+  const byId = new Map(file.classification.rules.map((r) => [r.id, r]));
+  const classifyCell = async (b: Position, l: Position, d: Direction, c: boolean): Promise<ClassificationEntry> => {
+    const fired = await firedRules(classRules, { baselineVsLimit: b, laterVsLimit: l, direction: d, changeReachesThreshold: c });
+    if (fired.length > 1) {
+      throw new PathwayProblem(`classification cell ${cellKey(b, l, d, c)} matches several rules (${fired.join(', ')})`, 'classification.rules');
+    }
+    const rule = fired[0] === undefined ? undefined : byId.get(fired[0]);
+    const o = file.classification.otherwise;
+    return rule === undefined ? { outcome: o.outcome, ruleId: o.id, text: o.text } : { outcome: rule.outcome, ruleId: rule.id, text: rule.text };
+  };
+  const moreSerious = (a: ClassificationEntry, b: ClassificationEntry): ClassificationEntry =>
+    (severityRank.get(b.outcome) ?? 99) < (severityRank.get(a.outcome) ?? 99) ? b : a;
+  const table = new Map<string, ClassificationEntry>();
+  for (const b of POSITIONS) {
+    for (const l of POSITIONS) {
+      for (const d of DIRECTIONS) {
+        for (const c of [true, false]) {
+          const bs = b === 'at' ? (file.classification.boundary.baselineVsLimit?.at ?? ['at' as Position]) : [b];
+          const ls = l === 'at' ? (file.classification.boundary.laterVsLimit?.at ?? ['at' as Position]) : [l];
+          let best: ClassificationEntry | null = null;
+          for (const bb of bs) {
+            for (const ll of ls) {
+              const entry = await classifyCell(bb, ll, d, c);
+              best = best === null ? entry : moreSerious(best, entry);
+            }
+          }
+          if (best !== null) table.set(cellKey(b, l, d, c), best);
+        }
+      }
+    }
+  }
+
+  if (!(file.assembly.needsInputOutcome in file.outcomes)) {
+    throw new PathwayProblem(`assembly.needsInputOutcome "${file.assembly.needsInputOutcome}" is not an outcome`, 'assembly.needsInputOutcome');
+  }
+  file.assembly.independentReadings.forEach((r, i) => {
+    if (!(r.fact in file.facts)) throw new PathwayProblem(`independent reading uses undeclared fact "${r.fact}"`, `assembly.independentReadings[${i}].fact`);
+  });
+  if (file.inputs.timi.min > file.inputs.timi.max) throw new PathwayProblem('inputs.timi.min is above inputs.timi.max', 'inputs.timi');
+
+  const s = file.settings;
+  if (s.retestEarlyToleranceMinutes >= s.retestIntervalMinutes) {
+    throw new PathwayProblem('the early tolerance must be shorter than the retest interval', 'settings.retestEarlyToleranceMinutes');
+  }
+  const graphFacts = new Set<GraphFactName>();
+  for (const e of file.graph.edges) for (const f of factsOf(e.conditions, new Set())) graphFacts.add(f as GraphFactName);
+  for (const r of file.assembly.independentReadings) graphFacts.add(r.fact);
+
+  return {
+    file,
+    id: file.id,
+    version: file.version,
+    sha256,
+    episodeWindow: BigInt(s.episodeWindowHours) * NS_PER_HOUR,
+    futureTolerance: BigInt(s.futureToleranceMinutes) * NS_PER_MINUTE,
+    retestInterval: BigInt(s.retestIntervalMinutes) * NS_PER_MINUTE,
+    retestEarlyTolerance: BigInt(s.retestEarlyToleranceMinutes) * NS_PER_MINUTE,
+    changeThresholdPercent: new Big(s.changeThresholdPercent),
+    severityRank,
+    nodes,
+    edgesFrom,
+    edgeRules,
+    classificationTable: table,
+    graphFacts,
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Exact instants. A FHIR dateTime/instant with a time of day and a time zone becomes nanoseconds since
+ * the epoch (bigint), so the 3-hour and 24-hour boundaries are compared exactly. No `Date`, no host time
+ * zone, no locale: the same text always gives the same instant (rule 15).
+ */
+import type { Instant } from './types.js';
+
+const NS_PER_MS = 1_000_000n;
+export const NS_PER_MINUTE = 60_000_000_000n;
+export const NS_PER_HOUR = 60n * NS_PER_MINUTE;
+
+// YYYY-MM-DDThh:mm[:ss[.fraction]](Z|+hh:mm|-hh:mm). A time of day without a zone is no time (rule 3).
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9})\d*)?)?(Z|[+-](\d{2}):(\d{2}))$/;
+
+function daysFromCivil(y: number, m: number, d: number): number {
+  // Howard Hinnant's algorithm: days since 1970-01-01 in the proleptic Gregorian calendar.
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const mp = (m + 9) % 12;
+  const doy = Math.floor((153 * mp + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(m) ? 30 : 31;
+}
+
+export type ParsedTime = { ok: true; instant: Instant } | { ok: false; problem: string };
+
+/** Parse a FHIR dateTime or instant that carries a time of day (to the minute or finer) and a zone. */
+export function parseInstant(text: unknown): ParsedTime {
+  if (typeof text !== 'string') return { ok: false, problem: 'not a date-time string' };
+  const m = DATE_TIME.exec(text);
+  if (m === null) {
+    if (/^\d{4}(-\d{2}(-\d{2})?)?$/.test(text)) return { ok: false, problem: `"${text}" is a date with no time of day` };
+    if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text)) return { ok: false, problem: `"${text}" has a time of day but no time zone` };
+    return { ok: false, problem: `"${text}" is not a FHIR date-time` };
+  }
+  const [, ys, mos, ds, hs, mis, ss, frac, zone, zh, zm] = m;
+  const y = Number(ys);
+  const mo = Number(mos);
+  const d = Number(ds);
+  const h = Number(hs);
+  const mi = Number(mis);
+  const s = ss === undefined ? 0 : Number(ss);
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) {
+    return { ok: false, problem: `"${text}" is not a valid date-time` };
+  }
+  let offsetMinutes = 0;
+  if (zone !== 'Z') {
+    const oh = Number(zh);
+    const om = Number(zm);
+    if (oh > 14 || om > 59) return { ok: false, problem: `"${text}" has an invalid time zone offset` };
+    offsetMinutes = (zone?.startsWith('-') === true ? -1 : 1) * (oh * 60 + om);
+  }
+  const seconds = BigInt(daysFromCivil(y, mo, d)) * 86400n + BigInt(h * 3600 + mi * 60 + s) - BigInt(offsetMinutes * 60);
+  const nanos = frac === undefined ? 0n : BigInt(frac.padEnd(9, '0'));
+  return { ok: true, instant: seconds * 1_000_000_000n + nanos };
+}
+
+/** The same instant from epoch milliseconds (adapters hand the engine `now` this way). */
+export function instantFromEpochMs(ms: number): Instant {
+  return BigInt(Math.trunc(ms)) * NS_PER_MS;
+}
+
+function pad(n: number | bigint, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+/** ISO 8601 UTC: seconds always, the fraction only when there is one. */
+export function formatInstant(t: Instant): string {
+  const totalSeconds = t >= 0n ? t / 1_000_000_000n : -((-t + 999_999_999n) / 1_000_000_000n);
+  const nanos = t - totalSeconds * 1_000_000_000n;
+  const days = Number(totalSeconds >= 0n ? totalSeconds / 86400n : -((-totalSeconds + 86399n) / 86400n));
+  const secOfDay = Number(totalSeconds - BigInt(days) * 86400n);
+  // civil from days (Hinnant)
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  const hh = Math.floor(secOfDay / 3600);
+  const mi = Math.floor((secOfDay % 3600) / 60);
+  const ss = secOfDay % 60;
+  const fraction = nanos === 0n ? '' : `.${pad(nanos, 9).replace(/0+$/, '')}`;
+  return `${pad(y, 4)}-${pad(m)}-${pad(d)}T${pad(hh)}:${pad(mi)}:${pad(ss)}${fraction}Z`;
+}
+
+/** Minutes between two instants as an exact decimal string ("180", "12.5"). */
+export function minutesBetween(from: Instant, to: Instant): string {
+  const diff = to - from;
+  const sign = diff < 0n ? '-' : '';
+  const abs = diff < 0n ? -diff : diff;
+  const whole = abs / NS_PER_MINUTE;
+  const rest = abs % NS_PER_MINUTE;
+  if (rest === 0n) return `${sign}${whole}`;
+  const frac = pad(rest, 11).replace(/0+$/, '');
+  return `${sign}${whole}.${frac}`;
+}
