@@ -1,0 +1,253 @@
+/**
+ * The FHIR pull over real HTTP against a real in-memory FHIR R4 server (medplum fhir-router).
+ */
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Observation, Patient } from '@medplum/fhirtypes';
+import { pullPathwayData, PULL_MAX_PAGES, type PullRequest } from '../../src/fhir/pull.js';
+import { TnpError, toOperationOutcome } from '../../src/errors.js';
+import { startFhirServer, type TestFhirServer } from '../support/fhir-server.js';
+
+const TOKEN = 'tok-9f1c2e7d-secret';
+const LOINC = 'http://loinc.org';
+const HS_TNI = '89579-7';
+const HS_TNT = '67151-1';
+const CODES = [
+  { system: LOINC, code: HS_TNI },
+  { system: LOINC, code: HS_TNT },
+];
+
+function observation(id: string, patient: string, code: string, minutes: number): Observation {
+  return {
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    subject: { reference: `Patient/${patient}` },
+    code: { coding: [{ system: LOINC, code }] },
+    effectiveDateTime: new Date(Date.UTC(2026, 0, 15, 9, minutes)).toISOString(),
+    valueQuantity: { value: 4 + minutes, unit: 'ng/L', system: 'http://unitsofmeasure.org', code: 'ng/L' },
+  };
+}
+
+const patient: Patient = { resourceType: 'Patient', id: 'p1', gender: 'female', birthDate: '1961-04-02' };
+const matching = Array.from({ length: 7 }, (_, i) => observation(`obs-${i}`, 'p1', i % 2 === 0 ? HS_TNI : HS_TNT, i * 30));
+const others = [observation('other-patient', 'p2', HS_TNI, 0), observation('other-code', 'p1', '8867-4', 0), observation('other-code-2', 'p1', '2160-0', 5)];
+
+let ehr: TestFhirServer;
+let foreign: TestFhirServer;
+
+beforeAll(async () => {
+  ehr = await startFhirServer({ bearerToken: TOKEN });
+  foreign = await startFhirServer();
+  await ehr.seed([patient, { resourceType: 'Patient', id: 'p2' }, ...matching, ...others]);
+  await ehr.seed([{ resourceType: 'Patient', id: 'p-many' }, ...Array.from({ length: PULL_MAX_PAGES + 1 }, (_, i) => observation(`many-${i}`, 'p-many', HS_TNT, i % 60))]);
+  await foreign.seed([patient, ...matching]);
+});
+
+afterAll(async () => {
+  await ehr.close();
+  await foreign.close();
+});
+
+beforeEach(() => {
+  ehr.setFaults({});
+  ehr.requests.length = 0;
+  foreign.requests.length = 0;
+});
+
+function pullReq(over: Partial<PullRequest> = {}): PullRequest {
+  return { fhirServer: ehr.baseUrl, accessToken: TOKEN, patientId: 'p1', observationCodes: CODES, includePatient: true, timeoutMs: 3000, ...over };
+}
+
+async function pullError(req: PullRequest): Promise<TnpError> {
+  const e: unknown = await pullPathwayData(req).then(
+    () => new Error('the pull succeeded'),
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(TnpError);
+  const err = e as TnpError;
+  expect(err.status).toBe(412);
+  // The access token is never in an error, nor in the OperationOutcome made from it.
+  expect(err.message).not.toContain(TOKEN);
+  expect(JSON.stringify(toOperationOutcome(err))).not.toContain(TOKEN);
+  return err;
+}
+
+function ids(resources: unknown[]): string[] {
+  return resources.map((r) => `${(r as { resourceType: string }).resourceType}/${(r as { id: string }).id}`).sort();
+}
+
+describe('pullPathwayData', () => {
+  it('gathers every Observation across several pages, plus the Patient, sending the token on every request', async () => {
+    ehr.setFaults({ pageSize: 3 });
+    const { resources, requests } = await pullPathwayData(pullReq());
+    expect(ids(resources)).toEqual([...matching.map((o) => `Observation/${o.id}`), 'Patient/p1'].sort());
+    // 3 pages of Observations (3 + 3 + 1) and one Patient read.
+    expect(requests).toBe(4);
+    expect(ehr.requests).toHaveLength(4);
+    expect(ehr.requests.map((r) => r.authorization)).toEqual(Array(4).fill(`Bearer ${TOKEN}`));
+    const searches = ehr.requests.filter((r) => r.url.startsWith('/fhir/Observation'));
+    expect(searches).toHaveLength(3);
+    const first = new URL(searches[0]!.url, ehr.origin).searchParams;
+    expect(first.get('patient')).toBe('p1');
+    expect(first.get('code')).toBe(`${LOINC}|${HS_TNI},${LOINC}|${HS_TNT}`);
+    expect(first.get('_count')).toBe('100');
+    expect(ehr.requests.filter((r) => r.url === '/fhir/Patient/p1')).toHaveLength(1);
+  });
+
+  it('needs one request when the search fits in one page and the Patient is not needed', async () => {
+    const { resources, requests } = await pullPathwayData(pullReq({ includePatient: false }));
+    expect(ids(resources)).toEqual(matching.map((o) => `Observation/${o.id}`).sort());
+    expect(requests).toBe(1);
+    expect(ehr.requests).toHaveLength(1);
+  });
+
+  it('follows relative next links on the same server', async () => {
+    ehr.setFaults({ pageSize: 2, relativeNext: true });
+    const { resources, requests } = await pullPathwayData(pullReq({ includePatient: false }));
+    expect(resources).toHaveLength(7);
+    expect(requests).toBe(4);
+  });
+
+  it('works with a fhirServer given with a trailing slash', async () => {
+    const { resources } = await pullPathwayData(pullReq({ fhirServer: `${ehr.baseUrl}/` }));
+    expect(resources).toHaveLength(8);
+  });
+
+  it('returns no resources when the patient has none', async () => {
+    const { resources, requests } = await pullPathwayData(pullReq({ patientId: 'p2', observationCodes: [{ system: LOINC, code: HS_TNT }], includePatient: false }));
+    expect(resources).toEqual([]);
+    expect(requests).toBe(1);
+  });
+
+  it('sends no Authorization header when there is no access token', async () => {
+    const { resources } = await pullPathwayData(pullReq({ fhirServer: foreign.baseUrl, accessToken: null }));
+    expect(resources).toHaveLength(8);
+    expect(foreign.requests.map((r) => r.authorization)).toEqual([undefined, undefined]);
+  });
+
+  it('maps 401 from the FHIR server to TNP_ERR_FHIR_UNAUTHORIZED', async () => {
+    const e = await pullError(pullReq({ accessToken: 'expired-token' }));
+    expect(e.code).toBe('TNP_ERR_FHIR_UNAUTHORIZED');
+    expect(e.message).toMatch(/refused the access token \(HTTP 401\)/);
+    expect(e.message).toContain(ehr.origin);
+    expect(e.cause).toBeDefined();
+  });
+
+  it('maps 403 from the FHIR server to TNP_ERR_FHIR_UNAUTHORIZED', async () => {
+    ehr.setFaults({ fail: { status: 403, text: 'scope patient/Observation.read missing' } });
+    const e = await pullError(pullReq());
+    expect(e.code).toBe('TNP_ERR_FHIR_UNAUTHORIZED');
+    expect(e.message).toMatch(/HTTP 403.*scope patient\/Observation\.read missing/);
+  });
+
+  it('maps 500 to TNP_ERR_FHIR_FAILED and surfaces the OperationOutcome text', async () => {
+    ehr.setFaults({ fail: { status: 500, text: 'Database connection pool exhausted' } });
+    const e = await pullError(pullReq({ includePatient: false }));
+    expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
+    expect(e.message).toBe(`the FHIR server ${ehr.origin} answered HTTP 500 to the Observation search: Database connection pool exhausted`);
+    expect((e.cause as { response: { status: number } }).response.status).toBe(500);
+    expect(toOperationOutcome(e).issue[0]?.details?.text).toContain('Database connection pool exhausted');
+  });
+
+  it('names the Patient read when it fails (404 with its OperationOutcome)', async () => {
+    const e = await pullError(pullReq({ patientId: 'nobody' }));
+    expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
+    expect(e.message).toMatch(/answered HTTP 404 to the Patient read: Not found/);
+  });
+
+  it('maps a body that is not JSON to TNP_ERR_FHIR_FAILED', async () => {
+    ehr.setFaults({ notJson: true });
+    const e = await pullError(pullReq({ includePatient: false }));
+    expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
+    expect(e.message).toMatch(/answered the Observation search with a body that is not JSON/);
+  });
+
+  it('maps an unreachable server to TNP_ERR_FHIR_FAILED', async () => {
+    const port = await closedPort();
+    const e = await pullError(pullReq({ fhirServer: `http://127.0.0.1:${port}/fhir` }));
+    expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
+    expect(e.message).toMatch(/could not be reached for the (Observation search|Patient read) \(ECONNREFUSED\)/);
+  });
+
+  it('times out within timeoutMs, aborting the requests in flight', async () => {
+    ehr.setFaults({ delayMs: 10_000 });
+    const started = Date.now();
+    const e = await pullError(pullReq({ timeoutMs: 300 }));
+    const elapsed = Date.now() - started;
+    expect(e.code).toBe('TNP_ERR_FHIR_TIMEOUT');
+    expect(e.message).toMatch(/did not answer .* within 300 ms/);
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(2_000);
+    // The server sees both requests go away (aborted), not left hanging until its delay ends.
+    await waitFor(() => ehr.requests.length === 2 && ehr.requests.every((r) => r.aborted));
+  });
+
+  it('times out on a later page, naming it', async () => {
+    ehr.setFaults({ pageSize: 3, delayMs: 10_000, delayOnly: '_offset=' });
+    const e = await pullError(pullReq({ includePatient: false, timeoutMs: 400 }));
+    expect(e.code).toBe('TNP_ERR_FHIR_TIMEOUT');
+    expect(e.message).toMatch(/did not answer the Observation search \(page 2\) within 400 ms/);
+  });
+
+  it('refuses a next link to another origin and never sends the token there', async () => {
+    ehr.setFaults({ pageSize: 2, nextOrigin: foreign.origin });
+    const e = await pullError(pullReq());
+    expect(e.code).toBe('TNP_ERR_FHIR_FOREIGN_LINK');
+    expect(e.message).toContain(foreign.origin);
+    expect(foreign.requests).toHaveLength(0);
+    expect(ehr.requests.filter((r) => r.url.startsWith('/fhir/Observation'))).toHaveLength(1);
+  });
+
+  it('refuses a next link to the same host on another port (another origin)', async () => {
+    const sameHost = ehr.origin.replace(/:\d+$/, `:${await closedPort()}`);
+    ehr.setFaults({ pageSize: 2, nextOrigin: sameHost });
+    const e = await pullError(pullReq({ includePatient: false }));
+    expect(e.code).toBe('TNP_ERR_FHIR_FOREIGN_LINK');
+  });
+
+  it(`stops a search needing more than ${PULL_MAX_PAGES} pages`, async () => {
+    ehr.setFaults({ pageSize: 1 });
+    const e = await pullError(pullReq({ patientId: 'p-many', includePatient: false, timeoutMs: 20_000 }));
+    expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
+    expect(e.message).toMatch(new RegExp(`more than ${PULL_MAX_PAGES} pages`));
+    expect(ehr.requests).toHaveLength(PULL_MAX_PAGES);
+  });
+
+  it('stops a paging loop (a next link that repeats)', async () => {
+    ehr.setFaults({ pageSize: 2, loopNext: true });
+    const e = await pullError(pullReq({ includePatient: false }));
+    expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
+    expect(e.message).toMatch(/a next link repeats/);
+    expect(ehr.requests).toHaveLength(2);
+  });
+
+  it('refuses a patient id that is not a FHIR id without sending anything', async () => {
+    const e = await pullError(pullReq({ patientId: '../Patient?_count=1000' }));
+    expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
+    expect(ehr.requests).toHaveLength(0);
+  });
+
+  it('refuses a fhirServer that is not an http(s) URL', async () => {
+    expect((await pullError(pullReq({ fhirServer: 'not a url' }))).code).toBe('TNP_ERR_FHIR_FAILED');
+    expect((await pullError(pullReq({ fhirServer: 'file:///etc/passwd' }))).code).toBe('TNP_ERR_FHIR_FAILED');
+  });
+});
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+async function waitFor(cond: () => boolean, ms = 2_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
