@@ -1,0 +1,146 @@
+/**
+ * What one group-commit transaction does, independent of the database: given the chain head and what
+ * the store already holds for the batch's keys and ids, decide which appends become new rows (with their
+ * seq, prevHash and hash), which are idempotent repeats, and which are refused; and which replay-guard
+ * entries are new. Both backends run this inside their write transaction, after taking the writer lock,
+ * so the decisions are made against the state the transaction commits on.
+ */
+import { TnpError } from '../errors.js';
+import { GENESIS_HASH, makeRecord, recordHash, type AuditRecord, type AuditRow, type NormalisedInput } from './record.js';
+
+export interface PendingAppend {
+  /** Chosen when `append` was called (deps.newId), so the caller's id never depends on batching. */
+  readonly id: string;
+  readonly input: NormalisedInput;
+}
+
+export interface PendingJti {
+  readonly iss: string;
+  readonly jti: string;
+  readonly expiresAtMs: number;
+}
+
+export type AppendOutcome = { readonly ok: true; readonly record: AuditRecord } | { readonly ok: false; readonly error: TnpError };
+
+/** What the backend looked up, inside its transaction, for {@link planAppends}. */
+export interface ChainState {
+  readonly head: { readonly seq: number; readonly hash: string } | undefined;
+  /** Stored records holding any of the batch's idempotency keys. */
+  readonly byIdempotencyKey: ReadonlyMap<string, AuditRecord>;
+  /** Which of {@link idsToLookUp} already exist in the store. */
+  readonly existingIds: ReadonlySet<string>;
+}
+
+/** Idempotency keys the backend must look up for this batch. */
+export function keysToLookUp(appends: readonly PendingAppend[]): string[] {
+  const keys = new Set<string>();
+  for (const a of appends) if (a.input.idempotencyKey !== undefined) keys.add(a.input.idempotencyKey);
+  return [...keys];
+}
+
+/** Record ids the backend must check for existence: the new ids (collisions) and the `linksTo` targets. */
+export function idsToLookUp(appends: readonly PendingAppend[]): string[] {
+  const ids = new Set<string>();
+  for (const a of appends) {
+    ids.add(a.id);
+    if (a.input.linksTo !== undefined) ids.add(a.input.linksTo);
+  }
+  return [...ids];
+}
+
+/** Decides the batch's appends in call order; `rows` are to be inserted, in seq order. */
+export function planAppends(appends: readonly PendingAppend[], state: ChainState): { rows: AuditRow[]; outcomes: AppendOutcome[] } {
+  let seq = state.head?.seq ?? 0;
+  let prevHash = state.head?.hash ?? GENESIS_HASH;
+  const batchByKey = new Map<string, AuditRecord>();
+  const batchIds = new Set<string>();
+  const rows: AuditRow[] = [];
+  const outcomes: AppendOutcome[] = [];
+  for (const { id, input } of appends) {
+    const key = input.idempotencyKey;
+    const earlier = key === undefined ? undefined : (batchByKey.get(key) ?? state.byIdempotencyKey.get(key));
+    if (earlier !== undefined) {
+      outcomes.push({ ok: true, record: earlier });
+      continue;
+    }
+    if (input.linksTo !== undefined && !state.existingIds.has(input.linksTo) && !batchIds.has(input.linksTo)) {
+      outcomes.push({ ok: false, error: new TnpError('TNP_ERR_AUDIT_LINK_UNKNOWN', `linksTo names no audit record: ${input.linksTo}`, { expression: ['linksTo'] }) });
+      continue;
+    }
+    if (state.existingIds.has(id) || batchIds.has(id)) {
+      outcomes.push({ ok: false, error: new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', `the new record id is already taken: ${id} (deps.newId must give unique ids)`, { expression: ['id'] }) });
+      continue;
+    }
+    seq += 1;
+    const fields = { seq, id, kind: input.kind, at: input.at, patientId: input.patientId, linksTo: input.linksTo, idempotencyKey: input.idempotencyKey, body: input.body, prevHash };
+    const hash = recordHash(fields);
+    const record = makeRecord({ ...fields, hash });
+    rows.push({ seq, id, kind: input.kind, at: input.at, patient_id: input.patientId, links_to: input.linksTo ?? null, idempotency_key: key ?? null, body: input.bodyText, prev_hash: prevHash, hash });
+    outcomes.push({ ok: true, record });
+    if (key !== undefined) batchByKey.set(key, record);
+    batchIds.add(id);
+    prevHash = hash;
+  }
+  return { rows, outcomes };
+}
+
+/**
+ * Splits the batch's replay-guard entries into the ones to upsert (first occurrence of each (iss, jti),
+ * sorted so that concurrent writers lock index entries in the same order) and repeats within the batch,
+ * which are refused without asking the database.
+ */
+export function planJti(jtis: readonly PendingJti[]): { candidates: PendingJti[]; firstIndex: Map<string, number> } {
+  const firstIndex = new Map<string, number>();
+  const candidates: PendingJti[] = [];
+  jtis.forEach((j, i) => {
+    const k = jtiKey(j.iss, j.jti);
+    if (!firstIndex.has(k)) {
+      firstIndex.set(k, i);
+      candidates.push(j);
+    }
+  });
+  candidates.sort((a, b) => (a.iss < b.iss ? -1 : a.iss > b.iss ? 1 : a.jti < b.jti ? -1 : a.jti > b.jti ? 1 : 0));
+  return { candidates, firstIndex };
+}
+
+export function jtiKey(iss: string, jti: string): string {
+  return `${iss}\u0000${jti}`;
+}
+
+/** Per-entry answers: true only for the first occurrence of an (iss, jti) that the database accepted. */
+export function jtiOutcomes(jtis: readonly PendingJti[], firstIndex: ReadonlyMap<string, number>, accepted: ReadonlySet<string>): boolean[] {
+  return jtis.map((j, i) => {
+    const k = jtiKey(j.iss, j.jti);
+    return firstIndex.get(k) === i && accepted.has(k);
+  });
+}
+
+/** What a backend does in one write transaction. */
+export interface BatchRequest {
+  readonly appends: readonly PendingAppend[];
+  readonly jtis: readonly PendingJti[];
+  /** Replay-guard rows with expires_at below this may be replaced (and are pruned when `prune`). */
+  readonly jtiReusableBeforeMs: number;
+  /** Delete replay-guard rows that can no longer block anything. */
+  readonly prune: boolean;
+}
+
+export interface BatchResult {
+  readonly appends: readonly AppendOutcome[];
+  readonly jtis: readonly boolean[];
+}
+
+/** The database side of a store: both implementations provide exactly this. */
+export interface Backend {
+  /** Description for logs: where the store is, never a password. */
+  readonly location: string;
+  /** Conditions that weaken durability, found when opening (to be logged by the service). */
+  readonly warnings: readonly string[];
+  /** One transaction; resolves after COMMIT returned (durable). Rejects if nothing was committed. */
+  commitBatch(req: BatchRequest): Promise<BatchResult>;
+  getRow(id: string): Promise<AuditRow | undefined>;
+  rowsByPatient(patientId: string, limit: number): Promise<AuditRow[]>;
+  /** The whole chain in seq order, a page at a time, up to the head as it was when the walk began. */
+  chainPages(pageSize: number): AsyncGenerator<AuditRow[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,193 @@
+/**
+ * The store behind the port, common to both databases: input checks, group commit, error mapping and
+ * closing. The backends (sqlite.ts, postgres.ts) only run SQL.
+ *
+ * Group commit: `append` and `rememberJti` queue an operation and schedule a flush with setImmediate,
+ * so every call made in the same turn of the event loop (e.g. all requests read in one poll phase) lands
+ * in one transaction; calls made while a transaction is in flight wait and go together into the next
+ * one. One transaction = one fsync, so the cost of durability is shared by the batch instead of paid
+ * per request. No promise resolves before the transaction holding its operation has committed.
+ */
+import { TnpError } from '../errors.js';
+import type { Backend, BatchRequest, PendingAppend, PendingJti } from './batch.js';
+import { ChainVerifier, isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type VerifyResult } from './record.js';
+import type { AuditStore, AuditStoreDeps, AuditStoreOptions, AuditStoreStats } from './store.js';
+
+type Op =
+  | { readonly type: 'append'; readonly pending: PendingAppend; readonly resolve: (r: AuditRecord) => void; readonly reject: (e: Error) => void }
+  | { readonly type: 'jti'; readonly pending: PendingJti; readonly resolve: (b: boolean) => void; readonly reject: (e: Error) => void };
+
+const PRUNE_INTERVAL_MS = 60_000;
+const VERIFY_PAGE = 1000;
+
+function unavailable(what: string, e: unknown): TnpError {
+  if (e instanceof TnpError) return e;
+  return new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', `the audit store cannot ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+export class AuditStoreImpl implements AuditStore {
+  readonly location: string;
+  readonly warnings: readonly string[];
+  private readonly maxBatch: number;
+  private readonly jtiGraceMs: number;
+  private queue: Op[] = [];
+  private flushScheduled = false;
+  private flushing = false;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private lastPruneMs = Number.NEGATIVE_INFINITY;
+  private counters = { commits: 0, appended: 0, deduplicated: 0, jtiChecks: 0, failedCommits: 0, largestBatch: 0 };
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly deps: AuditStoreDeps,
+    options: AuditStoreOptions,
+  ) {
+    this.location = backend.location;
+    this.warnings = backend.warnings;
+    this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 500));
+    this.jtiGraceMs = Math.max(0, (options.jtiGraceSeconds ?? 300) * 1000);
+  }
+
+  append(input: AuditRecordInput): Promise<AuditRecord> {
+    return new Promise<AuditRecord>((resolve, reject) => {
+      if (this.closed) throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store is closed');
+      const normalised = normaliseInput(input);
+      const id = this.deps.newId();
+      if (!isStorableText(id)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'deps.newId gave no usable id', { expression: ['id'] });
+      this.enqueue({ type: 'append', pending: { id, input: normalised }, resolve, reject });
+    });
+  }
+
+  rememberJti(iss: string, jti: string, expiresAt: Date): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      if (this.closed) throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store is closed');
+      if (!isStorableText(iss)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'rememberJti: iss must be a non-empty string (no NUL, well-formed Unicode)', { expression: ['iss'] });
+      if (!isStorableText(jti)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'rememberJti: jti must be a non-empty string (no NUL, well-formed Unicode)', { expression: ['jti'] });
+      const expiresAtMs = expiresAt instanceof Date ? expiresAt.getTime() : Number.NaN;
+      if (!Number.isFinite(expiresAtMs)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'rememberJti: expiresAt must be a valid Date', { expression: ['expiresAt'] });
+      this.enqueue({ type: 'jti', pending: { iss, jti, expiresAtMs }, resolve, reject });
+    });
+  }
+
+  async get(id: string): Promise<AuditRecord | null> {
+    this.assertOpen();
+    let row;
+    try {
+      row = await this.backend.getRow(id);
+    } catch (e) {
+      throw unavailable('be read', e);
+    }
+    return row === undefined ? null : rowToRecord(row);
+  }
+
+  async listByPatient(patientId: string, opts: { limit?: number } = {}): Promise<AuditRecord[]> {
+    this.assertOpen();
+    const limit = Math.min(10_000, Math.max(1, Math.floor(opts.limit ?? 100)));
+    let rows;
+    try {
+      rows = await this.backend.rowsByPatient(patientId, Number.isFinite(limit) ? limit : 100);
+    } catch (e) {
+      throw unavailable('be read', e);
+    }
+    return rows.map(rowToRecord);
+  }
+
+  async verify(): Promise<VerifyResult> {
+    this.assertOpen();
+    const verifier = new ChainVerifier();
+    try {
+      for await (const page of this.backend.chainPages(VERIFY_PAGE)) {
+        for (const row of page) verifier.push(row);
+      }
+    } catch (e) {
+      throw unavailable('be read', e);
+    }
+    return verifier.finish();
+  }
+
+  stats(): AuditStoreStats {
+    return { ...this.counters };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      await this.idle();
+      await this.backend.close();
+    })();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store is closed');
+  }
+
+  private enqueue(op: Op): void {
+    this.queue.push(op);
+    if (!this.flushing && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => void this.flush());
+    }
+  }
+
+  /** Commits queued operations batch after batch until the queue is empty. Never rejects. */
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        await this.commit(batch);
+      }
+    } finally {
+      this.flushing = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private async commit(batch: Op[]): Promise<void> {
+    const appendOps = batch.filter((o): o is Extract<Op, { type: 'append' }> => o.type === 'append');
+    const jtiOps = batch.filter((o): o is Extract<Op, { type: 'jti' }> => o.type === 'jti');
+    const nowMs = this.deps.now().getTime();
+    const prune = nowMs - this.lastPruneMs >= PRUNE_INTERVAL_MS;
+    const req: BatchRequest = {
+      appends: appendOps.map((o) => o.pending),
+      jtis: jtiOps.map((o) => o.pending),
+      jtiReusableBeforeMs: nowMs - this.jtiGraceMs,
+      prune,
+    };
+    let result;
+    try {
+      result = await this.backend.commitBatch(req);
+    } catch (e) {
+      this.counters.failedCommits += 1;
+      const err = unavailable('write', e);
+      for (const o of batch) o.reject(err);
+      return;
+    }
+    if (prune) this.lastPruneMs = nowMs;
+    this.counters.commits += 1;
+    this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
+    this.counters.jtiChecks += jtiOps.length;
+    appendOps.forEach((o, i) => {
+      const out = result.appends[i];
+      if (out === undefined) o.reject(new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store gave no outcome for an append'));
+      else if (!out.ok) o.reject(out.error);
+      else {
+        if (out.record.id === o.pending.id) this.counters.appended += 1;
+        else this.counters.deduplicated += 1;
+        o.resolve(out.record);
+      }
+    });
+    jtiOps.forEach((o, i) => o.resolve(result.jtis[i] ?? false));
+  }
+
+  private idle(): Promise<void> {
+    if (!this.flushing && !this.flushScheduled && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * The audit record format and the hash chain, shared by both store implementations.
+ *
+ * Kept free of any database code so that the chain rules (what is hashed, how a record links to the
+ * one before, what `verify` reports) are written once and cannot drift between SQLite and PostgreSQL.
+ */
+import { TnpError } from '../errors.js';
+import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+
+/** What each record is about. A closed set: the stores refuse anything else (and so does the schema). */
+export const AUDIT_KINDS = ['evaluation', 'evaluation-failure', 'feedback', 'lab-intake'] as const;
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+/** `prevHash` of the first record: there is nothing before it. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** What the caller gives to `append`. */
+export interface AuditRecordInput {
+  readonly kind: AuditKind;
+  /** When the event happened, ISO 8601 in UTC (`...Z`). Stored and hashed exactly as given. */
+  readonly at: string;
+  /** The patient the record is about, or null (for example a lab intake that names no patient). */
+  readonly patientId: string | null;
+  /** Id of the record this one answers (feedback -> the record of the card). Must already exist. */
+  readonly linksTo?: string;
+  /**
+   * A key that makes the append idempotent: a second append with the same key returns the first
+   * record and appends nothing, whatever its content (so derive the key from what makes the event
+   * unique, e.g. card uuid + outcome for feedback, Observation.identifier for lab intake).
+   */
+  readonly idempotencyKey?: string;
+  /** The full record content: plain JSON (objects, arrays, strings, finite numbers, booleans, null). */
+  readonly body: unknown;
+}
+
+/** A record as stored: the input plus its place in the chain. */
+export interface AuditRecord extends AuditRecordInput {
+  readonly id: string;
+  /** 1, 2, 3, ... with no gaps: a gap means a record was removed. */
+  readonly seq: number;
+  /** `hash` of the record with `seq - 1`, or {@link GENESIS_HASH} for seq 1. */
+  readonly prevHash: string;
+  /** {@link recordHash} of this record. */
+  readonly hash: string;
+}
+
+/** The fields covered by the hash, in the shape that is hashed. */
+export interface HashedFields {
+  readonly seq: number;
+  readonly id: string;
+  readonly kind: string;
+  readonly at: string;
+  readonly patientId: string | null;
+  readonly linksTo?: string | undefined;
+  readonly idempotencyKey?: string | undefined;
+  readonly body: unknown;
+  readonly prevHash: string;
+}
+
+/**
+ * sha256 (hex) of the canonical JSON of {seq, id, kind, at, patientId, linksTo, idempotencyKey, body,
+ * prevHash}. Absent optional fields (`linksTo`, `idempotencyKey`) are left out of the hashed object;
+ * `patientId` is always present (null when there is none). Because `prevHash` is inside, changing any
+ * record changes every hash after it.
+ */
+export function recordHash(r: HashedFields): string {
+  return sha256Hex(
+    canonicalJson({
+      seq: r.seq,
+      id: r.id,
+      kind: r.kind,
+      at: r.at,
+      patientId: r.patientId,
+      linksTo: r.linksTo,
+      idempotencyKey: r.idempotencyKey,
+      body: r.body,
+      prevHash: r.prevHash,
+    }),
+  );
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
+
+function invalid(message: string, field: string): TnpError {
+  return new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', message, { expression: [field] });
+}
+
+function checkJson(value: unknown, path: string, seen: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw invalid(`${path} is a non-finite number`, path);
+      return;
+    case 'object': {
+      if (value === null) return;
+      if (seen.has(value)) throw invalid(`${path} is a circular reference`, path);
+      seen.add(value);
+      if (Array.isArray(value)) {
+        value.forEach((v: unknown, i) => checkJson(v === undefined ? null : v, `${path}[${i}]`, seen));
+      } else {
+        const proto: unknown = Object.getPrototypeOf(value);
+        if (proto !== Object.prototype && proto !== null) throw invalid(`${path} is not a plain object (a class instance such as a Date is not JSON)`, path);
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (v !== undefined) checkJson(v, `${path}.${k}`, seen);
+      }
+      seen.delete(value);
+      return;
+    }
+    case 'undefined':
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+      throw invalid(`${path} is a ${typeof value}, not JSON`, path);
+  }
+}
+
+// NUL and unpaired surrogates cannot be stored faithfully as text (PostgreSQL refuses NUL, UTF-8 cannot
+// encode a lone surrogate), so such a value would either fail the whole batch or change its hash.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** A non-empty string that both databases store exactly. Bodies need no such check: canonical JSON escapes these. */
+export function isStorableText(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && !v.includes('\u0000') && !LONE_SURROGATE.test(v);
+}
+
+function optionalText(v: unknown, field: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (!isStorableText(v)) throw invalid(`${field} must be a non-empty string (no NUL, well-formed Unicode) when present`, field);
+  return v;
+}
+
+/** A validated input, with its body in canonical JSON text (what is stored) and parsed back (what is returned). */
+export interface NormalisedInput {
+  readonly kind: AuditKind;
+  readonly at: string;
+  readonly patientId: string | null;
+  readonly linksTo: string | undefined;
+  readonly idempotencyKey: string | undefined;
+  readonly body: unknown;
+  readonly bodyText: string;
+}
+
+/**
+ * Check an input and bring its body to the form that is stored, so the record handed back by `append`
+ * is exactly what `get` will later return and what `verify` will hash. Throws TNP_ERR_AUDIT_RECORD_INVALID.
+ */
+export function normaliseInput(input: AuditRecordInput): NormalisedInput {
+  const i = input as unknown as Record<string, unknown>;
+  if (typeof input !== 'object' || (input as unknown) === null) throw invalid('the audit record input must be an object', 'input');
+  if (typeof i.kind !== 'string' || !(AUDIT_KINDS as readonly string[]).includes(i.kind)) throw invalid(`kind must be one of ${AUDIT_KINDS.join(', ')}`, 'kind');
+  if (typeof i.at !== 'string' || !ISO_UTC.test(i.at) || !Number.isFinite(Date.parse(i.at))) throw invalid('at must be an ISO 8601 time in UTC, e.g. 2026-01-31T12:00:00.000Z', 'at');
+  if (i.patientId !== null && !isStorableText(i.patientId)) throw invalid('patientId must be a non-empty string (no NUL, well-formed Unicode) or null', 'patientId');
+  if (i.body === undefined) throw invalid('body is required', 'body');
+  checkJson(i.body, 'body', new Set());
+  const bodyText = canonicalJson(i.body);
+  return {
+    kind: i.kind as AuditKind,
+    at: i.at,
+    patientId: i.patientId,
+    linksTo: optionalText(i.linksTo, 'linksTo'),
+    idempotencyKey: optionalText(i.idempotencyKey, 'idempotencyKey'),
+    body: JSON.parse(bodyText) as unknown,
+    bodyText,
+  };
+}
+
+/** A record row as both stores keep it (column names are the SQL ones). */
+export interface AuditRow {
+  readonly seq: number;
+  readonly id: string;
+  readonly kind: string;
+  readonly at: string;
+  readonly patient_id: string | null;
+  readonly links_to: string | null;
+  readonly idempotency_key: string | null;
+  readonly body: string;
+  readonly prev_hash: string;
+  readonly hash: string;
+}
+
+/** Builds the record object; optional fields absent when null, so records compare equal however they were obtained. */
+export function makeRecord(f: Omit<HashedFields, 'linksTo' | 'idempotencyKey'> & { kind: AuditKind; linksTo: string | undefined; idempotencyKey: string | undefined; hash: string }): AuditRecord {
+  return {
+    id: f.id,
+    seq: f.seq,
+    kind: f.kind,
+    at: f.at,
+    patientId: f.patientId,
+    ...(f.linksTo === undefined ? {} : { linksTo: f.linksTo }),
+    ...(f.idempotencyKey === undefined ? {} : { idempotencyKey: f.idempotencyKey }),
+    body: f.body,
+    prevHash: f.prevHash,
+    hash: f.hash,
+  };
+}
+
+/** A stored row as a record. Throws TNP_ERR_AUDIT_CORRUPT when the stored body is not JSON (edited by hand). */
+export function rowToRecord(row: AuditRow): AuditRecord {
+  let body: unknown;
+  try {
+    body = JSON.parse(row.body) as unknown;
+  } catch (e) {
+    throw new TnpError('TNP_ERR_AUDIT_CORRUPT', `audit record ${row.id} (seq ${row.seq}): the stored body is not JSON`, { cause: e });
+  }
+  return makeRecord({
+    seq: Number(row.seq),
+    id: row.id,
+    kind: row.kind as AuditKind,
+    at: row.at,
+    patientId: row.patient_id,
+    linksTo: row.links_to ?? undefined,
+    idempotencyKey: row.idempotency_key ?? undefined,
+    body,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  });
+}
+
+export type VerifyResult =
+  | { ok: true; records: number; head: string }
+  | { ok: false; records: number; head: string; firstBad: { id: string; seq: number; problem: string } };
+
+/**
+ * Walks the chain in seq order and reports the first record that breaks it. Fed page by page by the
+ * store (so a long chain is never loaded at once); `finish` gives the result.
+ */
+export class ChainVerifier {
+  private expectedSeq = 1;
+  private prevHash = GENESIS_HASH;
+  private count = 0;
+  private firstBad: { id: string; seq: number; problem: string } | undefined;
+
+  /** Checks one row; rows must come in ascending seq order. */
+  push(row: AuditRow): void {
+    this.count += 1;
+    const seq = Number(row.seq);
+    if (this.firstBad === undefined) {
+      const problem = this.check(row, seq);
+      if (problem !== undefined) this.firstBad = { id: row.id, seq, problem };
+    }
+    this.expectedSeq = seq + 1;
+    this.prevHash = row.hash;
+  }
+
+  private check(row: AuditRow, seq: number): string | undefined {
+    if (seq !== this.expectedSeq) {
+      return seq > this.expectedSeq
+        ? `seq gap: expected seq ${this.expectedSeq}, found ${seq} (records removed before this one)`
+        : `seq out of order: expected seq ${this.expectedSeq}, found ${seq}`;
+    }
+    if (row.prev_hash !== this.prevHash) {
+      return seq === 1 ? 'prevHash of the first record is not the genesis hash' : `prevHash does not match the hash of record seq ${seq - 1}`;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(row.body) as unknown;
+    } catch {
+      return 'body is not JSON';
+    }
+    let computed: string;
+    try {
+      computed = recordHash({
+        seq,
+        id: row.id,
+        kind: row.kind,
+        at: row.at,
+        patientId: row.patient_id,
+        linksTo: row.links_to ?? undefined,
+        idempotencyKey: row.idempotency_key ?? undefined,
+        body,
+        prevHash: row.prev_hash,
+      });
+    } catch {
+      return 'the record cannot be hashed';
+    }
+    if (computed !== row.hash) return 'hash does not match the record content (the record was altered)';
+    return undefined;
+  }
+
+  finish(): VerifyResult {
+    const head = this.prevHash;
+    return this.firstBad === undefined ? { ok: true, records: this.count, head } : { ok: false, records: this.count, head, firstBad: this.firstBad };
+  }
+}

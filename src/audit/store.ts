@@ -1,0 +1,138 @@
+/**
+ * The audit store port: the durable, hash-chained audit trail and the JWT replay guard, with one
+ * implementation on SQLite (the embedded default) and one on PostgreSQL (several service processes).
+ *
+ * Why one port for both: every CDS response must be backed by a durable record (the contract says the
+ * record named by `auditId` is written before the response is sent), and a JWT `jti` must be refused the
+ * second time by every process that shares the store. Both are "write once, durably, shared by all
+ * processes" problems, so they live in the same store and can share its transactions (one fsync serves a
+ * whole batch of records and replay-guard entries). See docs/audit.md.
+ */
+import { TnpError } from '../errors.js';
+import { AuditStoreImpl } from './core.js';
+import type { AuditRecord, AuditRecordInput, VerifyResult } from './record.js';
+
+export { AUDIT_KINDS, GENESIS_HASH, recordHash } from './record.js';
+export type { AuditKind, AuditRecord, AuditRecordInput, VerifyResult } from './record.js';
+
+/** Counters since the store was opened (for /metrics and for tests of group commit). */
+export interface AuditStoreStats {
+  /** Write transactions committed (each one fsync). */
+  readonly commits: number;
+  /** Records appended (new rows). */
+  readonly appended: number;
+  /** Appends answered with an earlier record because of their idempotency key. */
+  readonly deduplicated: number;
+  /** Replay-guard entries handled. */
+  readonly jtiChecks: number;
+  /** Write transactions that failed (their callers got TNP_ERR_AUDIT_UNAVAILABLE). */
+  readonly failedCommits: number;
+  /** Largest number of operations committed in one transaction. */
+  readonly largestBatch: number;
+}
+
+export interface AuditStore {
+  /** Where the store is (file path, or PostgreSQL host/database/schema without password), for logs. */
+  readonly location: string;
+  /** Conditions found at open that weaken durability (e.g. PostgreSQL with fsync off): log them at start. */
+  readonly warnings: readonly string[];
+
+  /**
+   * Appends a record to the chain. Resolves only once the record is durably committed (SQLite: WAL with
+   * synchronous=FULL; PostgreSQL: COMMIT with synchronous_commit on), so a caller may answer its client
+   * as soon as this resolves and never before. Calls made together are committed together (group commit).
+   *
+   * With an `idempotencyKey` already in the store, resolves with that earlier record and appends nothing.
+   *
+   * Rejects with TNP_ERR_AUDIT_UNAVAILABLE (503) when the store cannot write (nothing was committed for
+   * this call), TNP_ERR_AUDIT_LINK_UNKNOWN when `linksTo` names no record, TNP_ERR_AUDIT_RECORD_INVALID
+   * when the input is malformed (a defect in the caller).
+   */
+  append(input: AuditRecordInput): Promise<AuditRecord>;
+
+  /** The record with this id, or null. */
+  get(id: string): Promise<AuditRecord | null>;
+
+  /** The patient's records, newest first; `limit` defaults to 100 and is capped at 10 000. */
+  listByPatient(patientId: string, opts?: { limit?: number }): Promise<AuditRecord[]>;
+
+  /**
+   * Recomputes the whole chain and reports the first record whose seq, link (prevHash) or hash is wrong:
+   * an edited field, a removed record (seq gap) or reordered records. `head` is the last stored hash: keep
+   * it elsewhere from time to time, since removing records from the END leaves a valid shorter chain that
+   * only a remembered head (with its record count) can reveal.
+   */
+  verify(): Promise<VerifyResult>;
+
+  /**
+   * JWT replay guard. Resolves true the first time (iss, jti) is seen, false on any repeat while the
+   * earlier entry is kept, across processes sharing the store and across restarts. Pass the token's
+   * `exp` as `expiresAt`: an entry is kept until `expiresAt` plus a grace period (default 300 s, longer
+   * than any clock tolerance the JWT check allows), after which it may be pruned and the pair is new
+   * again. The entry is durable when this resolves (it rides the same group commit as the records).
+   */
+  rememberJti(iss: string, jti: string, expiresAt: Date): Promise<boolean>;
+
+  /** Counters since open. */
+  stats(): AuditStoreStats;
+
+  /** Commits what is queued, then closes. Later calls reject with TNP_ERR_AUDIT_UNAVAILABLE. */
+  close(): Promise<void>;
+}
+
+/**
+ * Where the store is. The same shape as `storage` in the site settings, plus, for PostgreSQL, the
+ * schema to use (default `public`), given either as `schema` or as a `schema` query parameter of the URL
+ * (`postgres://host/db?schema=audit`); the tables are created in it if absent. Tests use one schema each.
+ */
+export type AuditStoreSettings =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string; readonly schema?: string };
+
+export interface AuditStoreDeps {
+  /** A new unique record id (a UUID in production). Called once per `append`, at the call. */
+  readonly newId: () => string;
+  /** The clock, used for the replay guard's expiry. */
+  readonly now: () => Date;
+}
+
+export interface AuditStoreOptions {
+  /** Most operations in one transaction; more wait for the next one. Default 500. */
+  readonly maxBatch?: number;
+  /** How long a write waits for another writer's lock before failing (SQLite busy_timeout, PostgreSQL lock_timeout). Default 5000. */
+  readonly busyTimeoutMs?: number;
+  /** How long a replay-guard entry outlives its `expiresAt`. Default 300. */
+  readonly jtiGraceSeconds?: number;
+  /** PostgreSQL: pool size. Default 4. */
+  readonly poolSize?: number;
+  /** PostgreSQL: connect timeout; also bounds each statement (x3). Default 5000. */
+  readonly connectTimeoutMs?: number;
+}
+
+/**
+ * Opens (and creates if absent) the store. Rejects with TNP_ERR_AUDIT_UNAVAILABLE when the file cannot
+ * be created or the database cannot be reached, so the service fails at start rather than at the first
+ * patient.
+ */
+export async function openAuditStore(settings: AuditStoreSettings, deps: AuditStoreDeps, options: AuditStoreOptions = {}): Promise<AuditStore> {
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  try {
+    if (settings.kind === 'sqlite') {
+      const { openSqliteBackend } = await import('./sqlite.js');
+      return new AuditStoreImpl(openSqliteBackend(settings.path, { busyTimeoutMs }), deps, options);
+    }
+    if (settings.kind === 'postgres') {
+      const { openPostgresBackend } = await import('./postgres.js');
+      const backend = await openPostgresBackend(settings.url, settings.schema, {
+        busyTimeoutMs,
+        poolSize: options.poolSize ?? 4,
+        connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      });
+      return new AuditStoreImpl(backend, deps, options);
+    }
+  } catch (e) {
+    if (e instanceof TnpError) throw e;
+    throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', `the audit store cannot be opened: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', `unknown storage kind: ${String((settings as { kind?: unknown }).kind)}`, { expression: ['storage.kind'] });
+}
