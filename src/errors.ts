@@ -131,6 +131,24 @@ export const ERRORS = {
     title: 'The FHIR server sent a paging link to another origin',
     fix: 'A search result\'s link[rel=next] pointed away from fhirServer\'s origin and was not followed (the access token is never sent to another host): configure the FHIR server to return next links on its own base URL.',
   },
+  TNP_ERR_CONSOLE_REQUEST_INVALID: {
+    status: 400,
+    issueCode: 'invalid',
+    title: 'The console request is invalid',
+    fix: 'Correct the field named in the message; the console API bodies are described in docs/console.md (JSON Schema in src/console/schemas.ts).',
+  },
+  TNP_ERR_CONSOLE_FIXTURE_UNKNOWN: {
+    status: 404,
+    issueCode: 'not-found',
+    title: 'No scenario fixture has that name',
+    fix: 'Use a name listed by GET /console/api/fixtures (the files of fhir-fixtures/ without .json).',
+  },
+  TNP_ERR_CONSOLE_CASE_LINK_INVALID: {
+    status: 400,
+    issueCode: 'invalid',
+    title: 'The case link cannot be read',
+    fix: 'The ?case= parameter must be base64url-encoded JSON as docs/console.md ("Case links") describes; open the link from the card again or enter the case by hand.',
+  },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;
