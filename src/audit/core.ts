@@ -10,7 +10,7 @@
  */
 import { TnpError } from '../errors.js';
 import type { Backend, BatchRequest, PendingAppend, PendingJti } from './batch.js';
-import { ChainVerifier, isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type VerifyResult } from './record.js';
+import { ChainVerifier, isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type VerifyAnchor, type VerifyResult } from './record.js';
 import type { AuditStore, AuditStoreDeps, AuditStoreOptions, AuditStoreStats } from './store.js';
 
 type Op =
@@ -94,9 +94,13 @@ export class AuditStoreImpl implements AuditStore {
     return rows.map(rowToRecord);
   }
 
-  async verify(): Promise<VerifyResult> {
+  async verify(opts: { anchor?: VerifyAnchor } = {}): Promise<VerifyResult> {
     this.assertOpen();
-    const verifier = new ChainVerifier();
+    const anchor = opts.anchor;
+    if (anchor !== undefined && (!Number.isSafeInteger(anchor.seq) || anchor.seq < 1 || typeof anchor.hash !== 'string')) {
+      throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'verify: anchor must be { seq: a positive integer, hash: string }', { expression: ['anchor'] });
+    }
+    const verifier = new ChainVerifier(anchor);
     try {
       for await (const page of this.backend.chainPages(VERIFY_PAGE)) {
         for (const row of page) verifier.push(row);

@@ -217,6 +217,16 @@ export function rowToRecord(row: AuditRow): AuditRecord {
   });
 }
 
+/**
+ * A head kept outside the store ({ seq: records, hash: head } from an earlier verify). Removing records
+ * from the end, or rewriting the whole chain with fresh hashes, leaves a chain that is valid on its own;
+ * only a comparison with a head remembered elsewhere shows it.
+ */
+export interface VerifyAnchor {
+  readonly seq: number;
+  readonly hash: string;
+}
+
 export type VerifyResult =
   | { ok: true; records: number; head: string }
   | { ok: false; records: number; head: string; firstBad: { id: string; seq: number; problem: string } };
@@ -226,10 +236,14 @@ export type VerifyResult =
  * store (so a long chain is never loaded at once); `finish` gives the result.
  */
 export class ChainVerifier {
+  private anchorSeen = false;
   private expectedSeq = 1;
   private prevHash = GENESIS_HASH;
   private count = 0;
   private firstBad: { id: string; seq: number; problem: string } | undefined;
+
+  /** @param anchor a head remembered elsewhere earlier ({@link VerifyAnchor}); checked as part of the walk. */
+  constructor(private readonly anchor?: VerifyAnchor) {}
 
   /** Checks one row; rows must come in ascending seq order. */
   push(row: AuditRow): void {
@@ -238,6 +252,12 @@ export class ChainVerifier {
     if (this.firstBad === undefined) {
       const problem = this.check(row, seq);
       if (problem !== undefined) this.firstBad = { id: row.id, seq, problem };
+    }
+    if (this.anchor !== undefined && seq === this.anchor.seq) {
+      this.anchorSeen = true;
+      if (this.firstBad === undefined && row.hash !== this.anchor.hash) {
+        this.firstBad = { id: row.id, seq, problem: 'hash differs from the remembered head at this seq (the chain was rewritten from here or before)' };
+      }
     }
     this.expectedSeq = seq + 1;
     this.prevHash = row.hash;
@@ -280,6 +300,9 @@ export class ChainVerifier {
 
   finish(): VerifyResult {
     const head = this.prevHash;
+    if (this.firstBad === undefined && this.anchor !== undefined && !this.anchorSeen) {
+      this.firstBad = { id: '', seq: this.anchor.seq, problem: `the chain ends at seq ${this.expectedSeq - 1}, before the remembered head at seq ${this.anchor.seq} (records removed from the end)` };
+    }
     return this.firstBad === undefined ? { ok: true, records: this.count, head } : { ok: false, records: this.count, head, firstBad: this.firstBad };
   }
 }

@@ -10,10 +10,10 @@
  */
 import { TnpError } from '../errors.js';
 import { AuditStoreImpl } from './core.js';
-import type { AuditRecord, AuditRecordInput, VerifyResult } from './record.js';
+import type { AuditRecord, AuditRecordInput, VerifyAnchor, VerifyResult } from './record.js';
 
 export { AUDIT_KINDS, GENESIS_HASH, recordHash } from './record.js';
-export type { AuditKind, AuditRecord, AuditRecordInput, VerifyResult } from './record.js';
+export type { AuditKind, AuditRecord, AuditRecordInput, VerifyAnchor, VerifyResult } from './record.js';
 
 /** Counters since the store was opened (for /metrics and for tests of group commit). */
 export interface AuditStoreStats {
@@ -58,11 +58,13 @@ export interface AuditStore {
 
   /**
    * Recomputes the whole chain and reports the first record whose seq, link (prevHash) or hash is wrong:
-   * an edited field, a removed record (seq gap) or reordered records. `head` is the last stored hash: keep
-   * it elsewhere from time to time, since removing records from the END leaves a valid shorter chain that
-   * only a remembered head (with its record count) can reveal.
+   * an edited field, a removed record (seq gap) or reordered records. `records` and `head` (the last
+   * stored hash) are what to keep elsewhere from time to time: removing records from the END, or
+   * rewriting the whole chain with fresh hashes, leaves a chain that is valid on its own, which only a
+   * remembered head reveals. Pass it back as `anchor: { seq: records, hash: head }` and verify also
+   * fails when the record at that seq is missing or has another hash.
    */
-  verify(): Promise<VerifyResult>;
+  verify(opts?: { anchor?: VerifyAnchor }): Promise<VerifyResult>;
 
   /**
    * JWT replay guard. Resolves true the first time (iss, jti) is seen, false on any repeat while the

@@ -204,6 +204,31 @@ for (const h of harnesses) {
         expect(now.ok).toBe(true);
         expect(now.records).toBe(3);
         expect(now.head).not.toBe(remembered.head);
+        const anchored = await store.verify({ anchor: { seq: remembered.records, hash: remembered.head } });
+        expect(anchored).toMatchObject({ ok: false, records: 3, firstBad: { id: '', seq: 4, problem: expect.stringMatching(/removed from the end/) } });
+      });
+
+      it('an anchor (a head remembered elsewhere) passes on an intact, grown chain and catches a rewrite', async () => {
+        const settings = h.fresh();
+        const store = await openStore(settings);
+        const recs = [];
+        for (let i = 0; i < 3; i++) recs.push(await store.append(evaluation('p', { i })));
+        const remembered = await store.verify();
+        await store.append(evaluation('p', { i: 3 }));
+        expect(await store.verify({ anchor: { seq: remembered.records, hash: remembered.head } })).toMatchObject({ ok: true, records: 4 });
+        // A forger who rewrites record 3 and recomputes its hash, and the next record's link and hash, keeps
+        // the chain self-consistent; only the anchor shows it.
+        const forged3 = { ...recs[2]!, body: { i: 'forged' } };
+        const hash3 = recordHash(forged3);
+        const rec4 = (await store.listByPatient('p', { limit: 1 }))[0]!;
+        const hash4 = recordHash({ ...rec4, prevHash: hash3 });
+        await h.tamper(settings, { type: 'set', seq: 3, column: 'body', value: '{"i":"forged"}' });
+        await h.tamper(settings, { type: 'set', seq: 3, column: 'hash', value: hash3 });
+        await h.tamper(settings, { type: 'set', seq: 4, column: 'prev_hash', value: hash3 });
+        await h.tamper(settings, { type: 'set', seq: 4, column: 'hash', value: hash4 });
+        expect(await store.verify()).toMatchObject({ ok: true, records: 4 });
+        expect(await store.verify({ anchor: { seq: remembered.records, hash: remembered.head } })).toMatchObject({ ok: false, firstBad: { seq: 3, id: recs[2]!.id } });
+        await expectCode(store.verify({ anchor: { seq: 0, hash: 'x' } }), 'TNP_ERR_AUDIT_RECORD_INVALID');
       });
     });
 
