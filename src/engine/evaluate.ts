@@ -577,6 +577,18 @@ class Evaluation {
   readonly missingDetail = new Map<MissingItem, string>();
 }
 
+const engines = new WeakMap<CompiledPathway, Engine>();
+
+/** The pathway's Engine, built once (building clones every condition: the dominant cost otherwise). */
+function engineFor(p: CompiledPathway): Engine {
+  let e = engines.get(p);
+  if (e === undefined) {
+    e = new Engine([...p.edgeRules], { allowUndefinedFacts: true });
+    engines.set(p, e);
+  }
+  return e;
+}
+
 function leafFacts(cond: unknown, out: Record<string, string | number | boolean | null>): void {
   if (cond === null || typeof cond !== 'object') return;
   const c = cond as Record<string, unknown>;
@@ -601,12 +613,12 @@ export async function evaluate(rt: PathwayRuntime, facts: Facts, opts: EvaluateO
   const partial = ev.run();
   const graphFacts = partial.graphFacts;
 
-  // The chart's walk: one json-rules-engine run of every edge's conditions (a fresh Engine per
-  // evaluation: an Engine's state belongs to the engine, not to a run), then the walk from the start.
+  // The chart's walk: one json-rules-engine run of every edge's conditions, then the walk from the
+  // start. Every fact is a constant given to run(), so the pathway's one Engine serves overlapping
+  // runs safely (each run has its own almanac and results; nothing here uses the engine-wide stop()).
   const almanacFacts: Record<string, Scalar> = {};
   for (const f of p.graphFacts) almanacFacts[f] = graphFacts[f];
-  const engine = new Engine([...p.edgeRules], { allowUndefinedFacts: true });
-  const { results } = await engine.run(almanacFacts);
+  const { results } = await engineFor(p).run(almanacFacts);
   const fired = new Map<string, RuleResult>();
   for (const r of results) if (typeof r.name === 'string') fired.set(r.name, r);
 

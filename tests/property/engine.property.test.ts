@@ -35,7 +35,7 @@ const genTrop: fc.Arbitrary<GenTrop> = fc.record({
 const genCase = fc.record({
   ecg: fc.constantFrom('no-stemi-or-new-lbbb', 'stemi-or-new-lbbb', null),
   timi: fc.option(fc.integer({ min: 0, max: 7 }), { nil: null }),
-  sex: fc.constantFrom('female', 'male', 'other', 'unknown') as fc.Arbitrary<'female' | 'male' | 'other' | 'unknown'>,
+  sex: fc.constantFrom<'female' | 'male' | 'other' | 'unknown'>('female', 'male', 'other', 'unknown'),
   troponins: fc.array(genTrop, { maxLength: 5 }),
   nowAfter: fc.integer({ min: 0, max: 300 }),
 });
