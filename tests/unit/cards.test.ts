@@ -1,0 +1,172 @@
+/**
+ * The CDS card for every outcome of chart2-pathway.md section 3: summary length, indicator, the section 7
+ * extension, the retest suggestion, override reasons, and a console link that carries no identifier.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Resource } from 'fhir/r4.js';
+import { cardsFor, MAX_SUMMARY_LENGTH, md, OVERRIDE_REASON_SYSTEM, summaryFor } from '../../src/cds/cards.js';
+import { caseToResources, decodeCase, encodeCase } from '../../src/cds/case-link.js';
+import { decideResources } from '../../src/decide.js';
+import type { OutcomeCode } from '../../src/engine/types.js';
+import { ABBOTT, at, ecg, haemolysed, patient, runtime, run, SNOMED, timi, troponin, workedUp } from '../support/cases.js';
+
+const PATIENT_ID = 'p1';
+const ENCOUNTER = 'enc-secret-77';
+let n = 0;
+const newId = (): string => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
+
+interface Case {
+  readonly outcome: OutcomeCode;
+  readonly indicator: 'info' | 'warning' | 'critical';
+  readonly resources: () => Resource[];
+  readonly now: number;
+}
+
+const withEnc = (o: Resource): Resource => ({ ...o, encounter: { reference: `Encounter/${ENCOUNTER}` } }) as Resource;
+
+const CASES: readonly Case[] = [
+  { outcome: 'acute-mi-pathway', indicator: 'critical', now: 30, resources: () => [patient(), ecg('stemi-or-new-lbbb', 0)] },
+  { outcome: 'consistent-with-mi', indicator: 'critical', now: 200, resources: () => [...workedUp(), troponin(8, 0), troponin(31, 190)] },
+  { outcome: 'indeterminate', indicator: 'warning', now: 200, resources: () => [...workedUp(), troponin(8, 0), troponin(13, 190, { unit: 'U/L' })] },
+  { outcome: 'needs-input', indicator: 'info', now: 30, resources: () => [patient(), troponin(8, 0)] },
+  { outcome: 'awaiting-retest', indicator: 'info', now: 30, resources: () => [...workedUp(), troponin(8, 0)] },
+  { outcome: 'awaiting-retest', indicator: 'warning', now: 200, resources: () => [...workedUp(), troponin(8, 0)] },
+  { outcome: 'not-consistent-with-mi', indicator: 'info', now: 200, resources: () => [...workedUp(), troponin(8, 0), troponin(9, 185)] },
+  { outcome: 'not-consistent-with-mi', indicator: 'warning', now: 200, resources: () => [...workedUp(), troponin(40, 0), troponin(42, 185)] },
+  { outcome: 'low-risk-pathway', indicator: 'info', now: 30, resources: () => [patient(), ecg('no-stemi-or-new-lbbb', -10), timi(0, -5)] },
+];
+
+describe('cardsFor', () => {
+  for (const c of CASES) {
+    it(`${c.outcome} (${c.indicator}): one card, summary < 140, indicator, section 7 extension, no identifier in the link`, async () => {
+      const rt = await runtime();
+      const resources = c.resources().map(withEnc);
+      const decision = await run(resources, c.now, { encounter: ENCOUNTER });
+      expect(decision.outcome).toBe(c.outcome);
+      const cards = cardsFor(decision, { newId, publicBaseUrl: 'https://cds.example.org/', displayTimeZone: 'Europe/London', auditId: 'audit-1', runtime: rt, resources, patientId: PATIENT_ID, encounterId: ENCOUNTER });
+      expect(cards).toHaveLength(1);
+      const card = cards[0]!;
+      expect(card.uuid).toMatch(/^[0-9a-f-]{36}$/);
+      expect(card.summary.length).toBeLessThan(140);
+      expect(card.summary.length).toBeGreaterThan(10);
+      expect(card.indicator).toBe(c.indicator);
+      expect(card.source.label).toBe('hs-troponin-cds: Chart 2: Diagnosis pathways using high sensitivity troponin tests');
+      expect(card.source.topic?.code).toBe(c.outcome);
+      const ext = card.extension['hs-troponin-cds'];
+      expect(ext.outcome).toBe(c.outcome);
+      expect(ext.pathway).toEqual(rt.identity);
+      expect(ext.auditId).toBe('audit-1');
+      expect(ext.assays).toEqual(decision.assays);
+      if (decision.retestDue !== undefined) expect(ext.retestDue).toBe(decision.retestDue);
+      else expect('retestDue' in ext).toBe(false);
+      // Override reasons: each a Coding with a display (CDS Hooks 2.0).
+      expect(card.overrideReasons!.length).toBeGreaterThan(0);
+      for (const r of card.overrideReasons!) {
+        expect(r.system).toBe(OVERRIDE_REASON_SYSTEM);
+        expect(r.display!.length).toBeGreaterThan(0);
+      }
+      // No null or empty values anywhere in the card (CDS Hooks 2.0, JSON values).
+      const walk = (v: unknown, path: string): void => {
+        expect(v, path).not.toBeNull();
+        if (typeof v === 'string') expect(v, path).not.toBe('');
+        if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+        else if (typeof v === 'object' && v !== null) {
+          if (!path.endsWith('assays') && !path.endsWith('extension')) expect(Object.keys(v).length, path).toBeGreaterThan(0);
+          for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+        }
+      };
+      walk({ ...card, extension: { ...card.extension, 'hs-troponin-cds': { ...ext, assays: ext.assays.length === 0 ? ['(none)'] : ext.assays } } }, 'card');
+      // The console link: absolute, de-identified.
+      expect(card.links).toHaveLength(1);
+      const link = card.links![0]!;
+      expect(link.type).toBe('absolute');
+      expect(link.url.startsWith('https://cds.example.org/console?case=')).toBe(true);
+      const param = new URL(link.url).searchParams.get('case')!;
+      const decoded = Buffer.from(param, 'base64url').toString('utf8');
+      for (const secret of [`"${PATIENT_ID}"`, 'Patient/', ENCOUNTER, 'result-id', '2026']) expect(decoded).not.toContain(secret);
+      expect(decoded).not.toMatch(/(trop|ecg|timi)-\d+/);
+      for (const r of resources) if (r.id !== undefined) expect(decoded).not.toContain(`"${r.id}"`);
+      // ... and reproduces the decision from the case alone.
+      const rebuilt = caseToResources(decodeCase(param));
+      const again = await decideResources(rt, rebuilt.resources, { now: rebuilt.now, encounterId: rebuilt.encounterId });
+      expect(again.outcome).toBe(decision.outcome);
+      expect(again.missing).toEqual(decision.missing);
+      expect(again.indicator).toBe(decision.indicator);
+      // The suggestion only for awaiting-retest.
+      if (c.outcome === 'awaiting-retest') {
+        expect(card.selectionBehavior).toBe('at-most-one');
+        expect(card.suggestions).toHaveLength(1);
+        const s = card.suggestions![0]!;
+        expect(s.isRecommended).toBe(true);
+        expect(s.uuid).toBeTruthy();
+        const action = s.actions![0]!;
+        expect(action.type).toBe('create');
+        expect(action.description.length).toBeGreaterThan(0);
+        const sr = action.resource as Record<string, any>;
+        expect(sr.resourceType).toBe('ServiceRequest');
+        expect(sr.occurrenceDateTime).toBe(decision.retestDue);
+        expect(sr.subject).toEqual({ reference: `Patient/${PATIENT_ID}` });
+        expect(sr.code.coding[0]).toMatchObject({ system: 'http://loinc.org', code: '67151-1' });
+      } else {
+        expect(card.suggestions).toBeUndefined();
+        expect(card.selectionBehavior).toBeUndefined();
+      }
+    });
+  }
+
+  it('shows the retest time in the display time zone', async () => {
+    // T0 = 2026-03-14T09:00Z; due 12:00Z = 12:00 in London (GMT in March before the change), 08:00 in New York (EDT).
+    const decision = await run([...workedUp(), troponin(8, 0)], 30);
+    expect(decision.retestDue).toBe(at(180));
+    expect(summaryFor(decision, 'Europe/London')).toBe('Retest hs-troponin due 12:00 (Europe/London)');
+    expect(summaryFor(decision, 'America/New_York')).toBe('Retest hs-troponin due 08:00 (America/New_York)');
+    const overdue = await run([...workedUp(), troponin(8, 0)], 200);
+    expect(summaryFor(overdue, 'Europe/London')).toBe('Retest hs-troponin now: it was due 12:00 (Europe/London)');
+  });
+
+  it('names the day when the retest falls on another day', async () => {
+    const decision = await run([...workedUp(), troponin(8, 0)], 30);
+    expect(summaryFor(decision, 'Pacific/Kiritimati')).toMatch(/^Retest hs-troponin due 15 Mar 02:00 \(Pacific\/Kiritimati\)$/);
+  });
+
+  it('the detail names values, draw times, the URL, the change and the branch; the default-assay warning', async () => {
+    const rt = await runtime();
+    const resources = [...workedUp(), troponin(8, 0), troponin(31, 190)];
+    const decision = await run(resources, 200);
+    const [card] = cardsFor(decision, { newId, publicBaseUrl: 'https://cds.example.org', displayTimeZone: 'Europe/London', auditId: null, runtime: rt, resources });
+    const d = card!.detail!;
+    expect(d).toContain('| Baseline | 14 Mar 2026, 09:00 | 8 ng/L | 8 | 14 |');
+    expect(d).toContain('+287.5%');
+    expect(d).toContain('Baseline &lt; 99th percentile URL');
+    expect(d).toContain('catalogue\'s default codes');
+    expect('auditId' in card!.extension['hs-troponin-cds']).toBe(false);
+  });
+
+  it('lists uninterpretable and data-absent results', async () => {
+    const rt = await runtime();
+    const resources = [...workedUp(), troponin(8, 0), haemolysed(190), troponin(-3, 195)];
+    const decision = await run(resources, 200);
+    const [card] = cardsFor(decision, { newId, publicBaseUrl: 'https://x.example', displayTimeZone: 'Europe/London', auditId: 'a', runtime: rt, resources });
+    expect(card!.detail).toContain('Uninterpretable results');
+    expect(card!.indicator).not.toBe('info');
+  });
+
+  it('escapes Markdown and HTML that comes from the data', () => {
+    expect(md('<script>[x](javascript:alert(1))')).toBe('&lt;script&gt;\\[x\\](javascript:alert(1))');
+    expect(md('a\nb')).toBe('a b');
+  });
+
+  it('a long needs-input summary stays under 140 characters', async () => {
+    const decision = await run([patient(), ecg([{ system: SNOMED, code: '164909002' }], 0), troponin(8, 0, { assay: ABBOTT })], 30);
+    const s = summaryFor(decision, 'America/Argentina/ComodRivadavia');
+    expect(s.length).toBeLessThanOrEqual(MAX_SUMMARY_LENGTH);
+  });
+
+  it('the case survives encoding, and a bad case is refused', () => {
+    const c = { v: 1 as const, ref: 'baseline' as const, now: 30, encounter: false, observations: [{ codes: [['http://loinc.org', '67151-1'] as const], t: 0, quantity: { value: 8, unit: 'ng/L', code: 'ng/L', ucum: true } }] };
+    expect(decodeCase(encodeCase(c))).toEqual(c);
+    expect(() => decodeCase('!!')).toThrow(/case/);
+    expect(() => decodeCase(Buffer.from('{"v":2}').toString('base64url'))).toThrow(/version/);
+    expect(() => decodeCase(Buffer.from(JSON.stringify({ ...c, observations: [{ codes: 'x' }] })).toString('base64url'))).toThrow(/codes/);
+  });
+});
