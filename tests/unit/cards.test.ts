@@ -102,7 +102,7 @@ describe('cardsFor', () => {
         const action = s.actions![0]!;
         expect(action.type).toBe('create');
         expect(action.description.length).toBeGreaterThan(0);
-        const sr = action.resource as Record<string, any>;
+        const sr = action.resource as Record<string, unknown> & { code: { coding: unknown[] } };
         expect(sr.resourceType).toBe('ServiceRequest');
         expect(sr.occurrenceDateTime).toBe(decision.retestDue);
         expect(sr.subject).toEqual({ reference: `Patient/${PATIENT_ID}` });
