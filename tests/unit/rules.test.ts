@@ -58,6 +58,11 @@ describe('rule 1: ECG', () => {
     expect(d.missing).toEqual(['ecg']);
     expect(d.missingDetails[0]?.text).toMatch(/preliminary/);
   });
+  it('a preliminary ECG, even one showing ST-elevation, is not used (rule 12): needs-input (ECG)', async () => {
+    const d = await run([patient(), ecg('stemi-or-new-lbbb', 0, { status: 'preliminary' })], 10);
+    expect(d.outcome).toBe('needs-input');
+    expect(d.missing).toContain('ecg');
+  });
   it('an ECG with an unrecognised code is unusable', async () => {
     const d = await run([patient(), ecg([{ system: SNOMED, code: '164854000' }], 0), timi(0, 0)], 10);
     expect(d.missing).toEqual(['ecg']);
