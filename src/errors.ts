@@ -149,6 +149,66 @@ export const ERRORS = {
     title: 'The case link cannot be read',
     fix: 'The ?case= parameter must be base64url-encoded JSON as docs/console.md ("Case links") describes; open the link from the card again or enter the case by hand.',
   },
+  TNP_ERR_REQUEST_INVALID: {
+    status: 400,
+    issueCode: 'invalid',
+    title: 'The request body does not have the required shape',
+    fix: 'Correct the field named in the message (expression): a CDS Hooks 2.0 call needs hook, hookInstance, context.userId and context.patientId (a FHIR id), and fhirServer whenever fhirAuthorization is sent; feedback needs feedback[] with card, outcome (accepted|overridden), outcomeTimestamp, and acceptedSuggestions when accepted.',
+  },
+  TNP_ERR_HOOK_UNSUPPORTED: {
+    status: 400,
+    issueCode: 'not-supported',
+    title: 'The service does not answer this hook',
+    fix: 'Call hs-troponin-chest-pain with the hook named in GET /cds-services (patient-view).',
+  },
+  TNP_ERR_PREFETCH_INVALID: {
+    status: 400,
+    issueCode: 'structure',
+    title: 'A prefetch value is not what its template asks for',
+    fix: 'Send under each prefetch key what GET /cds-services names: a searchset Bundle for "observations", a Patient for "patient", null when there are no data, an OperationOutcome when the EHR could not get them, or leave the key out.',
+  },
+  TNP_ERR_DATA_UNAVAILABLE: {
+    status: 412,
+    issueCode: 'incomplete',
+    title: 'The data the pathway requires could not be obtained',
+    fix: 'Send the prefetch named in GET /cds-services, or a fhirServer (with fhirAuthorization) the service can read them from. A prefetch key holding an OperationOutcome, or a paged prefetch Bundle, needs a fhirServer to complete it.',
+  },
+  TNP_ERR_CARD_UNKNOWN: {
+    status: 404,
+    issueCode: 'not-found',
+    title: 'Feedback names a card this service did not issue',
+    fix: 'Send feedback with the uuid of a card returned by this service to the same CDS client (card.uuid, which is also extension["hs-troponin-cds"].auditId).',
+  },
+  TNP_ERR_NOT_FOUND: {
+    status: 404,
+    issueCode: 'not-found',
+    title: 'Nothing here',
+    fix: 'Check the method and path against the endpoints table in the README (for an audit record: its id as given in a card\'s auditId).',
+  },
+  TNP_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    issueCode: 'not-supported',
+    title: 'The request body is not JSON',
+    fix: 'Send the body with Content-Type: application/json (or application/fhir+json).',
+  },
+  TNP_ERR_PAYLOAD_TOO_LARGE: {
+    status: 413,
+    issueCode: 'too-long',
+    title: 'The request body is too large',
+    fix: 'Send less prefetch (the Observations named by the discovery template only), or leave prefetch out and give a fhirServer.',
+  },
+  TNP_ERR_ADMIN_UNAUTHORIZED: {
+    status: 401,
+    issueCode: 'login',
+    title: 'The audit trail needs an admin token',
+    fix: 'Send "Authorization: Bearer <token>" with one of the adminTokens of the site settings.',
+  },
+  TNP_ERR_INTERNAL: {
+    status: 500,
+    issueCode: 'exception',
+    title: 'Internal error',
+    fix: 'A defect: the service log has the details under the incident id in the message. Report it.',
+  },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;
