@@ -1,42 +1,219 @@
 /**
- * The clinicians' test console: GET /console (a static page built at install time) and its JSON API under
- * /console/api/. It holds no patient data and stores nothing: every answer is computed from the request
- * with the same code path as the CDS service (decide + cardsFor).
+ * The clinicians' test console: GET /console (a static page whose scripts are compiled at install time
+ * into dist/console/web) and its JSON API under /console/api/. It holds no patient data and stores
+ * nothing: every answer is computed from the request, through the same code path as the CDS service
+ * (decide, then cardsFor).
+ *
+ *   GET  /console                    the page
+ *   GET  /console/rules              docs/pathway.md rendered, with #rule-N anchors
+ *   GET  /console/assets/*           CSS (src/console/static)
+ *   GET  /console/js/*               the page's ES modules (dist/console/web)
+ *   POST /console/api/evaluate       { bundle | resources | case, now?, encounter?, settings? } -> decision, cards
+ *   GET  /console/api/pathway        the pathway file and the assay catalogue, for drawing
+ *   GET  /console/api/fixtures       every fixture, expected and actual outcome, pass/fail
+ *   GET  /console/api/fixtures/:name one fixture, its Bundle, decision and cards
+ *   POST /console/api/map            { assay, baseline, timi, sex? } -> outcome over retest values, heat map
  */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { PathwayRuntime } from '../engine/catalogue.js';
+import type { Decision } from '../engine/types.js';
 import type { Settings } from '../settings.js';
+import { cardsFor } from '../cds/cards.js';
+import { caseToResources, decodeCase } from '../cds/case-link.js';
 import { decide } from '../decide.js';
-import { TnpError, isTnpError, toOperationOutcome } from '../errors.js';
+import { extractResources } from '../fhir/mapping.js';
+import { TnpError, isTnpError, toOperationOutcome, type OperationOutcome } from '../errors.js';
+import { loadCatalogue, runtimeFrom } from '../pathways/load.js';
+import { annotate } from './annotations.js';
+import { FIXTURE_BASIS, FixtureLibrary } from './fixtures.js';
+import { MapCache } from './map.js';
+import { rulesPage } from './rules.js';
+import { validateEvaluateBody, validateMapBody } from './schemas.js';
+import type { AssayView, EvaluateResponse, FixtureResponse, FixturesResponse, PathwayResponse, SettingsUsed } from './web/api-types.js';
 
 export interface ConsolePluginOptions {
   readonly runtime: PathwayRuntime;
   readonly settings: Settings;
+  /** Where the scenario fixtures are (default: fhir-fixtures/ of the project). */
+  readonly fixturesDir?: string;
+  /** Where docs/pathway.md is (default: docs/pathway.md of the project). */
+  readonly pathwayDoc?: string;
 }
 
 /** src/console/static (the page and its CSS), found from src/ under tests and from dist/ in production. */
 export const STATIC_DIR = fileURLToPath(new URL('../../src/console/static/', import.meta.url));
+/** The page's compiled ES modules (npm run build: tsc -p src/console/web/tsconfig.json). */
+export const WEB_DIR = fileURLToPath(new URL('../../dist/console/web/', import.meta.url));
+
+/** Request bodies of a FHIR Bundle can be large; the console accepts up to this many bytes. */
+const BODY_LIMIT = 5 * 1024 * 1024;
+
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  // Everything the page needs comes from this service: no CDN, no inline script.
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+function fastifyErrorToTnp(err: FastifyError): TnpError {
+  const code = err.code;
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new TnpError('TNP_ERR_INPUT_EMPTY', 'the request body is empty');
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError || /JSON/.test(err.message)) {
+    return new TnpError('TNP_ERR_INPUT_NOT_JSON', `the request body is not JSON: ${err.message}`);
+  }
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new TnpError('TNP_ERR_CONSOLE_REQUEST_INVALID', `the request body is larger than ${BODY_LIMIT} bytes`);
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new TnpError('TNP_ERR_CONSOLE_REQUEST_INVALID', 'send the body as application/json');
+  return new TnpError('TNP_ERR_CONSOLE_REQUEST_INVALID', err.message);
+}
+
+function sendError(reply: FastifyReply, e: TnpError): FastifyReply {
+  return reply.code(e.status).type('application/fhir+json').headers(SECURITY_HEADERS).send(toOperationOutcome(e));
+}
 
 export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOptions): Promise<void> {
-  const { runtime } = opts;
+  const { runtime, settings } = opts;
+  const file = runtime.pathway.file;
+  const fixtures = new FixtureLibrary(runtime, opts.fixturesDir);
+  const maps = new MapCache();
+  const overrideRuntimes = new Map<boolean, PathwayRuntime>();
 
-  app.setErrorHandler(async (err, _req, reply) => {
-    const e = isTnpError(err) ? err : new TnpError('TNP_ERR_INPUT_NOT_FHIR', err instanceof Error ? err.message : String(err));
-    return reply.code(e.status).type('application/fhir+json').send(toOperationOutcome(e));
+  /** The site's runtime, or one with the request's sexSpecificUrls (fixtures carry that setting). */
+  const runtimeFor = (sexSpecificUrls: boolean | undefined): { rt: PathwayRuntime; used: SettingsUsed } => {
+    if (sexSpecificUrls === undefined || sexSpecificUrls === runtime.sexSpecificUrls) {
+      return { rt: runtime, used: { sexSpecificUrls: runtime.sexSpecificUrls, source: 'site' } };
+    }
+    let rt = overrideRuntimes.get(sexSpecificUrls);
+    if (rt === undefined) {
+      rt = runtimeFrom(runtime.pathway, loadCatalogue(), { ...settings, sexSpecificUrls });
+      overrideRuntimes.set(sexSpecificUrls, rt);
+    }
+    return { rt, used: { sexSpecificUrls, source: 'request' } };
+  };
+
+  /** The card exactly as the CDS service builds it (no audit record: the console stores nothing). */
+  const respond = (decision: Decision, rt: PathwayRuntime, used: SettingsUsed, resources: readonly unknown[], now: string, encounter: string | null): EvaluateResponse => ({
+    decision,
+    cards: cardsFor(decision, {
+      newId: randomUUID,
+      publicBaseUrl: settings.publicBaseUrl,
+      displayTimeZone: settings.displayTimeZone,
+      auditId: null,
+      runtime: rt,
+      resources,
+      encounterId: encounter,
+    }),
+    annotations: annotate(decision, file),
+    settings: used,
+    resources,
+    now,
+    encounter,
   });
 
-  const html = await readFile(`${STATIC_DIR}index.html`, 'utf8');
-  app.get('/console', async (_req, reply) => {
-    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+  app.setErrorHandler(async (err: FastifyError, req, reply) => {
+    if (isTnpError(err)) return sendError(reply, err);
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return sendError(reply, fastifyErrorToTnp(err));
+    req.log.error({ err }, 'console: unexpected error');
+    const oo: OperationOutcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'fatal', code: 'exception', diagnostics: 'Unexpected error in the console; see the service log.' }] };
+    return reply.code(500).type('application/fhir+json').headers(SECURITY_HEADERS).send(oo);
   });
 
-  app.post<{ Body: { resources?: unknown; bundle?: unknown; now?: string; encounter?: string } }>('/console/api/evaluate', async (req) => {
-    const body = req.body;
-    const doc = body.bundle ?? body.resources;
-    const now = body.now ?? new Date().toISOString();
-    const decision = await decide(runtime, doc, { now, encounterId: body.encounter ?? null });
-    return { decision, cards: [] as unknown[] };
+  const indexHtml = await readFile(`${STATIC_DIR}index.html`, 'utf8');
+  if (!existsSync(`${WEB_DIR}main.js`)) {
+    app.log.warn(`console: ${WEB_DIR}main.js is missing; run "npm run build" (the page will not work until it is built)`);
+  }
+
+  await app.register(fastifyStatic, { root: STATIC_DIR, prefix: '/console/assets/', decorateReply: false, index: false, cacheControl: false, setHeaders: (res) => void res.headers(SECURITY_HEADERS) });
+  await app.register(fastifyStatic, { root: WEB_DIR, prefix: '/console/js/', decorateReply: false, index: false, cacheControl: false, allowedPath: (p) => p.endsWith('.js') || p.endsWith('.js.map'), setHeaders: (res) => void res.headers(SECURITY_HEADERS) });
+
+  app.get('/console', async (_req, reply) => reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(indexHtml));
+  app.get('/console/', async (_req, reply) => reply.redirect('/console'));
+
+  app.get('/console/rules', async (_req, reply) => {
+    const html = await rulesPage(file, opts.pathwayDoc);
+    return reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(html);
+  });
+
+  app.post('/console/api/evaluate', { bodyLimit: BODY_LIMIT }, async (req, reply) => {
+    const body = validateEvaluateBody(req.body);
+    let doc: unknown;
+    let now: string;
+    let encounter: string | null;
+    if (body.case !== undefined) {
+      let c;
+      try {
+        c = caseToResources(decodeCase(body.case));
+      } catch (e) {
+        throw isTnpError(e) ? new TnpError('TNP_ERR_CONSOLE_CASE_LINK_INVALID', e.message, { expression: ['case'], cause: e }) : e;
+      }
+      doc = c.resources;
+      now = body.now ?? c.now;
+      encounter = body.encounter ?? c.encounterId;
+    } else {
+      doc = body.bundle ?? body.resources;
+      now = body.now ?? new Date().toISOString();
+      encounter = body.encounter ?? null;
+    }
+    const { rt, used } = runtimeFor(body.settings?.sexSpecificUrls);
+    const decision = await decide(rt, doc, { now, encounterId: encounter });
+    const resources = extractResources(doc);
+    return reply.headers(SECURITY_HEADERS).send(respond(decision, rt, used, resources, decision.evaluatedAt, encounter));
+  });
+
+  app.get('/console/api/pathway', async (_req, reply) => {
+    const catalogue = [...runtime.assays.values()].map((a): AssayView => {
+      const codings = [...runtime.codeMaps.assayByCoding.entries()]
+        .filter(([, v]) => v.assayId === a.id)
+        .map(([k]) => ({ system: k.slice(0, k.lastIndexOf('|')), code: k.slice(k.lastIndexOf('|') + 1) }));
+      return {
+        id: a.id,
+        name: a.name,
+        analyte: a.analyte,
+        codings,
+        url99: { overall: a.urlOverall.toFixed(), ...(a.urlFemale === null ? {} : { female: a.urlFemale.toFixed() }), ...(a.urlMale === null ? {} : { male: a.urlMale.toFixed() }) },
+        lod: a.lod.toFixed(),
+      };
+    });
+    const ecgCode = file.inputs.ecg.codes[0];
+    const timiCode = file.inputs.timi.codes[0];
+    if (ecgCode === undefined || timiCode === undefined) throw new TnpError('TNP_ERR_PATHWAY_INVALID', 'the pathway file names no ECG or TIMI code');
+    const body: PathwayResponse = {
+      pathway: file,
+      identity: runtime.identity,
+      assays: catalogue,
+      codes: { productSystem: file.inputs.productSystem, ecgCode, timiCode },
+      sexSpecificUrls: runtime.sexSpecificUrls,
+      displayTimeZone: settings.displayTimeZone,
+      rulesUrl: '/console/rules',
+    };
+    return reply.headers(SECURITY_HEADERS).send(body);
+  });
+
+  app.get('/console/api/fixtures', async (_req, reply) => {
+    const list = await fixtures.list();
+    const body: FixturesResponse = { fixtures: list, passed: list.filter((f) => f.pass).length, failed: list.filter((f) => !f.pass).length, basis: FIXTURE_BASIS };
+    return reply.headers(SECURITY_HEADERS).send(body);
+  });
+
+  app.get<{ Params: { name: string } }>('/console/api/fixtures/:name', async (req, reply) => {
+    const one = await fixtures.one(req.params.name);
+    const { decision, runtime: rt, ...summary } = one;
+    const resources = extractResources(one.bundle);
+    const body: FixtureResponse & { evaluation: EvaluateResponse } = {
+      ...summary,
+      evaluation: respond(decision, rt, { sexSpecificUrls: rt.sexSpecificUrls, source: rt.sexSpecificUrls === runtime.sexSpecificUrls ? 'site' : 'request' }, resources, one.now, one.encounter ?? null),
+    };
+    return reply.headers(SECURITY_HEADERS).send(body);
+  });
+
+  app.post('/console/api/map', async (req, reply) => {
+    const body = validateMapBody(req.body);
+    return reply.headers(SECURITY_HEADERS).send(await maps.get(runtime, body));
   });
 }
