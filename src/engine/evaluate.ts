@@ -131,6 +131,11 @@ class Evaluation {
     this.inputs.push({ ref, kind, use, reason });
   }
 
+  uniqueInputs(): InputUse[] {
+    const seen = new Set<string>();
+    return this.inputs.filter((u) => !seen.has(u.ref) && seen.add(u.ref) !== undefined);
+  }
+
   /** Rule 12: results sharing an identifier are one result; the latest version stands. */
   dedupe(observations: readonly ObservationFact[]): { kept: ObservationFact[]; conflicted: Set<ObservationFact> } {
     const parent = observations.map((_, i) => i);
@@ -368,7 +373,8 @@ class Evaluation {
       evaluatedAt: formatInstant(this.now),
       assays: assumptions,
       troponin: { baseline, later },
-      inputs: this.inputs,
+      // One entry per resource: with two candidate baselines a result is seen twice; the first stands.
+      inputs: this.uniqueInputs(),
       trace: this.trace,
       graphFacts,
       baselineAboveLimit,
