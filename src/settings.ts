@@ -10,6 +10,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsImport from 'ajv-formats';
 import { TnpError } from './errors.js';
 import { deepFreeze } from './util/freeze.js';
+import type { AssayDefinition, DecisionOptions } from './engine/catalogue.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -25,40 +26,12 @@ export type StorageSettings =
   | { readonly kind: 'sqlite'; readonly path: string }
   | { readonly kind: 'postgres'; readonly url: string };
 
-export interface AssayCodeMapping {
-  readonly system: string;
-  readonly code: string;
-  /** An assay id of the catalogue. */
-  readonly assay: string;
-}
-
-export interface EcgCodeMapping {
-  readonly system: string;
-  readonly code: string;
-  readonly meaning: 'stemi-or-new-lbbb' | 'no-stemi-or-new-lbbb' | 'lbbb-age-unknown';
-}
-
-export interface SiteAssay {
-  readonly id: string;
-  readonly name: string;
-  readonly analyte: 'T' | 'I';
-  readonly codings: readonly { readonly system: string; readonly code: string }[];
-  readonly url99: { readonly overall: string; readonly female?: string; readonly male?: string };
-  readonly lod: string;
-  readonly sources: readonly string[];
-}
-
-/** The part of the settings that bears on decisions: hashed into every decision. */
-export interface DecisionSettings {
-  readonly sexSpecificUrls: boolean;
-  readonly assayCodeMappings: readonly AssayCodeMapping[];
-  /** Assays added to (or replacing, by id) the shipped catalogue. */
-  readonly assays: readonly SiteAssay[];
-  /** When true, `assays` replaces the shipped catalogue instead of extending it. */
-  readonly replaceAssayCatalogue: boolean;
-  readonly ecgCodeMappings: readonly EcgCodeMapping[];
-  readonly timiCodes: readonly { readonly system: string; readonly code: string }[];
-}
+/**
+ * The settings that bear on decisions are the engine's `DecisionOptions` (a site's assays, its code
+ * mappings, sex-specific URLs): hashed into every decision as `settingsSha256`.
+ */
+export type DecisionSettings = DecisionOptions;
+export type SiteAssay = AssayDefinition;
 
 export interface Settings extends DecisionSettings {
   readonly host: string;
