@@ -3,18 +3,18 @@
  * point prints its expected outcome; bad files exit 2 with a clear message.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
+import { type Expected, FIXTURES_DIR as FIXTURES, fixtureNames } from '../support/fixtures.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/hs-troponin-cds.js');
-const FIXTURES = join(ROOT, 'fhir-fixtures');
 const tmp = mkdtempSync(join(tmpdir(), 'hs-cli-'));
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -33,17 +33,8 @@ function file(name: string, text: string): string {
   return p;
 }
 
-interface Expected {
-  now: string;
-  encounter?: string;
-  settings?: Record<string, unknown>;
-  outcome: string;
-  missing: string[];
-  retestDue?: string;
-}
-
 describe('command line: hs-troponin-cds evaluate', () => {
-  const names = readdirSync(FIXTURES).filter((f) => f.endsWith('.expected.json')).map((f) => f.replace(/\.expected\.json$/, '')).sort();
+  const names = fixtureNames();
 
   it('prints the expected decision for every fixture (in-process, the same code as bin/)', async () => {
     for (const name of names) {
