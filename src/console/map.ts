@@ -22,11 +22,11 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
 
-/** The smallest of 1, 2, 2.5, 5 x 10^k at or above x. */
+/** The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k at or above x. */
 export function niceCeil(x: number): number {
   if (!(x > 0)) return 1;
   const k = Math.floor(Math.log10(x));
-  for (const m of [1, 2, 2.5, 5, 10]) {
+  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) {
     const v = m * 10 ** k;
     if (v >= x * (1 - 1e-12)) return Number(v.toPrecision(12));
   }

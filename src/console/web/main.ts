@@ -1,0 +1,266 @@
+/**
+ * The console page: wires the case entry, the card, the chart, the reasoning, the map and the scenario
+ * library to the console API. Plain ES modules served by the service; no network access beyond it.
+ */
+import { ApiError, api, type EvaluateRequest } from './api.js';
+import type { EvaluateResponse, PathwayResponse } from './api-types.js';
+import { renderCard } from './card.js';
+import { drawChart, silentPlaces } from './chart.js';
+import { byId, clear, h } from './dom.js';
+import { CaseForm, setUpTabs } from './form.js';
+import { exportFixture, renderLibrary } from './library.js';
+import { drawHeatMap, drawRetestPlot, renderLegend } from './mapplot.js';
+import { renderReasoning, ruleHref } from './reasoning.js';
+
+interface State {
+  pathway: PathwayResponse | null;
+  last: EvaluateResponse | null;
+  /** A fixture's own settings, kept while its Bundle is in the paste panel. */
+  pasteSettings: { sexSpecificUrls?: boolean } | null;
+}
+
+const state: State = { pathway: null, last: null, pasteSettings: null };
+
+function showError(e: unknown, context: string): void {
+  const box = byId('global-error', HTMLDivElement);
+  clear(box);
+  const message = e instanceof Error ? e.message : String(e);
+  box.append(h('p', {}, `${context}: ${message}`));
+  if (e instanceof ApiError) for (const d of e.details) box.append(h('p', { class: 'hint' }, d));
+  box.hidden = false;
+}
+
+function clearError(): void {
+  const box = byId('global-error', HTMLDivElement);
+  clear(box);
+  box.hidden = true;
+}
+
+function outcomeLabel(o: string): string {
+  const p = state.pathway?.pathway;
+  return p === undefined ? o : (p.outcomes[o as keyof typeof p.outcomes]?.label ?? o);
+}
+
+function drawChartFor(res: EvaluateResponse | null): void {
+  const p = state.pathway;
+  if (p === null) return;
+  const view = byId('chart-view', HTMLDivElement);
+  clear(view);
+  view.append(drawChart(p.pathway, { decision: res?.decision ?? null, annotations: res?.annotations ?? {}, outcomeLabel }));
+  const list = byId('silent-list', HTMLUListElement);
+  clear(list);
+  const onPath = new Set([...(res?.decision.path.nodes ?? []), ...(res?.decision.path.edges ?? [])]);
+  for (const sp of silentPlaces(p.pathway)) {
+    const li = h('li', { class: onPath.has(sp.id) ? 'on-path' : null, 'data-silent': sp.id }, h('span', { class: 'silent-key', 'aria-hidden': 'true' }, '◆ '), `${sp.name}${onPath.has(sp.id) ? ' (on this case’s path)' : ''}: ${sp.text} `);
+    for (const r of sp.rules) li.append(h('a', { href: ruleHref(p.rulesUrl, r), class: 'rule-link' }, `Rule ${r}`), ' ');
+    list.append(li);
+  }
+}
+
+async function drawMap(): Promise<void> {
+  const status = byId('map-status', HTMLParagraphElement);
+  const baselineEl = byId('map-baseline', HTMLInputElement);
+  const baseline = baselineEl.value.trim();
+  if (!/^\d{1,6}(\.\d{1,6})?$/.test(baseline)) {
+    baselineEl.setAttribute('aria-invalid', 'true');
+    status.textContent = 'Baseline: a number of ng/L, such as 10 or 13.5.';
+    return;
+  }
+  baselineEl.removeAttribute('aria-invalid');
+  status.textContent = 'Evaluating the map…';
+  const sex = byId('map-sex', HTMLSelectElement).value;
+  const m = await api.map({
+    assay: byId('map-assay', HTMLSelectElement).value,
+    baseline,
+    timi: Number(byId('map-timi', HTMLSelectElement).value),
+    ...(sex === '' ? {} : { sex: sex as 'female' | 'male' | 'unknown' }),
+  });
+  renderLegend(byId('map-legend', HTMLDivElement), m);
+  const line = byId('map-line', HTMLDivElement);
+  const heat = byId('map-heat', HTMLDivElement);
+  clear(line);
+  clear(heat);
+  line.append(drawRetestPlot(m));
+  heat.append(drawHeatMap(m));
+  status.textContent = `${m.assay.name}, baseline ${m.baseline} ng/L, TIMI ${m.timi}${m.sex === null ? '' : `, ${m.sex}`}: URL ${m.url} ng/L. ${m.evaluations} evaluations by the engine.`;
+}
+
+function mapFollowsCase(res: EvaluateResponse): boolean {
+  const b = res.decision.troponin.baseline;
+  if (b === null || !/^\d+(\.\d+)?$/.test(b.valueNgL)) return false;
+  const assay = byId('map-assay', HTMLSelectElement);
+  if (![...assay.options].some((o) => o.value === b.assay)) return false;
+  assay.value = b.assay;
+  byId('map-baseline', HTMLInputElement).value = b.valueNgL;
+  const timi = res.decision.trace.find((t) => t.node === 'timi' && typeof t.facts?.['timiScore'] === 'number')?.facts?.['timiScore'];
+  if (typeof timi === 'number') byId('map-timi', HTMLSelectElement).value = String(Math.max(0, Math.min(7, timi)));
+  return true;
+}
+
+function show(res: EvaluateResponse): void {
+  const p = state.pathway;
+  if (p === null) return;
+  state.last = res;
+  clearError();
+  renderCard(byId('outcome-banner', HTMLDivElement), byId('card-view', HTMLDivElement), res, outcomeLabel);
+  drawChartFor(res);
+  renderReasoning(byId('reasoning-view', HTMLDivElement), res, p.pathway, p.rulesUrl);
+  const rules = [...new Set(res.decision.trace.map((t) => t.rule))].sort((a, b) => Number(a) - Number(b));
+  byId('export-rules', HTMLInputElement).value = rules.join(', ');
+  byId('export-view', HTMLDivElement).hidden = false;
+  document.body.dataset['outcome'] = res.decision.outcome;
+  if (mapFollowsCase(res)) {
+    drawMap().catch((e: unknown) => showError(e, 'The map'));
+  }
+}
+
+async function evaluate(body: EvaluateRequest, context: string): Promise<void> {
+  try {
+    show(await api.evaluate(body));
+  } catch (e) {
+    showError(e, context);
+  }
+}
+
+function fillPaste(resources: readonly unknown[], now: string, encounter: string | null, settings: { sexSpecificUrls?: boolean } | null): void {
+  const bundle = { resourceType: 'Bundle', type: 'collection', entry: resources.map((r) => ({ resource: r })) };
+  byId('bundle-text', HTMLTextAreaElement).value = JSON.stringify(bundle, null, 2);
+  byId('paste-now', HTMLInputElement).value = now;
+  byId('paste-encounter', HTMLInputElement).value = encounter ?? '';
+  byId('paste-sex-urls', HTMLInputElement).checked = settings?.sexSpecificUrls ?? state.pathway?.sexSpecificUrls ?? false;
+  state.pasteSettings = settings;
+  byId('paste-settings-hint', HTMLSpanElement).textContent = settings === null ? '' : 'Set by the fixture.';
+}
+
+async function openFixture(name: string, selectTab: (id: string) => void): Promise<void> {
+  try {
+    const f = await api.fixture(name);
+    fillPaste(f.evaluation.resources, f.now, f.encounter ?? null, f.settings ?? null);
+    const select = byId('fixture-select', HTMLSelectElement);
+    select.value = name;
+    select.dispatchEvent(new Event('change'));
+    selectTab('tab-fixture');
+    const banner = byId('case-banner', HTMLDivElement);
+    banner.textContent = `Fixture ${name} (${f.pass ? 'passes' : 'FAILS'}: expected ${f.expected.outcome}, the engine gives ${f.actual?.outcome ?? 'no outcome'}). Its Bundle is in "Paste a FHIR Bundle" to edit.`;
+    banner.hidden = false;
+    show(f.evaluation);
+    byId('card-heading', HTMLHeadingElement).focus();
+  } catch (e) {
+    showError(e, `Fixture ${name}`);
+  }
+}
+
+async function start(): Promise<void> {
+  const pathway = await api.pathway();
+  state.pathway = pathway;
+  const p = pathway.pathway;
+  byId('pathway-identity', HTMLParagraphElement).textContent = `${p.title} · pathway ${p.id} ${p.version} · ${pathway.sexSpecificUrls ? 'sex-specific URLs' : 'overall URLs'} · times shown in UTC; cards in ${pathway.displayTimeZone}`;
+  byId('footer-identity', HTMLParagraphElement).textContent = `Pathway file sha256 ${pathway.identity.sha256}; assay catalogue sha256 ${pathway.identity.catalogueSha256}; site settings sha256 ${pathway.identity.settingsSha256}.`;
+  const mapAssay = byId('map-assay', HTMLSelectElement);
+  for (const a of pathway.assays) mapAssay.append(h('option', { value: a.id }, a.name));
+  drawChartFor(null);
+
+  const selectTab = setUpTabs(byId('case-section', HTMLElement).querySelector<HTMLElement>('[role="tablist"]') ?? document.body);
+  const form = new CaseForm(pathway);
+  form.form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const built = form.build();
+    const status = byId('form-status', HTMLSpanElement);
+    if (!built.ok) {
+      status.textContent = '';
+      showError(new Error(built.problems.map((x) => x.message).join(' ')), 'The case');
+      built.problems[0]?.field.focus();
+      return;
+    }
+    status.textContent = 'Evaluating…';
+    byId('case-banner', HTMLDivElement).hidden = true;
+    evaluate({ resources: built.value.resources, now: built.value.now }, 'The case')
+      .then(() => {
+        status.textContent = state.last === null ? '' : `Evaluated: ${state.last.decision.outcome}.`;
+      })
+      .catch((e: unknown) => showError(e, 'The case'));
+  });
+
+  byId('paste-form', HTMLFormElement).addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = byId('bundle-text', HTMLTextAreaElement).value;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text) as unknown;
+    } catch (e) {
+      showError(new Error(`not JSON (${e instanceof Error ? e.message : String(e)})`), 'The pasted Bundle');
+      byId('bundle-text', HTMLTextAreaElement).focus();
+      return;
+    }
+    const now = byId('paste-now', HTMLInputElement).value.trim();
+    const encounter = byId('paste-encounter', HTMLInputElement).value.trim();
+    const sexUrls = byId('paste-sex-urls', HTMLInputElement).checked;
+    const body: EvaluateRequest = {
+      ...(Array.isArray(doc) ? { resources: doc } : typeof doc === 'object' && doc !== null && (doc as { resourceType?: unknown }).resourceType === 'Bundle' ? { bundle: doc } : { resources: [doc] }),
+      ...(now === '' ? {} : { now }),
+      ...(encounter === '' ? {} : { encounter }),
+      settings: { sexSpecificUrls: sexUrls },
+    };
+    evaluate(body, 'The pasted Bundle').catch((e: unknown) => showError(e, 'The pasted Bundle'));
+  });
+
+  byId('fixture-form', HTMLFormElement).addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    openFixture(byId('fixture-select', HTMLSelectElement).value, selectTab).catch((e: unknown) => showError(e, 'The fixture'));
+  });
+
+  byId('map-form', HTMLFormElement).addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    drawMap().catch((e: unknown) => showError(e, 'The map'));
+  });
+
+  byId('export-form', HTMLFormElement).addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const status = byId('export-status', HTMLSpanElement);
+    const nameEl = byId('export-name', HTMLInputElement);
+    const name = nameEl.value.trim();
+    if (state.last === null) return;
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {
+      nameEl.setAttribute('aria-invalid', 'true');
+      status.textContent = 'The name: lower-case letters, digits and hyphens.';
+      nameEl.focus();
+      return;
+    }
+    nameEl.removeAttribute('aria-invalid');
+    const rules = byId('export-rules', HTMLInputElement).value.split(/[\s,]+/).filter((r) => /^\d+$/.test(r));
+    exportFixture(state.last, name, byId('export-description', HTMLTextAreaElement).value.trim(), rules);
+    status.textContent = `Downloaded ${name}.json and ${name}.expected.json: add both to fhir-fixtures/.`;
+  });
+
+  const caseParam = new URLSearchParams(window.location.search).get('case');
+  const jobs: Promise<unknown>[] = [
+    api
+      .fixtures()
+      .then((f) => renderLibrary(f, (name) => void openFixture(name, selectTab)))
+      .catch((e: unknown) => {
+        byId('library-summary', HTMLParagraphElement).textContent = 'The fixtures could not be loaded.';
+        showError(e, 'The scenario library');
+      }),
+  ];
+  if (caseParam !== null) {
+    jobs.push(
+      api
+        .evaluate({ case: caseParam })
+        .then((res) => {
+          fillPaste(res.resources, res.now, res.encounter, null);
+          selectTab('tab-paste');
+          const banner = byId('case-banner', HTMLDivElement);
+          banner.textContent = 'This case came from a CDS card link: de-identified inputs only (codes, values, units, statuses and times relative to the baseline, placed on a fixed date). Its resources are in "Paste a FHIR Bundle".';
+          banner.hidden = false;
+          show(res);
+        })
+        .catch((e: unknown) => showError(e, 'The case link')),
+    );
+  } else {
+    jobs.push(drawMap().catch((e: unknown) => showError(e, 'The map')));
+  }
+  await Promise.all(jobs);
+  document.body.dataset['ready'] = 'true';
+}
+
+start().catch((e: unknown) => showError(e, 'Starting the console'));
