@@ -1,0 +1,162 @@
+/**
+ * The HTTP app, built apart from `listen` (src/server.ts listens): the CDS Hooks service, the audit
+ * trail for admins, the console, health and metrics. Everything it needs comes in: the frozen settings,
+ * the pathway runtime, the audit store, the clock and the id generator. It reads no environment.
+ *
+ * Endpoints (service contract): `GET /cds-services`, `POST /cds-services/hs-troponin-chest-pain`,
+ * `POST /cds-services/hs-troponin-chest-pain/feedback` (client JWT); `GET /audit/{id}`,
+ * `GET /audit?patient=`, `GET /audit/verify` (admin token); `GET /console` (and its API);
+ * `GET /healthz`, `GET /metrics`.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import cors from '@fastify/cors';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { AuditStore } from './audit/store.js';
+import { createJwtVerifier } from './cds/jwt.js';
+import { cdsServicePlugin, DISCOVERY_PATH } from './cds/service.js';
+import { consolePlugin } from './console/plugin.js';
+import type { PathwayRuntime } from './engine/catalogue.js';
+import { TnpError } from './errors.js';
+import { adminPlugin } from './http/admin.js';
+import { installErrorHandling, sendError } from './http/errors.js';
+import { createLogger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import type { Settings } from './settings.js';
+
+/** Largest request body accepted (413 above): prefetch of a long episode fits many times over. */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+/** Deepest JSON nesting accepted (FHIR resources nest a few levels; deeper is hostile). */
+export const MAX_JSON_DEPTH = 64;
+
+export interface AppDeps {
+  readonly runtime: PathwayRuntime;
+  readonly store: AuditStore;
+  /** The clock: the evaluation time of a CDS call is when it was received, by this clock. */
+  readonly now: () => Date;
+  /** New unique ids (UUIDs): card suggestions, request ids. */
+  readonly newId: () => string;
+  /** The logger (default: JSON to stdout at settings.logLevel). */
+  readonly logger?: Logger;
+  /** Fetches a client's JWKS from its jwksUrl (default: fetch with a timeout; tests inject). */
+  readonly fetchJwks?: (url: string) => Promise<unknown>;
+  /** Metrics registry (default: a new one for this app). */
+  readonly metrics?: Metrics;
+}
+
+/** The product version, recorded in every evaluation record as the engine version. */
+export const ENGINE_VERSION: string = (() => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+})();
+
+/** The deepest nesting of a JSON text, scanning brackets outside strings (no recursion). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+/**
+ * Builds the app (not listening). The caller owns the store: `app.close()` does not close it.
+ *
+ * @throws TnpError `TNP_ERR_SETTINGS_INVALID` when the CDS clients cannot be set up (e.g. two with one `iss`).
+ */
+export async function buildApp(settings: Settings, deps: AppDeps): Promise<FastifyInstance> {
+  const logger = deps.logger ?? createLogger(settings.logLevel);
+  const metrics = deps.metrics ?? createMetrics();
+  const verifier = createJwtVerifier(settings, {
+    rememberJti: (iss, jti, expiresAt) => deps.store.rememberJti(iss, jti, expiresAt),
+    now: deps.now,
+    ...(deps.fetchJwks === undefined ? {} : { fetchJwks: deps.fetchJwks }),
+  });
+
+  const app = Fastify({
+    loggerInstance: logger,
+    // One log line per request, written by the onResponse hook below (with the hookInstance).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest('cdsClient', null);
+  app.decorateRequest('hookInstance', null);
+  app.decorateRequest('receivedAtMs', 0);
+
+  // Only JSON bodies: no text/plain parser (415 for anything else); depth-limited before parsing.
+  app.removeContentTypeParser('text/plain');
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', 'application/fhir+json'], { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (jsonDepth(text) > MAX_JSON_DEPTH) {
+      done(new TnpError('TNP_ERR_REQUEST_INVALID', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      return;
+    }
+    // The default parser is synchronous and calls `done`; its declared type also allows a promise.
+    void defaultJson(req, text, done);
+  });
+
+  installErrorHandling(app);
+
+  app.addHook('onRequest', async (req) => {
+    req.receivedAtMs = deps.now().getTime();
+    return Promise.resolve();
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const labels = { route, method: req.method, status: String(reply.statusCode) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    reply.log.info({ req, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed');
+    return Promise.resolve();
+  });
+
+  // CORS for the allowlisted origins only; the preflight (OPTIONS) carries no JWT and needs none.
+  await app.register(cors, {
+    origin: settings.corsOrigins.length === 0 ? false : [...settings.corsOrigins],
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['Authorization', 'Content-Type'],
+    maxAge: 600,
+    credentials: false,
+    strictPreflight: true,
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.store.get('00000000-0000-0000-0000-000000000000');
+    } catch (e) {
+      const err = e instanceof TnpError ? e : new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot be read');
+      return sendError(reply, err, 503);
+    }
+    return reply.header('cache-control', 'no-store').send({ status: 'ok', store: 'ok', pathway: deps.runtime.identity, engineVersion: ENGINE_VERSION });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).header('cache-control', 'no-store').send(text);
+  });
+
+  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION });
+  await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
+  await app.register(consolePlugin, { runtime: deps.runtime, settings });
+
+  app.log.info({ event: 'app-built', discovery: DISCOVERY_PATH, publicBaseUrl: settings.publicBaseUrl, cdsClients: settings.cdsClients.map((c) => c.iss), store: deps.store.location }, 'hs-troponin-cds ready');
+  return app;
+}

@@ -1,0 +1,323 @@
+/**
+ * The CDS Hooks 2.0 service: discovery, the `patient-view` service `hs-troponin-chest-pain`, and its
+ * feedback endpoint, each behind the client JWT (src/cds/jwt.ts).
+ *
+ * The order of one call, and why: the JWT is verified first (its `jti` durably remembered, so a replay
+ * is refused by every process sharing the store); the body is validated; the data come from prefetch
+ * or the FHIR server (src/cds/prefetch.ts), and when they cannot be had the failure is audited and the
+ * answer is 412; the decision is made for the moment the request was received; the audit record is
+ * durably appended; ONLY THEN are the cards sent. An audit store that cannot write gives 503 and no
+ * card. The card's `uuid` is the id of its evaluation record (also its `auditId`), so feedback finds
+ * the record it answers with one read, from any process sharing the store.
+ *
+ * @see {@link https://cds-hooks.hl7.org/2.0/ | CDS Hooks 2.0}
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { Resource } from 'fhir/r4.js';
+import type { AuditStore } from '../audit/store.js';
+import { decideResources } from '../decide.js';
+import type { PathwayRuntime } from '../engine/catalogue.js';
+import { instantFromEpochMs } from '../engine/time.js';
+import type { Decision } from '../engine/types.js';
+import { TnpError } from '../errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Settings } from '../settings.js';
+import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import { cardsFor } from './cards.js';
+import { CdsUnauthorizedError, type JwtVerifier, type VerifiedClient } from './jwt.js';
+import { gatherData, prefetchTemplates, type GatheredData } from './prefetch.js';
+import { feedbackRequestSchema, serviceRequestSchema } from './schemas.js';
+import type { CdsCard, CdsDiscovery, CdsFeedbackItem, CdsFeedbackRequest, CdsPatientViewRequest } from './types.js';
+
+/** The service id of the Chart 2 pathway on `patient-view` (chart2-pathway.md, section 7). */
+export const SERVICE_ID = 'hs-troponin-chest-pain';
+export const HOOK = 'patient-view';
+export const DISCOVERY_PATH = '/cds-services';
+export const SERVICE_PATH = `${DISCOVERY_PATH}/${SERVICE_ID}`;
+export const FEEDBACK_PATH = `${SERVICE_PATH}/feedback`;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The CDS client whose JWT was verified for this request. */
+    cdsClient: VerifiedClient | null;
+    /** `hookInstance` of the CDS call (for logs), once the body is read. */
+    hookInstance: string | null;
+    /** When the request was received (epoch ms, from the injected clock): the evaluation time. */
+    receivedAtMs: number;
+  }
+}
+
+export interface CdsServiceOptions {
+  readonly settings: Settings;
+  readonly runtime: PathwayRuntime;
+  readonly store: AuditStore;
+  readonly verifier: JwtVerifier;
+  readonly metrics: Metrics;
+  readonly newId: () => string;
+  /** The product version (package.json), recorded in every evaluation record as the engine version. */
+  readonly engineVersion: string;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** The id, version and content digest of an input resource, for the audit record. */
+function resourceDigest(r: unknown, i: number): Json {
+  if (!isObject(r)) return { index: i, sha256: sha256Hex(canonicalJson(r)) };
+  const meta = isObject(r['meta']) ? r['meta'] : {};
+  return {
+    ref: typeof r['resourceType'] === 'string' && typeof r['id'] === 'string' ? `${r['resourceType']}/${r['id']}` : `input #${i + 1}`,
+    ...(typeof meta['versionId'] === 'string' ? { versionId: meta['versionId'] } : {}),
+    ...(typeof meta['lastUpdated'] === 'string' ? { lastUpdated: meta['lastUpdated'] } : {}),
+    sha256: sha256Hex(canonicalJson(r)),
+  };
+}
+
+/** The calling client as recorded: never the token. */
+function clientOf(c: VerifiedClient): Json {
+  return { iss: c.iss, tenant: c.tenant, jti: c.jti, kid: c.kid };
+}
+
+/** JSON round trip: the audit body holds plain JSON only (no undefined, no non-finite numbers). */
+function plain(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
+
+/** The CDS Hooks routes. Registered inside buildApp, which installs the error handler and the parsers. */
+export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions): Promise<void> {
+  const { settings, runtime, store, verifier, metrics, newId, engineVersion } = opts;
+  const needPatient = runtime.sexSpecificUrls;
+
+  /** CDS Hooks 2.0 "Trusting CDS Clients": `aud` is the exact URL of the endpoint, from publicBaseUrl. */
+  const requireJwt =
+    (path: string): onRequestAsyncHookHandler =>
+    async (req) => {
+      try {
+        req.cdsClient = await verifier.verify(req.headers.authorization, path);
+      } catch (e) {
+        if (e instanceof CdsUnauthorizedError) {
+          metrics.jwtRefusals.inc();
+          req.log.warn({ event: 'jwt-refused', reason: e.reason, path }, 'CDS client JWT refused');
+        }
+        throw e;
+      }
+    };
+
+  /** Puts the hookInstance on every log line of a CDS call (and on the request-completed line). */
+  const tagHookInstance = (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const body = req.body;
+    if (isObject(body) && typeof body['hookInstance'] === 'string') {
+      req.hookInstance = body['hookInstance'];
+      req.log = req.log.child({ hookInstance: body['hookInstance'], iss: req.cdsClient?.iss });
+      reply.log = req.log;
+    }
+    return Promise.resolve();
+  };
+
+  const appendTimed = async (input: Parameters<AuditStore['append']>[0]): Promise<Awaited<ReturnType<AuditStore['append']>>> => {
+    const end = metrics.auditWriteDuration.startTimer({ kind: input.kind });
+    try {
+      const rec = await store.append(input);
+      end();
+      return rec;
+    } catch (e) {
+      metrics.auditWriteFailures.inc({ kind: input.kind });
+      throw e;
+    }
+  };
+
+  const discovery: CdsDiscovery = {
+    services: [
+      {
+        hook: HOOK,
+        id: SERVICE_ID,
+        title: 'Chest pain: high-sensitivity troponin pathway (Chart 2)',
+        description: `${runtime.pathway.file.title}. ${runtime.pathway.file.description} Answers one card: the pathway outcome, the retest time, and why.`,
+        prefetch: prefetchTemplates(runtime, needPatient),
+        usageRequirements:
+          'For adults in the emergency department with cardiac-sounding chest pain. Needs the ECG (LOINC 8601-7), the TIMI score and the high-sensitivity troponin results of the episode, by prefetch or through fhirServer with fhirAuthorization (read Observation' +
+          (needPatient ? ' and Patient' : '') +
+          ').',
+      },
+    ],
+  };
+
+  /** CDS Hooks 2.0 "Discovery". */
+  app.get(DISCOVERY_PATH, { onRequest: requireJwt(DISCOVERY_PATH) }, async (_req, reply) => {
+    return reply.header('cache-control', 'no-store').send(discovery);
+  });
+
+  const failureRecord = async (req: FastifyRequest, body: CdsPatientViewRequest, client: VerifiedClient, err: TnpError): Promise<string> => {
+    const rec = await appendTimed({
+      kind: 'evaluation-failure',
+      at: new Date(req.receivedAtMs).toISOString(),
+      patientId: body.context.patientId,
+      body: plain({
+        service: SERVICE_ID,
+        hook: body.hook,
+        hookInstance: body.hookInstance,
+        client: clientOf(client),
+        userId: body.context.userId,
+        patientId: body.context.patientId,
+        encounterId: body.context.encounterId ?? null,
+        fhirServer: body.fhirServer ?? null,
+        prefetchKeys: isObject(body.prefetch) ? Object.keys(body.prefetch).sort() : [],
+        error: { code: err.code, status: err.status, message: err.message },
+        pathway: runtime.identity,
+        engineVersion,
+      }),
+    });
+    return rec.id;
+  };
+
+  /** CDS Hooks 2.0 "Calling a CDS Service" for `patient-view`. */
+  app.post<{ Body: CdsPatientViewRequest }>(
+    SERVICE_PATH,
+    { schema: { body: serviceRequestSchema }, onRequest: requireJwt(SERVICE_PATH), preHandler: tagHookInstance },
+    async (req, reply) => {
+      const body = req.body;
+      const client = req.cdsClient;
+      if (client === null) throw new CdsUnauthorizedError('no verified client');
+      if (body.hook !== HOOK) {
+        throw new TnpError('TNP_ERR_HOOK_UNSUPPORTED', `${SERVICE_ID} answers the ${HOOK} hook, not "${body.hook.slice(0, 100)}"`, { expression: ['hook'] });
+      }
+
+      let data: GatheredData;
+      try {
+        data = await gatherData(body, {
+          runtime,
+          needPatient,
+          timeoutMs: settings.fhirPullTimeoutMs,
+          onPull: (ms, error) => {
+            metrics.fhirPullDuration.observe({ outcome: error === null ? 'ok' : 'error' }, ms / 1000);
+            if (error !== null) metrics.fhirPullErrors.inc({ code: error.code });
+          },
+        });
+      } catch (e) {
+        if (e instanceof TnpError && e.status === 412) {
+          metrics.dataUnavailable.inc({ code: e.code });
+          const auditId = await failureRecord(req, body, client, e);
+          req.log.warn({ event: 'data-unavailable', code: e.code, auditId }, 'CDS call answered 412: required data unobtainable');
+        }
+        throw e;
+      }
+
+      const decision: Decision = await decideResources(runtime, data.resources as Resource[], {
+        now: instantFromEpochMs(req.receivedAtMs),
+        encounterId: body.context.encounterId ?? null,
+      });
+
+      const suggestionUuid = newId();
+      const cardContext = {
+        newId,
+        publicBaseUrl: settings.publicBaseUrl,
+        displayTimeZone: settings.displayTimeZone,
+        runtime,
+        resources: data.resources,
+        patientId: body.context.patientId,
+        encounterId: body.context.encounterId ?? null,
+        suggestionUuid,
+      };
+      // The card as it will be sent, but for its uuid and auditId (the record's id, known once written).
+      const [draft] = cardsFor(decision, { ...cardContext, auditId: null, cardUuid: 'pending' });
+      const record = await appendTimed({
+        kind: 'evaluation',
+        at: new Date(req.receivedAtMs).toISOString(),
+        patientId: body.context.patientId,
+        body: plain({
+          service: SERVICE_ID,
+          hook: body.hook,
+          hookInstance: body.hookInstance,
+          client: clientOf(client),
+          userId: body.context.userId,
+          patientId: body.context.patientId,
+          encounterId: body.context.encounterId ?? null,
+          fhirServer: body.fhirServer ?? null,
+          data: { sources: data.sources, excluded: data.excluded, fhirRequests: data.fhirRequests },
+          inputResources: data.resources.map(resourceDigest),
+          pathway: runtime.identity,
+          engineVersion,
+          evaluatedAt: decision.evaluatedAt,
+          outcome: decision.outcome,
+          indicator: decision.indicator,
+          summary: decision.summary,
+          reasons: decision.reasons,
+          missing: decision.missing,
+          missingDetails: decision.missingDetails,
+          retestDue: decision.retestDue ?? null,
+          retestOverdue: decision.retestOverdue ?? null,
+          assays: decision.assays,
+          troponin: decision.troponin,
+          inputs: decision.inputs,
+          path: decision.path,
+          trace: decision.trace,
+          cards: [
+            {
+              uuidIsRecordId: true,
+              summary: draft?.summary ?? null,
+              indicator: draft?.indicator ?? null,
+              suggestionUuids: draft?.suggestions?.map((s) => s.uuid) ?? [],
+              detailSha256: draft?.detail === undefined ? null : sha256Hex(draft.detail),
+            },
+          ],
+        }),
+      });
+      const cards: CdsCard[] = cardsFor(decision, { ...cardContext, auditId: record.id, cardUuid: record.id });
+      metrics.outcomes.inc({ outcome: decision.outcome });
+      req.log.info({ event: 'evaluation', outcome: decision.outcome, auditId: record.id, sources: data.sources, fhirRequests: data.fhirRequests }, 'CDS evaluation answered');
+      return reply.header('cache-control', 'no-store').send({ cards });
+    },
+  );
+
+  /** CDS Hooks 2.0 "Feedback": each item its own record, linked to the card's evaluation record, idempotent per (card, outcome). */
+  app.post<{ Body: CdsFeedbackRequest }>(FEEDBACK_PATH, { schema: { body: feedbackRequestSchema }, onRequest: requireJwt(FEEDBACK_PATH) }, async (req, reply) => {
+    const client = req.cdsClient;
+    if (client === null) throw new CdsUnauthorizedError('no verified client');
+    const items = req.body.feedback;
+    // Check every item before writing any, so a bad batch writes nothing.
+    const targets = await Promise.all(
+      items.map(async (item: CdsFeedbackItem, i) => {
+        const rec = await store.get(item.card);
+        const recBody = rec === null ? null : rec.body;
+        const recClient = isObject(recBody) && isObject(recBody['client']) ? recBody['client'] : null;
+        if (rec === null || rec.kind !== 'evaluation' || recClient === null || recClient['iss'] !== client.iss) {
+          throw new TnpError('TNP_ERR_CARD_UNKNOWN', `feedback[${i}].card names no card this service issued to this client`, { expression: [`feedback[${i}].card`] });
+        }
+        const cards = isObject(recBody) && Array.isArray(recBody['cards']) ? (recBody['cards'] as unknown[]) : [];
+        const known = new Set(cards.flatMap((c) => (isObject(c) && Array.isArray(c['suggestionUuids']) ? (c['suggestionUuids'] as unknown[]) : [])));
+        (item.acceptedSuggestions ?? []).forEach((s, j) => {
+          if (!known.has(s.id)) throw new TnpError('TNP_ERR_REQUEST_INVALID', `feedback[${i}].acceptedSuggestions[${j}].id is not a suggestion of that card`, { expression: [`feedback[${i}].acceptedSuggestions[${j}].id`] });
+        });
+        return rec;
+      }),
+    );
+    const at = new Date(req.receivedAtMs).toISOString();
+    const written = await Promise.all(
+      items.map(async (item, i) => {
+        const target = targets[i];
+        if (target === undefined) throw new TnpError('TNP_ERR_INTERNAL', 'feedback target lost');
+        const rec = await appendTimed({
+          kind: 'feedback',
+          at,
+          patientId: target.patientId,
+          linksTo: target.id,
+          idempotencyKey: `feedback|${item.card}|${item.outcome}`,
+          body: plain({
+            service: SERVICE_ID,
+            card: item.card,
+            outcome: item.outcome,
+            acceptedSuggestions: item.acceptedSuggestions ?? [],
+            overrideReason: item.overrideReason ?? null,
+            outcomeTimestamp: item.outcomeTimestamp,
+            client: clientOf(client),
+          }),
+        });
+        const isRepeat = rec.at !== at || (isObject(rec.body) && isObject(rec.body['client']) && rec.body['client']['jti'] !== client.jti);
+        return { card: item.card, outcome: item.outcome, auditId: rec.id, repeat: isRepeat };
+      }),
+    );
+    req.log.info({ event: 'feedback', items: written.length, repeats: written.filter((w) => w.repeat).length }, 'CDS feedback recorded');
+    return reply.header('cache-control', 'no-store').send({ feedback: written });
+  });
+  return Promise.resolve();
+}

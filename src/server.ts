@@ -1,0 +1,97 @@
+/**
+ * `npm start`: reads the environment once (HS_TROPONIN_CDS_SETTINGS, HOST, PORT), validates the settings
+ * (a bad file stops the start with the key named, exit 1), opens the audit store (SQLite under ./data/
+ * by default), loads the pathway, builds the app and listens. SIGTERM/SIGINT close it gracefully: stop
+ * accepting, finish the requests in flight, commit what the store has queued, exit 0.
+ */
+import { randomUUID } from 'node:crypto';
+import { openAuditStore, type AuditStore } from './audit/store.js';
+import { buildApp } from './app.js';
+import { TnpError } from './errors.js';
+import { createLogger } from './observability/logger.js';
+import { loadRuntime } from './pathways/load.js';
+import { loadSettings, type Settings } from './settings.js';
+
+function fail(message: string): never {
+  process.stderr.write(`hs-troponin-cds: cannot start: ${message}\n`);
+  process.exit(1);
+}
+
+function describe(e: unknown): string {
+  if (e instanceof TnpError) return `${e.message} [${e.code}]\n  How to fix: ${e.fix}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function main(): Promise<void> {
+  let settings: Settings;
+  try {
+    settings = loadSettings({ env: process.env });
+  } catch (e) {
+    fail(describe(e));
+  }
+  const logger = createLogger(settings.logLevel);
+  const now = (): Date => new Date();
+
+  let runtime;
+  try {
+    runtime = await loadRuntime(settings);
+  } catch (e) {
+    fail(describe(e));
+  }
+  if (runtime.usingDefaultCodes) {
+    logger.warn(
+      { event: 'default-assay-codes', assays: [...runtime.assays.keys()] },
+      'No laboratory codes are mapped to assays in the settings (assayCodeMappings): the catalogue\'s default codes apply, and every card names the assay assumed.',
+    );
+  }
+  if (settings.cdsClients.length === 0) logger.warn({ event: 'no-cds-clients' }, 'No CDS client is trusted (cdsClients is empty): every CDS call gets 401 until one is added.');
+  if (settings.adminTokens.length === 0) logger.warn({ event: 'no-admin-tokens' }, 'No admin token is set (adminTokens): the audit trail cannot be read over HTTP.');
+
+  let store: AuditStore;
+  try {
+    store = await openAuditStore(settings.storage, { newId: randomUUID, now });
+  } catch (e) {
+    fail(describe(e));
+  }
+  for (const w of store.warnings) logger.warn({ event: 'audit-store-warning' }, w);
+  logger.info({ event: 'audit-store-open', location: store.location }, 'audit store open');
+
+  let app;
+  try {
+    app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger });
+    await app.listen({ host: settings.host, port: settings.port });
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    fail(describe(e));
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      logger.warn({ event: 'forced-exit', signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ event: 'shutdown', signal }, 'shutting down: finishing requests in flight');
+    const timer = setTimeout(() => {
+      logger.error({ event: 'shutdown-timeout' }, 'shutdown took longer than 10 s: exiting');
+      process.exit(1);
+    }, 10_000);
+    timer.unref();
+    app
+      .close()
+      .then(() => store.close())
+      .then(() => {
+        logger.info({ event: 'stopped' }, 'stopped');
+        process.exit(0);
+      })
+      .catch((e: unknown) => {
+        logger.error({ event: 'shutdown-failed', err: e }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => fail(describe(e)));
