@@ -20,12 +20,13 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { Resource } from 'fhir/r4.js';
 import type { PathwayRuntime } from '../engine/catalogue.js';
 import type { Decision } from '../engine/types.js';
 import type { Settings } from '../settings.js';
 import { cardsFor } from '../cds/cards.js';
 import { caseToResources, decodeCase } from '../cds/case-link.js';
-import { decide } from '../decide.js';
+import { decide, decideResources } from '../decide.js';
 import { extractResources } from '../fhir/mapping.js';
 import { TnpError, isTnpError, toOperationOutcome, type OperationOutcome } from '../errors.js';
 import { loadCatalogue, runtimeFrom } from '../pathways/load.js';
@@ -161,8 +162,10 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
       encounter = body.encounter ?? null;
     }
     const { rt, used } = runtimeFor(body.settings?.sexSpecificUrls);
-    const decision = await decide(rt, doc, { now, encounterId: encounter });
-    const resources = extractResources(doc);
+    // A case link may hold no observation at all (nothing recorded yet): that is a case, not an empty
+    // input, and it is decided as such; anything else goes through decide() exactly as the CLI does.
+    const resources = body.case !== undefined && Array.isArray(doc) ? (doc as Resource[]) : extractResources(doc);
+    const decision = body.case !== undefined ? await decideResources(rt, resources, { now, encounterId: encounter }) : await decide(rt, doc, { now, encounterId: encounter });
     return reply.headers(SECURITY_HEADERS).send(respond(decision, rt, used, resources, decision.evaluatedAt, encounter));
   });
 

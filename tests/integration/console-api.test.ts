@@ -1,0 +1,278 @@
+/**
+ * The console API over real HTTP: the console plugin on 127.0.0.1:0 with the real pathway runtime.
+ * The console must decide exactly as the engine, the command line and the CDS cards do, for the same data.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cardsFor } from '../../src/cds/cards.js';
+import { decide } from '../../src/decide.js';
+import { extractResources } from '../../src/fhir/mapping.js';
+import { allFixtures, fixtureNames, loadFixture } from '../support/fixtures.js';
+import { startConsole, type ConsoleApp } from '../support/browser.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+let app: ConsoleApp;
+
+beforeAll(async () => {
+  app = await startConsole();
+});
+afterAll(async () => {
+  await app.close();
+});
+
+async function http(method: 'GET' | 'POST', path: string, body?: unknown, raw?: string): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+  const init: RequestInit = { method };
+  if (raw !== undefined || body !== undefined) {
+    init.body = raw ?? JSON.stringify(body);
+    init.headers = { 'content-type': 'application/json' };
+  }
+  const res = await fetch(`${app.url}${path}`, init);
+  const text = await res.text();
+  let json: unknown = undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+function errorCode(json: any): string | undefined {
+  return json?.issue?.[0]?.details?.coding?.[0]?.code;
+}
+
+describe('the page and its assets', () => {
+  it('serves /console with its scripts and styles, from this service only, under a strict CSP', async () => {
+    const page = await http('GET', '/console');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(page.text).toContain('src="/console/js/main.js"');
+    expect(page.text).toContain('href="/console/assets/console.css"');
+    // No CDN, no other origin: every src/href is local.
+    for (const m of page.text.matchAll(/(?:src|href)="([^"]+)"/g)) expect(m[1]).toMatch(/^(\/|#|data:)/);
+    for (const asset of ['/console/js/main.js', '/console/js/chart.js', '/console/js/mapplot.js', '/console/assets/console.css']) {
+      const r = await fetch(`${app.url}${asset}`);
+      expect(r.status, asset).toBe(200);
+      expect(r.headers.get('content-type') ?? '', asset).toMatch(asset.endsWith('.js') ? /javascript/ : /text\/css/);
+      expect((await r.text()).length, asset).toBeGreaterThan(100);
+    }
+    // Only the compiled modules are served from dist/console/web.
+    expect((await fetch(`${app.url}/console/js/../../server.js`)).status).toBe(404);
+    expect((await fetch(`${app.url}/console/js/tsconfig.json`)).status).toBe(404);
+  });
+
+  it('serves the rules page with an anchor for every rule of the contract', async () => {
+    const r = await http('GET', '/console/rules');
+    expect(r.status).toBe(200);
+    for (let n = 0; n <= 15; n++) expect(r.text, `rule-${n}`).toMatch(new RegExp(`id="rule-${n}"`));
+    expect(r.text).not.toMatch(/<script/i);
+  });
+});
+
+describe('POST /console/api/evaluate', () => {
+  it('gives every fixture its expected outcome, exactly as decide() does, with the CDS card', async () => {
+    for (const f of allFixtures()) {
+      const body = { bundle: f.doc, now: f.expected.now, ...(f.expected.encounter === undefined ? {} : { encounter: f.expected.encounter }), ...(f.expected.settings === undefined ? {} : { settings: f.expected.settings }) };
+      const r = await http('POST', '/console/api/evaluate', body);
+      expect(r.status, f.name).toBe(200);
+      expect(r.json.decision.outcome, f.name).toBe(f.expected.outcome);
+      expect(r.json.decision.missing, f.name).toEqual(f.expected.missing);
+      expect(r.json.decision.retestDue, f.name).toBe(f.expected.retestDue);
+      expect(r.json.settings.sexSpecificUrls, f.name).toBe(f.expected.settings?.['sexSpecificUrls'] === true);
+      // The decision is the engine's, byte for byte.
+      if (f.expected.settings === undefined) {
+        const direct = await decide(app.runtime, f.doc, { now: f.expected.now, encounterId: f.expected.encounter ?? null });
+        expect(r.json.decision, f.name).toEqual(JSON.parse(JSON.stringify(direct)));
+        // The card is the CDS service's card for the same decision (ids aside).
+        const cards = cardsFor(direct, { newId: randomUUID, publicBaseUrl: app.settings.publicBaseUrl, displayTimeZone: app.settings.displayTimeZone, auditId: null, runtime: app.runtime, resources: extractResources(f.doc), encounterId: f.expected.encounter ?? null });
+        const strip = (c: any): any => ({ ...c, uuid: undefined, suggestions: c.suggestions?.map((s: any) => ({ ...s, uuid: undefined })) });
+        expect(r.json.cards.map(strip), f.name).toEqual(JSON.parse(JSON.stringify(cards)).map(strip));
+      }
+      expect(r.json.cards).toHaveLength(1);
+      expect(r.json.cards[0].indicator, f.name).toBe(r.json.decision.indicator);
+      expect(r.json.cards[0].extension['hs-troponin-cds'].outcome, f.name).toBe(f.expected.outcome);
+      expect(r.json.cards[0].extension['hs-troponin-cds'].auditId, 'the console writes no audit record').toBeUndefined();
+    }
+  });
+
+  it('agrees with the command line for the same data', () => {
+    for (const name of ['below-url-rise-above-url-consistent', 'needs-input-lists-everything', 'awaiting-retest-overdue']) {
+      const f = loadFixture(name);
+      const out = execFileSync(process.execPath, [`${ROOT}bin/hs-troponin-cds.js`, 'evaluate', f.path, '--now', f.expected.now], { encoding: 'utf8' });
+      const cli = JSON.parse(out);
+      expect(cli.outcome, name).toBe(f.expected.outcome);
+    }
+  });
+
+  it('annotates the decision points on the path with the values used', async () => {
+    const f = loadFixture('below-url-rise-above-url-consistent');
+    const r = await http('POST', '/console/api/evaluate', { bundle: f.doc, now: f.expected.now });
+    const a = r.json.annotations;
+    expect(r.json.decision.path.nodes).toEqual(['chest-pain', 'ecg', 'timi', 'baseline', 'retest-below', 'below-mi']);
+    expect(a.ecg.join(' ')).toContain('no ST-elevation');
+    expect(a.timi.join(' ')).toContain('TIMI score: 3');
+    expect(a.baseline.join(' ')).toContain('baseline 8 ng/L');
+    expect(a['retest-below'].join(' ')).toMatch(/retest 31 ng\/L at \+190 min, \+287\.5%/);
+  });
+
+  it('reads a case link from a card: the de-identified case decides the same', async () => {
+    for (const name of fixtureNames()) {
+      const f = loadFixture(name);
+      if (f.expected.settings !== undefined) continue;
+      const first = await http('POST', '/console/api/evaluate', { bundle: f.doc, now: f.expected.now, ...(f.expected.encounter === undefined ? {} : { encounter: f.expected.encounter }) });
+      const link = first.json.cards[0].links?.[0]?.url as string;
+      expect(link, name).toMatch(/\/console\?case=[A-Za-z0-9_-]+$/);
+      const param = new URL(link).searchParams.get('case');
+      // The link carries no patient identifier, no resource id and no absolute date of the case.
+      const decoded = Buffer.from(param ?? '', 'base64url').toString('utf8');
+      for (const id of ['pt-', 'Patient/', 'enc-', 'Encounter/', '2026-']) expect(decoded, `${name}: ${id}`).not.toContain(id);
+      const again = await http('POST', '/console/api/evaluate', { case: param });
+      expect(again.status, name).toBe(200);
+      expect(again.json.decision.outcome, name).toBe(f.expected.outcome);
+      expect(again.json.decision.missing, name).toEqual(f.expected.missing);
+      expect(again.json.decision.retestDue === undefined, name).toBe(f.expected.retestDue === undefined);
+      expect(Array.isArray(again.json.resources), name).toBe(true);
+    }
+  });
+
+  it('answers bad requests with an OperationOutcome naming the problem', async () => {
+    const cases: [string, unknown, string | undefined, number, string][] = [
+      ['not JSON', undefined, '{"bundle": ', 400, 'TNP_ERR_INPUT_NOT_JSON'],
+      ['unknown key', { bundle: { resourceType: 'Bundle' }, patient: 'x' }, undefined, 400, 'TNP_ERR_CONSOLE_REQUEST_INVALID'],
+      ['no input', { now: '2026-01-01T00:00:00Z' }, undefined, 400, 'TNP_ERR_CONSOLE_REQUEST_INVALID'],
+      ['two inputs', { bundle: {}, resources: [] }, undefined, 400, 'TNP_ERR_CONSOLE_REQUEST_INVALID'],
+      ['empty resources', { resources: [] }, undefined, 400, 'TNP_ERR_INPUT_EMPTY'],
+      ['not FHIR', { resources: [{ a: 1 }] }, undefined, 400, 'TNP_ERR_INPUT_NOT_FHIR'],
+      ['bad time', { resources: [{ resourceType: 'Patient' }], now: 'yesterday at noon' }, undefined, 400, 'TNP_ERR_BAD_ARGUMENT'],
+      ['bad case link', { case: 'not-a-case' }, undefined, 400, 'TNP_ERR_CONSOLE_CASE_LINK_INVALID'],
+      ['a JSON array body', undefined, '[1,2]', 400, 'TNP_ERR_CONSOLE_REQUEST_INVALID'],
+    ];
+    for (const [what, body, raw, status, code] of cases) {
+      const r = await http('POST', '/console/api/evaluate', body, raw);
+      expect(r.status, what).toBe(status);
+      expect(r.json?.resourceType, what).toBe('OperationOutcome');
+      expect(errorCode(r.json), what).toBe(code);
+      expect(r.json.issue[0].diagnostics, what).toMatch(/^How to fix: /);
+    }
+  });
+
+  it('never answers 500, whatever the body', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.jsonValue(), fc.record({ resources: fc.array(fc.jsonValue(), { maxLength: 4 }) }), fc.record({ bundle: fc.jsonValue(), now: fc.string() }), fc.record({ case: fc.string() })), async (body) => {
+        const r = await http('POST', '/console/api/evaluate', body);
+        expect(r.status).toBeLessThan(500);
+        if (r.status >= 400) expect(r.json?.resourceType).toBe('OperationOutcome');
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('GET /console/api/pathway', () => {
+  it('gives the pathway file as it is, and the catalogue, for drawing', async () => {
+    const r = await http('GET', '/console/api/pathway');
+    expect(r.status).toBe(200);
+    expect(r.json.pathway).toEqual(JSON.parse(JSON.stringify(app.runtime.pathway.file)));
+    expect(r.json.identity).toEqual(app.runtime.identity);
+    expect(r.json.assays.map((a: any) => a.id).sort()).toEqual([...app.runtime.assays.keys()].sort());
+    const roche = r.json.assays.find((a: any) => a.id === 'roche-elecsys-hs-tnt');
+    expect(roche.url99.overall).toBe('14');
+    expect(roche.lod).toBe('5');
+    expect(r.json.rulesUrl).toBe('/console/rules');
+  });
+});
+
+describe('the scenario library', () => {
+  it('lists every fixture with its expected outcome and a live pass mark', async () => {
+    const r = await http('GET', '/console/api/fixtures');
+    expect(r.status).toBe(200);
+    const names = fixtureNames();
+    expect(r.json.fixtures.map((f: any) => f.name)).toEqual(names);
+    expect(r.json.failed).toBe(0);
+    expect(r.json.passed).toBe(names.length);
+    for (const f of r.json.fixtures) {
+      const exp = loadFixture(f.name).expected;
+      expect(f.expected.outcome, f.name).toBe(exp.outcome);
+      expect(f.actual.outcome, f.name).toBe(exp.outcome);
+      expect(f.pass, f.name).toBe(true);
+    }
+  });
+
+  it('gives one fixture with its Bundle, its decision and its card', async () => {
+    const r = await http('GET', '/console/api/fixtures/sex-specific-url-female');
+    expect(r.status).toBe(200);
+    expect(r.json.bundle.resourceType).toBe('Bundle');
+    expect(r.json.evaluation.decision.outcome).toBe('consistent-with-mi');
+    expect(r.json.evaluation.settings).toEqual({ sexSpecificUrls: true, source: 'request' });
+    expect(r.json.evaluation.cards[0].summary.length).toBeLessThan(140);
+    for (const bad of ['no-such-fixture', '..%2Fpackage', 'README']) {
+      const x = await http('GET', `/console/api/fixtures/${bad}`);
+      expect(x.status, bad).toBe(404);
+      expect(errorCode(x.json), bad).toBe('TNP_ERR_CONSOLE_FIXTURE_UNKNOWN');
+    }
+  });
+});
+
+describe('POST /console/api/map', () => {
+  it('maps the outcome over the retest value with the real engine', async () => {
+    const r = await http('POST', '/console/api/map', { assay: 'roche-elecsys-hs-tnt', baseline: '10', timi: 2 });
+    expect(r.status).toBe(200);
+    const m = r.json;
+    expect(m.url).toBe('14');
+    expect(m.lines).toEqual({ url: '14', lod: '5', baseline: '10', fall: '8', rise: '12' });
+    const at = (v: string): string => m.retest.samples.find((s: any) => s.value === v)?.outcome;
+    // Rule 7, baseline below the URL: a fall of 20% or more is not consistent; a retest exactly at the
+    // URL is indeterminate; a rise of 20% or more to above the URL is consistent.
+    expect(at('8')).toBe('not-consistent-with-mi');
+    expect(at('10')).toBe('not-consistent-with-mi');
+    expect(at('12')).toBe('indeterminate');
+    expect(at('14')).toBe('indeterminate');
+    expect(at('20')).toBe('consistent-with-mi');
+    // Every value is sorted and every sample is a real decision: spot-check against decide().
+    const values = m.retest.samples.map((s: any) => Number(s.value));
+    expect([...values].sort((a, b) => a - b)).toEqual(values);
+    expect(m.grid.outcomes).toHaveLength(40);
+    for (const row of m.grid.outcomes) expect(row).toHaveLength(40);
+    expect(m.evaluations).toBe(m.retest.samples.length + 40 * 40);
+  });
+
+  it('shows that TIMI 0 is overridden by a raised marker (rule 2)', async () => {
+    const r = await http('POST', '/console/api/map', { assay: 'roche-elecsys-hs-tnt', baseline: 10, timi: 0 });
+    const at = (v: string): string => r.json.retest.samples.find((s: any) => s.value === v)?.outcome;
+    expect(at('10')).toBe('low-risk-pathway');
+    expect(at('20')).toBe('consistent-with-mi');
+  });
+
+  it('uses the lower URL for unknown sex only when the site uses sex-specific URLs', async () => {
+    const plain = await http('POST', '/console/api/map', { assay: 'abbott-architect-hs-tni', baseline: 10, timi: 2, sex: 'unknown' });
+    expect(plain.json.url).toBe('26.2');
+    const site = await startConsole({ sexSpecificUrls: true });
+    try {
+      const res = await fetch(`${site.url}/console/api/map`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assay: 'abbott-architect-hs-tni', baseline: 10, timi: 2, sex: 'unknown' }) });
+      expect(((await res.json()) as { url: string }).url).toBe('15.6');
+    } finally {
+      await site.close();
+    }
+  });
+
+  it('refuses bad map requests', async () => {
+    for (const [body, code] of [
+      [{ assay: 'no-such-assay', baseline: 10, timi: 2 }, 'TNP_ERR_CONSOLE_REQUEST_INVALID'],
+      [{ assay: 'roche-elecsys-hs-tnt', baseline: '-1', timi: 2 }, 'TNP_ERR_CONSOLE_REQUEST_INVALID'],
+      [{ assay: 'roche-elecsys-hs-tnt', baseline: 10, timi: 8 }, 'TNP_ERR_CONSOLE_REQUEST_INVALID'],
+      [{ assay: 'roche-elecsys-hs-tnt', baseline: 10 }, 'TNP_ERR_CONSOLE_REQUEST_INVALID'],
+      [{ assay: 'roche-elecsys-hs-tnt', baseline: 10, timi: 2, extra: true }, 'TNP_ERR_CONSOLE_REQUEST_INVALID'],
+    ] as const) {
+      const r = await http('POST', '/console/api/map', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(errorCode(r.json), JSON.stringify(body)).toBe(code);
+    }
+  });
+});

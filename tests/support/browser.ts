@@ -1,0 +1,84 @@
+/**
+ * Real Chromium for the browser tests, through playwright-core (never a downloaded browser): the
+ * system's /usr/bin/chromium (or CHROMIUM_PATH). When it is absent the browser suites print a loud
+ * warning and are skipped, and FAIL under CI=true (tests/support/services.ts, requireService).
+ *
+ * Also: a console app on 127.0.0.1:0 (the console plugin alone, with the real runtime), and a page
+ * watcher that collects console errors, page errors, failed requests and HTTP errors, so that every
+ * test can assert there were none.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { consolePlugin } from '../../src/console/plugin.js';
+import { loadRuntime } from '../../src/pathways/load.js';
+import { loadSettings, type Settings } from '../../src/settings.js';
+import type { PathwayRuntime } from '../../src/engine/catalogue.js';
+
+export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+
+/** Screenshots and other artifacts of the browser tests (gitignored). */
+export const ARTIFACTS_DIR = fileURLToPath(new URL('../../test-artifacts/browser/', import.meta.url));
+
+export function chromiumAvailable(): boolean {
+  return existsSync(CHROMIUM_PATH);
+}
+
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+export function artifactPath(name: string): string {
+  mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  return `${ARTIFACTS_DIR}${name}`;
+}
+
+export interface ConsoleApp {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly runtime: PathwayRuntime;
+  readonly settings: Settings;
+  close(): Promise<void>;
+}
+
+/** The console plugin alone on 127.0.0.1 and an ephemeral port, with the real pathway runtime. */
+export async function startConsole(settingsObject: Record<string, unknown> = {}): Promise<ConsoleApp> {
+  const settings = loadSettings({ object: { logLevel: 'silent', ...settingsObject } });
+  const runtime = await loadRuntime(settings);
+  const app = Fastify({ logger: false });
+  await app.register(consolePlugin, { runtime, settings });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}`, app, runtime, settings, close: () => app.close() };
+}
+
+export interface PageWatch {
+  /** Console errors and warnings, uncaught page errors, failed requests, HTTP 4xx/5xx, other origins. */
+  readonly problems: string[];
+}
+
+/** Watches a page for anything a clean page load must not have. */
+export function watchPage(page: Page, origin: string): PageWatch {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    // A download's blob: navigation is not a failed request of the page.
+    if (!r.url().startsWith('blob:')) problems.push(`request failed: ${r.url()} (${r.failure()?.errorText ?? ''})`);
+  });
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')) problems.push(`request outside the service: ${u}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  return { problems };
+}
