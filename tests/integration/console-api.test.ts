@@ -12,6 +12,10 @@ import { decide } from '../../src/decide.js';
 import { extractResources } from '../../src/fhir/mapping.js';
 import { allFixtures, fixtureNames, loadFixture } from '../support/fixtures.js';
 import { startConsole, type ConsoleApp } from '../support/browser.js';
+import type { CardView, EvaluateResponse, FixtureResponse, FixturesResponse, MapResponse, OperationOutcomeView, PathwayResponse } from '../../src/console/web/api-types.js';
+
+/** What the console API answers, by path (or an OperationOutcome on error). */
+type Answer<T> = { status: number; headers: Headers; json: T; text: string };
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -24,7 +28,7 @@ afterAll(async () => {
   await app.close();
 });
 
-async function http(method: 'GET' | 'POST', path: string, body?: unknown, raw?: string): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+async function http<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown, raw?: string): Promise<Answer<T>> {
   const init: RequestInit = { method };
   if (raw !== undefined || body !== undefined) {
     init.body = raw ?? JSON.stringify(body);
@@ -38,12 +42,14 @@ async function http(method: 'GET' | 'POST', path: string, body?: unknown, raw?: 
   } catch {
     json = undefined;
   }
-  return { status: res.status, headers: res.headers, json, text };
+  return { status: res.status, headers: res.headers, json: json as T, text };
 }
 
-function errorCode(json: any): string | undefined {
-  return json?.issue?.[0]?.details?.coding?.[0]?.code;
+function errorCode(json: unknown): string | undefined {
+  return (json as { issue?: { details?: { coding?: { code: string }[] } }[] } | undefined)?.issue?.[0]?.details?.coding?.[0]?.code;
 }
+
+const outcome = (json: unknown): OperationOutcomeView => json as OperationOutcomeView;
 
 describe('the page and its assets', () => {
   it('serves /console with its scripts and styles, from this service only, under a strict CSP', async () => {
@@ -80,7 +86,7 @@ describe('POST /console/api/evaluate', () => {
   it('gives every fixture its expected outcome, exactly as decide() does, with the CDS card', async () => {
     for (const f of allFixtures()) {
       const body = { bundle: f.doc, now: f.expected.now, ...(f.expected.encounter === undefined ? {} : { encounter: f.expected.encounter }), ...(f.expected.settings === undefined ? {} : { settings: f.expected.settings }) };
-      const r = await http('POST', '/console/api/evaluate', body);
+      const r = await http<EvaluateResponse>('POST', '/console/api/evaluate', body);
       expect(r.status, f.name).toBe(200);
       expect(r.json.decision.outcome, f.name).toBe(f.expected.outcome);
       expect(r.json.decision.missing, f.name).toEqual(f.expected.missing);
@@ -92,13 +98,14 @@ describe('POST /console/api/evaluate', () => {
         expect(r.json.decision, f.name).toEqual(JSON.parse(JSON.stringify(direct)));
         // The card is the CDS service's card for the same decision (ids aside).
         const cards = cardsFor(direct, { newId: randomUUID, publicBaseUrl: app.settings.publicBaseUrl, displayTimeZone: app.settings.displayTimeZone, auditId: null, runtime: app.runtime, resources: extractResources(f.doc), encounterId: f.expected.encounter ?? null });
-        const strip = (c: any): any => ({ ...c, uuid: undefined, suggestions: c.suggestions?.map((s: any) => ({ ...s, uuid: undefined })) });
-        expect(r.json.cards.map(strip), f.name).toEqual(JSON.parse(JSON.stringify(cards)).map(strip));
+        const strip = (c: CardView): CardView => ({ ...c, uuid: undefined, suggestions: c.suggestions?.map((sg) => ({ ...sg, uuid: undefined })) });
+        expect(r.json.cards.map(strip), f.name).toEqual((JSON.parse(JSON.stringify(cards)) as CardView[]).map(strip));
       }
       expect(r.json.cards).toHaveLength(1);
-      expect(r.json.cards[0].indicator, f.name).toBe(r.json.decision.indicator);
-      expect(r.json.cards[0].extension['hs-troponin-cds'].outcome, f.name).toBe(f.expected.outcome);
-      expect(r.json.cards[0].extension['hs-troponin-cds'].auditId, 'the console writes no audit record').toBeUndefined();
+      expect(r.json.cards[0]?.indicator, f.name).toBe(r.json.decision.indicator);
+      const ext = r.json.cards[0]?.extension?.['hs-troponin-cds'] as { outcome: string; auditId?: string } | undefined;
+      expect(ext?.outcome, f.name).toBe(f.expected.outcome);
+      expect(ext?.auditId, 'the console writes no audit record').toBeUndefined();
     }
   });
 
@@ -106,34 +113,34 @@ describe('POST /console/api/evaluate', () => {
     for (const name of ['below-url-rise-above-url-consistent', 'needs-input-lists-everything', 'awaiting-retest-overdue']) {
       const f = loadFixture(name);
       const out = execFileSync(process.execPath, [`${ROOT}bin/hs-troponin-cds.js`, 'evaluate', f.path, '--now', f.expected.now], { encoding: 'utf8' });
-      const cli = JSON.parse(out);
+      const cli = JSON.parse(out) as { outcome: string };
       expect(cli.outcome, name).toBe(f.expected.outcome);
     }
   });
 
   it('annotates the decision points on the path with the values used', async () => {
     const f = loadFixture('below-url-rise-above-url-consistent');
-    const r = await http('POST', '/console/api/evaluate', { bundle: f.doc, now: f.expected.now });
-    const a = r.json.annotations;
+    const r = await http<EvaluateResponse>('POST', '/console/api/evaluate', { bundle: f.doc, now: f.expected.now });
+    const a = r.json.annotations as Record<string, string[]>;
     expect(r.json.decision.path.nodes).toEqual(['chest-pain', 'ecg', 'timi', 'baseline', 'retest-below', 'below-mi']);
-    expect(a.ecg.join(' ')).toContain('no ST-elevation');
-    expect(a.timi.join(' ')).toContain('TIMI score: 3');
-    expect(a.baseline.join(' ')).toContain('baseline 8 ng/L');
-    expect(a['retest-below'].join(' ')).toMatch(/retest 31 ng\/L at \+190 min, \+287\.5%/);
+    expect(a['ecg']?.join(' ')).toContain('no ST-elevation');
+    expect(a['timi']?.join(' ')).toContain('TIMI score: 3');
+    expect(a['baseline']?.join(' ')).toContain('baseline 8 ng/L');
+    expect(a['retest-below']?.join(' ')).toMatch(/retest 31 ng\/L at \+190 min, \+287\.5%/);
   });
 
   it('reads a case link from a card: the de-identified case decides the same', async () => {
     for (const name of fixtureNames()) {
       const f = loadFixture(name);
       if (f.expected.settings !== undefined) continue;
-      const first = await http('POST', '/console/api/evaluate', { bundle: f.doc, now: f.expected.now, ...(f.expected.encounter === undefined ? {} : { encounter: f.expected.encounter }) });
-      const link = first.json.cards[0].links?.[0]?.url as string;
+      const first = await http<EvaluateResponse>('POST', '/console/api/evaluate', { bundle: f.doc, now: f.expected.now, ...(f.expected.encounter === undefined ? {} : { encounter: f.expected.encounter }) });
+      const link = first.json.cards[0]?.links?.[0]?.url ?? '';
       expect(link, name).toMatch(/\/console\?case=[A-Za-z0-9_-]+$/);
       const param = new URL(link).searchParams.get('case');
       // The link carries no patient identifier, no resource id and no absolute date of the case.
       const decoded = Buffer.from(param ?? '', 'base64url').toString('utf8');
       for (const id of ['pt-', 'Patient/', 'enc-', 'Encounter/', '2026-']) expect(decoded, `${name}: ${id}`).not.toContain(id);
-      const again = await http('POST', '/console/api/evaluate', { case: param });
+      const again = await http<EvaluateResponse>('POST', '/console/api/evaluate', { case: param });
       expect(again.status, name).toBe(200);
       expect(again.json.decision.outcome, name).toBe(f.expected.outcome);
       expect(again.json.decision.missing, name).toEqual(f.expected.missing);
@@ -157,9 +164,9 @@ describe('POST /console/api/evaluate', () => {
     for (const [what, body, raw, status, code] of cases) {
       const r = await http('POST', '/console/api/evaluate', body, raw);
       expect(r.status, what).toBe(status);
-      expect(r.json?.resourceType, what).toBe('OperationOutcome');
+      expect(outcome(r.json)?.resourceType, what).toBe('OperationOutcome');
       expect(errorCode(r.json), what).toBe(code);
-      expect(r.json.issue[0].diagnostics, what).toMatch(/^How to fix: /);
+      expect(outcome(r.json).issue[0]?.diagnostics, what).toMatch(/^How to fix: /);
     }
   });
 
@@ -168,7 +175,7 @@ describe('POST /console/api/evaluate', () => {
       fc.asyncProperty(fc.oneof(fc.jsonValue(), fc.record({ resources: fc.array(fc.jsonValue(), { maxLength: 4 }) }), fc.record({ bundle: fc.jsonValue(), now: fc.string() }), fc.record({ case: fc.string() })), async (body) => {
         const r = await http('POST', '/console/api/evaluate', body);
         expect(r.status).toBeLessThan(500);
-        if (r.status >= 400) expect(r.json?.resourceType).toBe('OperationOutcome');
+        if (r.status >= 400) expect(outcome(r.json)?.resourceType).toBe('OperationOutcome');
       }),
       { numRuns: 60 },
     );
@@ -177,41 +184,41 @@ describe('POST /console/api/evaluate', () => {
 
 describe('GET /console/api/pathway', () => {
   it('gives the pathway file as it is, and the catalogue, for drawing', async () => {
-    const r = await http('GET', '/console/api/pathway');
+    const r = await http<PathwayResponse>('GET', '/console/api/pathway');
     expect(r.status).toBe(200);
     expect(r.json.pathway).toEqual(JSON.parse(JSON.stringify(app.runtime.pathway.file)));
     expect(r.json.identity).toEqual(app.runtime.identity);
-    expect(r.json.assays.map((a: any) => a.id).sort()).toEqual([...app.runtime.assays.keys()].sort());
-    const roche = r.json.assays.find((a: any) => a.id === 'roche-elecsys-hs-tnt');
-    expect(roche.url99.overall).toBe('14');
-    expect(roche.lod).toBe('5');
+    expect(r.json.assays.map((a) => a.id).sort()).toEqual([...app.runtime.assays.keys()].sort());
+    const roche = r.json.assays.find((a) => a.id === 'roche-elecsys-hs-tnt');
+    expect(roche?.url99.overall).toBe('14');
+    expect(roche?.lod).toBe('5');
     expect(r.json.rulesUrl).toBe('/console/rules');
   });
 });
 
 describe('the scenario library', () => {
   it('lists every fixture with its expected outcome and a live pass mark', async () => {
-    const r = await http('GET', '/console/api/fixtures');
+    const r = await http<FixturesResponse>('GET', '/console/api/fixtures');
     expect(r.status).toBe(200);
     const names = fixtureNames();
-    expect(r.json.fixtures.map((f: any) => f.name)).toEqual(names);
+    expect(r.json.fixtures.map((f) => f.name)).toEqual(names);
     expect(r.json.failed).toBe(0);
     expect(r.json.passed).toBe(names.length);
     for (const f of r.json.fixtures) {
       const exp = loadFixture(f.name).expected;
       expect(f.expected.outcome, f.name).toBe(exp.outcome);
-      expect(f.actual.outcome, f.name).toBe(exp.outcome);
+      expect(f.actual?.outcome, f.name).toBe(exp.outcome);
       expect(f.pass, f.name).toBe(true);
     }
   });
 
   it('gives one fixture with its Bundle, its decision and its card', async () => {
-    const r = await http('GET', '/console/api/fixtures/sex-specific-url-female');
+    const r = await http<FixtureResponse & { bundle: { resourceType: string }; evaluation: EvaluateResponse }>('GET', '/console/api/fixtures/sex-specific-url-female');
     expect(r.status).toBe(200);
     expect(r.json.bundle.resourceType).toBe('Bundle');
     expect(r.json.evaluation.decision.outcome).toBe('consistent-with-mi');
     expect(r.json.evaluation.settings).toEqual({ sexSpecificUrls: true, source: 'request' });
-    expect(r.json.evaluation.cards[0].summary.length).toBeLessThan(140);
+    expect(r.json.evaluation.cards[0]?.summary.length).toBeLessThan(140);
     for (const bad of ['no-such-fixture', '..%2Fpackage', 'README']) {
       const x = await http('GET', `/console/api/fixtures/${bad}`);
       expect(x.status, bad).toBe(404);
@@ -222,12 +229,12 @@ describe('the scenario library', () => {
 
 describe('POST /console/api/map', () => {
   it('maps the outcome over the retest value with the real engine', async () => {
-    const r = await http('POST', '/console/api/map', { assay: 'roche-elecsys-hs-tnt', baseline: '10', timi: 2 });
+    const r = await http<MapResponse>('POST', '/console/api/map', { assay: 'roche-elecsys-hs-tnt', baseline: '10', timi: 2 });
     expect(r.status).toBe(200);
     const m = r.json;
     expect(m.url).toBe('14');
     expect(m.lines).toEqual({ url: '14', lod: '5', baseline: '10', fall: '8', rise: '12' });
-    const at = (v: string): string => m.retest.samples.find((s: any) => s.value === v)?.outcome;
+    const at = (v: string): string | undefined => m.retest.samples.find((x) => x.value === v)?.outcome;
     // Rule 7, baseline below the URL: a fall of 20% or more is not consistent; a retest exactly at the
     // URL is indeterminate; a rise of 20% or more to above the URL is consistent.
     expect(at('8')).toBe('not-consistent-with-mi');
@@ -236,7 +243,7 @@ describe('POST /console/api/map', () => {
     expect(at('14')).toBe('indeterminate');
     expect(at('20')).toBe('consistent-with-mi');
     // Every value is sorted and every sample is a real decision: spot-check against decide().
-    const values = m.retest.samples.map((s: any) => Number(s.value));
+    const values = m.retest.samples.map((x) => Number(x.value));
     expect([...values].sort((a, b) => a - b)).toEqual(values);
     expect(m.grid.outcomes).toHaveLength(40);
     for (const row of m.grid.outcomes) expect(row).toHaveLength(40);
@@ -244,14 +251,14 @@ describe('POST /console/api/map', () => {
   });
 
   it('shows that TIMI 0 is overridden by a raised marker (rule 2)', async () => {
-    const r = await http('POST', '/console/api/map', { assay: 'roche-elecsys-hs-tnt', baseline: 10, timi: 0 });
-    const at = (v: string): string => r.json.retest.samples.find((s: any) => s.value === v)?.outcome;
+    const r = await http<MapResponse>('POST', '/console/api/map', { assay: 'roche-elecsys-hs-tnt', baseline: 10, timi: 0 });
+    const at = (v: string): string | undefined => r.json.retest.samples.find((x) => x.value === v)?.outcome;
     expect(at('10')).toBe('low-risk-pathway');
     expect(at('20')).toBe('consistent-with-mi');
   });
 
   it('uses the lower URL for unknown sex only when the site uses sex-specific URLs', async () => {
-    const plain = await http('POST', '/console/api/map', { assay: 'abbott-architect-hs-tni', baseline: 10, timi: 2, sex: 'unknown' });
+    const plain = await http<MapResponse>('POST', '/console/api/map', { assay: 'abbott-architect-hs-tni', baseline: 10, timi: 2, sex: 'unknown' });
     expect(plain.json.url).toBe('26.2');
     const site = await startConsole({ sexSpecificUrls: true });
     try {
