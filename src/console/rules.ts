@@ -98,9 +98,10 @@ export function renderMarkdown(md: string): string {
       const level = (h[1] ?? '#').length;
       const text = (h[2] ?? '').replace(/\s*#+\s*$/, '');
       const html = inline(text);
+      // "### Rule 7" gets id="rule-7", as GitHub anchors docs/pathway.md#rule-7.
       const rid = ruleId(text);
-      const id = uniq(slug(text));
-      out.push(`<h${level} id="${id}">${rid === null ? '' : `<a id="${rid}"></a>`}${html}</h${level}>`);
+      const id = rid ?? uniq(slug(text));
+      out.push(`<h${level} id="${id}">${html}</h${level}>`);
       i++;
       continue;
     }
@@ -218,6 +219,7 @@ export async function rulesPage(file: PathwayFile, docPath = PATHWAY_DOC): Promi
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Rules of the pathway: ${escapeHtml(file.title)}</title>
 <link rel="stylesheet" href="/console/assets/console.css">
+<link rel="icon" href="data:,">
 </head>
 <body class="rules-page">
 <header class="masthead"><div class="masthead-inner"><p class="product">hs-troponin CDS · test console</p><h1>Rules of the pathway</h1>

@@ -1,0 +1,291 @@
+/**
+ * The console in real Chromium (playwright-core, the system's /usr/bin/chromium; never a downloaded
+ * browser). A case entered by keyboard only gives the expected outcome, the highlighted path and the
+ * plot; fixtures, pasted Bundles and card links load; the page makes no request outside the service,
+ * logs no error and fails no request. Screenshots are kept under test-artifacts/browser/.
+ */
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { EvaluateResponse } from '../../src/console/web/api-types.js';
+import { artifactPath, chromiumAvailable, CHROMIUM_PATH, launchChromium, startConsole, watchPage, type ConsoleApp, type PageWatch } from '../support/browser.js';
+import { fixtureNames, loadFixture } from '../support/fixtures.js';
+import { requireService } from '../support/services.js';
+
+const run = requireService(`Chromium at ${CHROMIUM_PATH}`, chromiumAvailable(), 'apt-get install chromium, or set CHROMIUM_PATH');
+
+describe.runIf(run)('the console in real Chromium', () => {
+  let app: ConsoleApp;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let watch: PageWatch;
+
+  beforeAll(async () => {
+    app = await startConsole();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, acceptDownloads: true, locale: 'en-GB', timezoneId: 'Pacific/Auckland' });
+    page = await context.newPage();
+    watch = watchPage(page, app.url);
+  });
+  afterEach(async () => {
+    const problems = [...watch.problems];
+    await context.close();
+    expect(problems, 'no console errors, no failed requests, nothing outside the service').toEqual([]);
+  });
+
+  async function open(query = ''): Promise<void> {
+    await page.goto(`${app.url}/console${query}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  }
+
+  /** Press Tab until the focused element matches `selector` (keyboard reachability, in page order). */
+  async function tabTo(selector: string, max = 60): Promise<number> {
+    for (let i = 1; i <= max; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return i;
+    }
+    throw new Error(`${selector} is not reachable with Tab within ${max} presses`);
+  }
+
+  async function typeInto(text: string): Promise<void> {
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(text);
+  }
+
+  async function focusedId(): Promise<string> {
+    return page.evaluate(() => document.activeElement?.id ?? '');
+  }
+
+  it('loads with the chart drawn from the pathway file, the map and the whole scenario library', async () => {
+    await open();
+    const nodes = await page.$$eval('svg.pathway-chart [data-node]', (els) => els.map((e) => e.getAttribute('data-node')));
+    const file = app.runtime.pathway.file;
+    expect(nodes.sort()).toEqual(file.graph.nodes.map((n) => n.id).sort());
+    // Every branch of the file is drawn, and every place the chart is silent is marked and listed.
+    const drawnEdges = await page.$$eval('svg.pathway-chart path.edge', (els) => els.flatMap((e) => (e.getAttribute('data-edges') ?? '').split(' ')));
+    expect(drawnEdges.sort()).toEqual(file.graph.edges.map((e) => e.id).sort());
+    const silent = [...file.graph.nodes, ...file.graph.edges].filter((x) => x.silent !== undefined).map((x) => x.id);
+    const listed = await page.$$eval('#silent-list li', (els) => els.map((e) => e.getAttribute('data-silent')));
+    expect(listed.sort()).toEqual(silent.sort());
+    expect(await page.$$eval('#silent-list a.rule-link', (els) => els.every((a) => /\/console\/rules#rule-\d+$/.test(a.getAttribute('href') ?? '')))).toBe(true);
+    // Accessible SVG.
+    expect(await page.getAttribute('svg.pathway-chart', 'role')).toBe('img');
+    expect(await page.textContent('svg.pathway-chart > title')).toContain('Chart 2');
+    // The map for the default inputs, with its lines and zones.
+    await page.waitForSelector('#retest-plot rect.run');
+    expect(await page.$$eval('#retest-plot .ref-url', (els) => els.length)).toBeGreaterThan(0);
+    expect(await page.$$eval('#retest-plot .indeterminate-zone', (els) => els.length)).toBeGreaterThan(0);
+    expect(await page.$$eval('#heat-map .cells rect', (els) => els.length)).toBeGreaterThan(0);
+    // The library: every fixture, all passing.
+    const rows = await page.$$eval('#library-rows tr[data-fixture]', (els) => els.map((e) => [e.getAttribute('data-fixture'), e.getAttribute('data-pass')]));
+    expect(rows.map((r) => r[0])).toEqual(fixtureNames());
+    expect(rows.every((r) => r[1] === 'true')).toBe(true);
+    expect(await page.textContent('#library-summary')).toMatch(new RegExp(`^${fixtureNames().length} of ${fixtureNames().length} fixtures pass`));
+    await page.screenshot({ path: artifactPath('console-initial.png'), fullPage: true });
+  });
+
+  it('takes a case entered by keyboard only to the expected outcome, with the path highlighted and the plot', async () => {
+    await open();
+    // The skip link comes first and moves focus to the case.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to the case');
+    await page.keyboard.press('Enter');
+    expect(await focusedId()).toBe('case-heading');
+    await tabTo('#tab-form');
+    await tabTo('#anchor');
+    await typeInto('2026-03-06 11:20');
+    await page.keyboard.press('Tab');
+    expect(await focusedId()).toBe('eval-minutes');
+    await typeInto('190');
+    await page.keyboard.press('Tab');
+    expect(await focusedId()).toBe('ecg');
+    expect(await page.inputValue('#ecg')).toBe('no-stemi-or-new-lbbb');
+    await page.keyboard.press('Tab');
+    await typeInto('-5');
+    // TIMI from its seven items: open the details with Enter, tick three with Space.
+    await tabTo('#timi-items > summary');
+    await page.keyboard.press('Enter');
+    for (const item of ['age', 'risk', 'aspirin']) {
+      await tabTo(`input[name="timiItem"][value="${item}"]`);
+      await page.keyboard.press('Space');
+    }
+    expect(await page.inputValue('#timi')).toBe('3');
+    expect(await page.textContent('#timi-sum')).toContain('3 of 7');
+    await tabTo('#assay');
+    await page.keyboard.type('R');
+    expect(await page.inputValue('#assay')).toBe('roche-elecsys-hs-tnt');
+    // Baseline 8 ng/L at 0 min; retest 31 ng/L at 190 min.
+    await tabTo('#result-rows tr:nth-child(1) input.col-value');
+    await page.keyboard.type('8');
+    await tabTo('#result-rows tr:nth-child(2) input.col-value');
+    await page.keyboard.type('31');
+    await tabTo('#result-rows tr:nth-child(2) input[name^="minutes-"]');
+    await typeInto('190');
+    await page.keyboard.press('Enter');
+
+    await page.waitForSelector('body[data-outcome]');
+    const outcome = await page.getAttribute('body', 'data-outcome');
+    // The same data as the fixture below-url-rise-above-url-consistent: the same outcome as there.
+    expect(outcome).toBe(loadFixture('below-url-rise-above-url-consistent').expected.outcome);
+    expect(outcome).toBe('consistent-with-mi');
+    expect(await page.getAttribute('.cds-card', 'data-indicator')).toBe('critical');
+    expect(await page.textContent('.cds-card .card-summary')).toContain('consistent with myocardial infarction');
+
+    // The path, highlighted and numbered, ends at the outcome; the values used are printed on it.
+    const onPath = await page.$$eval('svg.pathway-chart [data-node][data-on-path="true"]', (els) => els.map((e) => [e.getAttribute('data-node'), e.getAttribute('data-step')]));
+    expect(onPath).toEqual([
+      ['chest-pain', '1'],
+      ['ecg', '2'],
+      ['timi', '3'],
+      ['baseline', '4'],
+      ['retest-below', '5'],
+      ['below-mi', '6'],
+    ]);
+    const edges = await page.$$eval('svg.pathway-chart path.edge[data-on-path="true"]', (els) => els.map((e) => e.getAttribute('data-edges')));
+    expect(edges.join(' ').split(' ').sort()).toEqual(expect.arrayContaining(['start', 'ecg-no-stemi', 'timi-raised-marker', 'baseline-below', 'below-consistent']));
+    expect(await page.textContent('[data-annotation-for="retest-below"]')).toContain('retest 31 ng/L at +190 min');
+    expect(await page.textContent('[data-annotation-for="baseline"]')).toContain('baseline 8 ng/L');
+    expect(await page.textContent('[data-annotation-for="timi"]')).toContain('TIMI score: 3');
+    expect(await page.textContent('svg.pathway-chart > desc')).toContain('Path taken');
+
+    // The reasoning links every step to its rule.
+    const links = await page.$$eval('#trace-list a.rule-link', (els) => els.map((a) => a.getAttribute('href')));
+    expect(links.length).toBeGreaterThan(5);
+    for (const href of links) expect(href).toMatch(/^\/console\/rules#rule-\d+$/);
+
+    // The map follows the case: this assay, this baseline, this TIMI.
+    await page.waitForFunction(() => document.querySelector('#map-status')?.textContent?.includes('baseline 8 ng/L') ?? false);
+    expect(await page.getAttribute('#retest-plot .ref-url', 'data-value')).toBe('14');
+    expect(await page.$$eval('#retest-plot rect.run[data-outcome="consistent-with-mi"]', (els) => els.length)).toBeGreaterThan(0);
+    expect(await page.textContent('#retest-desc')).toContain('consistent-with-mi');
+
+    // And it is the engine's answer for the same resources through the API (as the CDS service gives it).
+    const res = await fetch(`${app.url}/console/api/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bundle: loadFixture('below-url-rise-above-url-consistent').doc, now: '2026-03-06T14:40:00Z' }) });
+    expect(((await res.json()) as EvaluateResponse).decision.outcome).toBe(outcome);
+
+    await page.screenshot({ path: artifactPath('console-keyboard-case.png'), fullPage: true });
+    await (await page.$('#chart-section'))?.screenshot({ path: artifactPath('console-keyboard-case-chart.png') });
+    await (await page.$('#map-section'))?.screenshot({ path: artifactPath('console-keyboard-case-map.png') });
+  });
+
+  it('loads a fixture from the scenario library', async () => {
+    await open();
+    const name = 'baseline-above-url-small-change';
+    const fixture = loadFixture(name);
+    await page.focus(`button[data-fixture="${name}"]`);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((o) => document.body.dataset['outcome'] === o, fixture.expected.outcome);
+    expect(await focusedId()).toBe('card-heading');
+    expect(await page.textContent('#case-banner')).toContain(name);
+    // Baseline above the URL, change under 20%: not consistent, with a warning (chart2-pathway.md section 3).
+    expect(await page.getAttribute('.cds-card', 'data-indicator')).toBe('warning');
+    expect(await page.getAttribute('svg.pathway-chart [data-node="above-nc"]', 'data-on-path')).toBe('true');
+    expect(await page.inputValue('#fixture-select')).toBe(name);
+    expect(JSON.parse(await page.inputValue('#bundle-text'))).toMatchObject({ resourceType: 'Bundle' });
+    await page.screenshot({ path: artifactPath('console-fixture.png'), fullPage: true });
+  });
+
+  it('evaluates a pasted Bundle with its own settings, and exports the case as a new fixture', async () => {
+    await open();
+    const f = loadFixture('sex-specific-url-female');
+    await page.focus('#tab-form');
+    await page.keyboard.press('ArrowRight');
+    expect(await focusedId()).toBe('tab-paste');
+    expect(await page.isVisible('#panel-paste')).toBe(true);
+    await page.focus('#bundle-text');
+    await page.keyboard.insertText(readFileSync(f.path, 'utf8'));
+    await page.focus('#paste-now');
+    await page.keyboard.type(f.expected.now);
+    await page.focus('#paste-sex-urls');
+    await page.keyboard.press('Space');
+    await page.focus('#paste-evaluate');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((o) => document.body.dataset['outcome'] === o, f.expected.outcome);
+
+    await page.fill('#export-name', 'pasted-female-case');
+    await page.fill('#export-description', 'A pasted case, exported.');
+    const downloads = new Map<string, string>();
+    const both = new Promise<void>((resolve) => {
+      page.on('download', (d) => {
+        void d.path().then((p) => {
+          downloads.set(d.suggestedFilename(), readFileSync(p, 'utf8'));
+          if (downloads.size === 2) resolve();
+        });
+      });
+    });
+    await page.focus('#export-button');
+    await page.keyboard.press('Enter');
+    await both;
+    const bundle = JSON.parse(downloads.get('pasted-female-case.json') ?? 'null') as { resourceType: string; entry: unknown[] };
+    const expected = JSON.parse(downloads.get('pasted-female-case.expected.json') ?? 'null') as { outcome: string; now: string; settings?: unknown; missing: string[]; description: string };
+    expect(bundle.resourceType).toBe('Bundle');
+    expect(expected).toMatchObject({ outcome: f.expected.outcome, now: f.expected.now, settings: { sexSpecificUrls: true }, missing: [], description: 'A pasted case, exported.' });
+    // The exported pair is a fixture the engine agrees with.
+    const again = await fetch(`${app.url}/console/api/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bundle, now: expected.now, settings: expected.settings }) });
+    expect(((await again.json()) as EvaluateResponse).decision.outcome).toBe(expected.outcome);
+  });
+
+  it('opens a case from a CDS card link, de-identified, with the same outcome', async () => {
+    const f = loadFixture('awaiting-retest-overdue');
+    const res = await fetch(`${app.url}/console/api/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bundle: f.doc, now: f.expected.now }) });
+    const link = ((await res.json()) as EvaluateResponse).cards[0]?.links?.[0]?.url ?? '';
+    const query = new URL(link).search;
+    expect(query).toMatch(/^\?case=/);
+    await open(query);
+    await page.waitForFunction((o) => document.body.dataset['outcome'] === o, f.expected.outcome);
+    expect(await page.isVisible('#case-banner')).toBe(true);
+    expect(await page.textContent('#case-banner')).toContain('CDS card link');
+    expect(await page.getAttribute('#tab-paste', 'aria-selected')).toBe('true');
+    // Overdue retest: the card warns (chart2-pathway.md section 3).
+    expect(await page.getAttribute('.cds-card', 'data-indicator')).toBe('warning');
+    await page.screenshot({ path: artifactPath('console-case-link.png'), fullPage: true });
+  });
+
+  it('is keyboard- and screen-reader-minded: labelled controls, visible focus, ARIA tabs, errors announced', async () => {
+    await open();
+    const unlabelled = await page.$$eval('input, select, textarea, button', (els) =>
+      els
+        .filter((e) => !(e as HTMLElement).hidden && (e as HTMLInputElement).type !== 'hidden')
+        .filter((e) => {
+          const labels = (e as HTMLInputElement).labels;
+          const named = (labels !== null && labels.length > 0) || (e.getAttribute('aria-label') ?? '') !== '' || (e.tagName === 'BUTTON' && (e.textContent ?? '').trim() !== '');
+          return !named;
+        })
+        .map((e) => e.outerHTML.slice(0, 80)),
+    );
+    expect(unlabelled).toEqual([]);
+    await page.focus('#evaluate');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab');
+    const focusStyle = await page.evaluate(() => {
+      const cs = getComputedStyle(document.activeElement as Element);
+      return { outline: cs.outlineStyle, shadow: cs.boxShadow };
+    });
+    expect(focusStyle.outline !== 'none' || focusStyle.shadow !== 'none').toBe(true);
+    // Body text is large (a ward PC): at least 16 px.
+    expect(await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize))).toBeGreaterThanOrEqual(16);
+    // A bad entry is announced and focused, not sent.
+    await page.fill('#anchor', 'yesterday');
+    await page.focus('#evaluate');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#global-error:not([hidden])');
+    expect(await page.getAttribute('#global-error', 'role')).toBe('alert');
+    expect(await page.textContent('#global-error')).toContain('First troponin drawn at');
+    expect(await focusedId()).toBe('anchor');
+    expect(await page.getAttribute('#anchor', 'aria-invalid')).toBe('true');
+  });
+
+  it('serves the rules page that every reasoning step links to', async () => {
+    await page.goto(`${app.url}/console/rules#rule-7`);
+    expect(await page.$('#rule-7')).not.toBeNull();
+    expect(await page.textContent('h1')).toContain('Rules of the pathway');
+    await page.screenshot({ path: artifactPath('console-rules.png') });
+  });
+});
