@@ -49,7 +49,7 @@ describe.runIf(run)('the console in real Chromium', () => {
   async function tabTo(selector: string, max = 60): Promise<number> {
     for (let i = 1; i <= max; i++) {
       await page.keyboard.press('Tab');
-      if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return i;
+      if (await page.evaluate<boolean>(`document.activeElement?.matches(${JSON.stringify(selector)}) ?? false`)) return i;
     }
     throw new Error(`${selector} is not reachable with Tab within ${max} presses`);
   }
@@ -60,7 +60,7 @@ describe.runIf(run)('the console in real Chromium', () => {
   }
 
   async function focusedId(): Promise<string> {
-    return page.evaluate(() => document.activeElement?.id ?? '');
+    return page.evaluate<string>("document.activeElement?.id ?? ''");
   }
 
   it('loads with the chart drawn from the pathway file, the map and the whole scenario library', async () => {
@@ -95,7 +95,7 @@ describe.runIf(run)('the console in real Chromium', () => {
     await open();
     // The skip link comes first and moves focus to the case.
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to the case');
+    expect(await page.evaluate<string>("document.activeElement?.textContent ?? ''")).toBe('Skip to the case');
     await page.keyboard.press('Enter');
     expect(await focusedId()).toBe('case-heading');
     await tabTo('#tab-form');
@@ -161,7 +161,7 @@ describe.runIf(run)('the console in real Chromium', () => {
     for (const href of links) expect(href).toMatch(/^\/console\/rules#rule-\d+$/);
 
     // The map follows the case: this assay, this baseline, this TIMI.
-    await page.waitForFunction(() => document.querySelector('#map-status')?.textContent?.includes('baseline 8 ng/L') ?? false);
+    await page.waitForFunction("document.querySelector('#map-status')?.textContent?.includes('baseline 8 ng/L') ?? false");
     expect(await page.getAttribute('#retest-plot .ref-url', 'data-value')).toBe('14');
     expect(await page.$$eval('#retest-plot rect.run[data-outcome="consistent-with-mi"]', (els) => els.length)).toBeGreaterThan(0);
     expect(await page.textContent('#retest-desc')).toContain('consistent-with-mi');
@@ -181,7 +181,7 @@ describe.runIf(run)('the console in real Chromium', () => {
     const fixture = loadFixture(name);
     await page.focus(`button[data-fixture="${name}"]`);
     await page.keyboard.press('Enter');
-    await page.waitForFunction((o) => document.body.dataset['outcome'] === o, fixture.expected.outcome);
+    await page.waitForSelector(`body[data-outcome="${fixture.expected.outcome}"]`);
     expect(await focusedId()).toBe('card-heading');
     expect(await page.textContent('#case-banner')).toContain(name);
     // Baseline above the URL, change under 20%: not consistent, with a warning (chart2-pathway.md section 3).
@@ -207,7 +207,7 @@ describe.runIf(run)('the console in real Chromium', () => {
     await page.keyboard.press('Space');
     await page.focus('#paste-evaluate');
     await page.keyboard.press('Enter');
-    await page.waitForFunction((o) => document.body.dataset['outcome'] === o, f.expected.outcome);
+    await page.waitForSelector(`body[data-outcome="${f.expected.outcome}"]`);
 
     await page.fill('#export-name', 'pasted-female-case');
     await page.fill('#export-description', 'A pasted case, exported.');
@@ -239,7 +239,7 @@ describe.runIf(run)('the console in real Chromium', () => {
     const query = new URL(link).search;
     expect(query).toMatch(/^\?case=/);
     await open(query);
-    await page.waitForFunction((o) => document.body.dataset['outcome'] === o, f.expected.outcome);
+    await page.waitForSelector(`body[data-outcome="${f.expected.outcome}"]`);
     expect(await page.isVisible('#case-banner')).toBe(true);
     expect(await page.textContent('#case-banner')).toContain('CDS card link');
     expect(await page.getAttribute('#tab-paste', 'aria-selected')).toBe('true');
@@ -250,27 +250,19 @@ describe.runIf(run)('the console in real Chromium', () => {
 
   it('is keyboard- and screen-reader-minded: labelled controls, visible focus, ARIA tabs, errors announced', async () => {
     await open();
-    const unlabelled = await page.$$eval('input, select, textarea, button', (els) =>
-      els
-        .filter((e) => !(e as HTMLElement).hidden && (e as HTMLInputElement).type !== 'hidden')
-        .filter((e) => {
-          const labels = (e as HTMLInputElement).labels;
-          const named = (labels !== null && labels.length > 0) || (e.getAttribute('aria-label') ?? '') !== '' || (e.tagName === 'BUTTON' && (e.textContent ?? '').trim() !== '');
-          return !named;
-        })
-        .map((e) => e.outerHTML.slice(0, 80)),
-    );
+    // Page-side code as a string: the tests are type-checked without the DOM library.
+    const unlabelled = await page.evaluate<string[]>(`[...document.querySelectorAll('input, select, textarea, button')]
+      .filter((e) => !e.hidden && e.type !== 'hidden')
+      .filter((e) => !((e.labels && e.labels.length > 0) || (e.getAttribute('aria-label') || '') !== '' || (e.tagName === 'BUTTON' && e.textContent.trim() !== '')))
+      .map((e) => e.outerHTML.slice(0, 80))`);
     expect(unlabelled).toEqual([]);
     await page.focus('#evaluate');
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Tab');
-    const focusStyle = await page.evaluate(() => {
-      const cs = getComputedStyle(document.activeElement as Element);
-      return { outline: cs.outlineStyle, shadow: cs.boxShadow };
-    });
+    const focusStyle = await page.evaluate<{ outline: string; shadow: string }>('({ outline: getComputedStyle(document.activeElement).outlineStyle, shadow: getComputedStyle(document.activeElement).boxShadow })');
     expect(focusStyle.outline !== 'none' || focusStyle.shadow !== 'none').toBe(true);
     // Body text is large (a ward PC): at least 16 px.
-    expect(await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize))).toBeGreaterThanOrEqual(16);
+    expect(await page.evaluate<number>('parseFloat(getComputedStyle(document.body).fontSize)')).toBeGreaterThanOrEqual(16);
     // A bad entry is announced and focused, not sent.
     await page.fill('#anchor', 'yesterday');
     await page.focus('#evaluate');
