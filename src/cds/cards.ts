@@ -232,9 +232,14 @@ function retestCoding(decision: Decision, ctx: CardContext): { system: string; c
   return null;
 }
 
+/** Whether the card for this decision carries the retest-order suggestion (awaiting-retest with a due time). */
+export function suggestsRetest(decision: Decision): boolean {
+  return decision.outcome === 'awaiting-retest' && decision.retestDue !== undefined;
+}
+
 function retestSuggestion(decision: Decision, ctx: CardContext): CdsSuggestion | null {
   const due = decision.retestDue;
-  if (decision.outcome !== 'awaiting-retest' || due === undefined) return null;
+  if (!suggestsRetest(decision) || due === undefined) return null;
   const coding = retestCoding(decision, ctx);
   const when = `${shortLocalTime(due, decision.evaluatedAt, ctx.displayTimeZone)} (${ctx.displayTimeZone})`;
   const resource: Json = {

@@ -14,7 +14,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Resource } from 'fhir/r4.js';
-import type { AuditStore } from '../audit/store.js';
+import type { AuditRecord, AuditRecordInput, AuditStore } from '../audit/store.js';
 import { decideResources } from '../decide.js';
 import type { PathwayRuntime } from '../engine/catalogue.js';
 import { instantFromEpochMs } from '../engine/time.js';
@@ -23,7 +23,7 @@ import { TnpError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Settings } from '../settings.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
-import { cardsFor } from './cards.js';
+import { cardsFor, suggestsRetest, summaryFor } from './cards.js';
 import { CdsUnauthorizedError, type JwtVerifier, type VerifiedClient } from './jwt.js';
 import { gatherData, prefetchTemplates, type GatheredData } from './prefetch.js';
 import { feedbackRequestSchema, serviceRequestSchema } from './schemas.js';
@@ -114,10 +114,18 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
     return Promise.resolve();
   };
 
-  const appendTimed = async (input: Parameters<AuditStore['append']>[0]): Promise<Awaited<ReturnType<AuditStore['append']>>> => {
+  const appendTimed = async (input: AuditRecordInput): Promise<AuditRecord> => {
     const end = metrics.auditWriteDuration.startTimer({ kind: input.kind });
     try {
-      const rec = await store.append(input);
+      let rec: AuditRecord;
+      try {
+        rec = await store.append(input);
+      } catch (e) {
+        // A body the store refuses as not plain JSON (a non-finite number from the data, say): nothing was
+        // written; store its JSON form instead (non-finite numbers become null, as JSON has them).
+        if (!(e instanceof TnpError && e.code === 'TNP_ERR_AUDIT_RECORD_INVALID')) throw e;
+        rec = await store.append({ ...input, body: plain(input.body) });
+      }
       end();
       return rec;
     } catch (e) {
@@ -218,13 +226,11 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         encounterId: body.context.encounterId ?? null,
         suggestionUuid,
       };
-      // The card as it will be sent, but for its uuid and auditId (the record's id, known once written).
-      const [draft] = cardsFor(decision, { ...cardContext, auditId: null, cardUuid: 'pending' });
       const record = await appendTimed({
         kind: 'evaluation',
         at: new Date(req.receivedAtMs).toISOString(),
         patientId: body.context.patientId,
-        body: plain({
+        body: {
           service: SERVICE_ID,
           hook: body.hook,
           hookInstance: body.hookInstance,
@@ -251,16 +257,8 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
           inputs: decision.inputs,
           path: decision.path,
           trace: decision.trace,
-          cards: [
-            {
-              uuidIsRecordId: true,
-              summary: draft?.summary ?? null,
-              indicator: draft?.indicator ?? null,
-              suggestionUuids: draft?.suggestions?.map((s) => s.uuid) ?? [],
-              detailSha256: draft?.detail === undefined ? null : sha256Hex(draft.detail),
-            },
-          ],
-        }),
+          cards: [{ uuidIsRecordId: true, summary: summaryFor(decision, settings.displayTimeZone), indicator: decision.indicator, suggestionUuids: suggestsRetest(decision) ? [suggestionUuid] : [] }],
+        },
       });
       const cards: CdsCard[] = cardsFor(decision, { ...cardContext, auditId: record.id, cardUuid: record.id });
       metrics.outcomes.inc({ outcome: decision.outcome });
