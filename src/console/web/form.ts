@@ -93,7 +93,7 @@ export class CaseForm {
     const unit = h('select', { 'aria-label': label('unit'), name: `unit-${n}` }, ...UNITS.map((u) => h('option', { value: u.code, selected: u.code === (init.unit ?? 'ng/L') }, u.label)));
     const minutes = h('input', { type: 'text', inputmode: 'numeric', autocomplete: 'off', 'aria-label': label('drawn at, minutes after the first troponin'), name: `minutes-${n}`, value: init.minutes });
     const status = h('select', { 'aria-label': label('status'), name: `status-${n}` }, ...STATUSES.map((st) => h('option', { value: st, selected: st === (init.status ?? 'final') }, st)));
-    const remove = h('button', { type: 'button', class: 'remove', 'aria-label': label('remove') }, 'Remove');
+    const remove = h('button', { type: 'button', class: 'remove', 'aria-label': `Remove result ${index}`, title: 'Remove this result' }, '✕');
     const row = h('tr', { 'data-row': n }, h('td', {}, String(index)), h('td', {}, comparator), h('td', {}, value), h('td', {}, unit), h('td', {}, minutes), h('td', {}, status), h('td', {}, remove));
     remove.addEventListener('click', () => {
       const next = row.nextElementSibling ?? row.previousElementSibling;
@@ -110,7 +110,7 @@ export class CaseForm {
       const cell = r.cells[0];
       if (cell !== undefined) cell.textContent = String(i + 1);
       for (const el of r.querySelectorAll<HTMLElement>('[aria-label]')) {
-        el.setAttribute('aria-label', (el.getAttribute('aria-label') ?? '').replace(/^Result \d+/, `Result ${i + 1}`));
+        el.setAttribute('aria-label', (el.getAttribute('aria-label') ?? '').replace(/^Result \d+/, `Result ${i + 1}`).replace(/^Remove result \d+/, `Remove result ${i + 1}`));
       }
     });
   }

@@ -141,7 +141,7 @@ async function openFixture(name: string, selectTab: (id: string) => void): Promi
     select.dispatchEvent(new Event('change'));
     selectTab('tab-fixture');
     const banner = byId('case-banner', HTMLDivElement);
-    banner.textContent = `Fixture ${name} (${f.pass ? 'passes' : 'FAILS'}: expected ${f.expected.outcome}, the engine gives ${f.actual?.outcome ?? 'no outcome'}). Its Bundle is in "Paste a FHIR Bundle" to edit.`;
+    banner.textContent = `Fixture ${name} (${f.pass ? 'passes' : 'FAILS'}: expected ${f.expected.outcome}, the engine gives ${f.actual?.outcome ?? 'no outcome'}). Its Bundle is in "Paste FHIR" to edit.`;
     banner.hidden = false;
     show(f.evaluation);
     byId('card-heading', HTMLHeadingElement).focus();
@@ -250,7 +250,7 @@ async function start(): Promise<void> {
           fillPaste(res.resources, res.now, res.encounter, null);
           selectTab('tab-paste');
           const banner = byId('case-banner', HTMLDivElement);
-          banner.textContent = 'This case came from a CDS card link: de-identified inputs only (codes, values, units, statuses and times relative to the baseline, placed on a fixed date). Its resources are in "Paste a FHIR Bundle".';
+          banner.textContent = 'This case came from a CDS card link: de-identified inputs only (codes, values, units, statuses and times relative to the baseline, placed on a fixed date). Its resources are in "Paste FHIR".';
           banner.hidden = false;
           show(res);
         })
