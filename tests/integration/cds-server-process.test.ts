@@ -1,0 +1,196 @@
+/**
+ * The real entry point, `node dist/server.js` (what `npm start` runs; the global setup builds dist/):
+ * settings from HS_TROPONIN_CDS_SETTINGS, a bad file stops the start naming the key, discovery for a
+ * signed client and 401 for an unsigned one, graceful SIGTERM, and a kill -9 in the middle of load that
+ * loses no acknowledged audit record (on SQLite and on PostgreSQL).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AuditStoreSettings } from '../../src/audit/store.js';
+import { createCdsClient, type CdsTestClient } from '../support/cds-client.js';
+import { pgAvailable, requireService } from '../support/services.js';
+import { harnessFor, searchset } from '../support/cds-app.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SERVER = join(ROOT, 'dist', 'server.js');
+const BASE = 'https://cds.hospital.example';
+const ADMIN = 'process-test-admin-token-0123456789';
+const dir = mkdtempSync(join(tmpdir(), 'tnp-server-'));
+const runPg = requireService('PostgreSQL at 127.0.0.1:5432', await pgAvailable());
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Server {
+  readonly proc: ChildProcessWithoutNullStreams;
+  readonly url: string;
+  readonly output: () => string;
+}
+
+function settingsFile(content: unknown): string {
+  const file = join(dir, `settings-${randomUUID()}.json`);
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+function run(file: string | null, cwd = dir): { proc: ChildProcessWithoutNullStreams; output: () => string; exited: Promise<number | null> } {
+  const env: Record<string, string | undefined> = { ...process.env, HOST: '127.0.0.1', PORT: '0' };
+  if (file === null) delete env['HS_TROPONIN_CDS_SETTINGS'];
+  else env['HS_TROPONIN_CDS_SETTINGS'] = file;
+  const proc = spawn(process.execPath, [SERVER], { cwd, env, stdio: 'pipe' });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, output: () => out, exited };
+}
+
+async function start(file: string | null, cwd = dir): Promise<Server> {
+  const r = run(file, cwd);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line in 20 s:\n${r.output()}`)), 20_000);
+    const poll = setInterval(() => {
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(r.output());
+      if (m?.[1] !== undefined) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    }, 20);
+    void r.exited.then((code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`the server exited (${String(code)}):\n${r.output()}`));
+    });
+  });
+  return { proc: r.proc, url, output: r.output };
+}
+
+async function stop(s: Server, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (s.proc.exitCode !== null) return s.proc.exitCode;
+  const done = new Promise<number | null>((resolve) => s.proc.once('exit', (code) => resolve(code)));
+  s.proc.kill(signal);
+  return done;
+}
+
+const body = (patientId: string): Record<string, unknown> => ({
+  hook: 'patient-view',
+  hookInstance: randomUUID(),
+  context: { userId: 'Practitioner/1', patientId },
+  prefetch: {
+    observations: searchset([
+      { resourceType: 'Observation', id: 'e1', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8601-7' }] }, effectiveDateTime: new Date(Date.now() - 3600_000).toISOString(), valueCodeableConcept: { coding: [{ system: 'http://hs-troponin-cds.example/fhir/CodeSystem/chest-pain', code: 'no-stemi-or-new-lbbb' }] } },
+      { resourceType: 'Observation', id: 't1', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '67151-1' }] }, effectiveDateTime: new Date(Date.now() - 1800_000).toISOString(), valueQuantity: { value: 9, unit: 'ng/L', system: 'http://unitsofmeasure.org', code: 'ng/L' } },
+    ]),
+  },
+});
+
+async function cds(s: Server, ehr: CdsTestClient, patientId: string): Promise<Response> {
+  const path = '/cds-services/hs-troponin-chest-pain';
+  return fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await ehr.sign({ aud: `${BASE}${path}` })}` }, body: JSON.stringify(body(patientId)) });
+}
+
+describe('npm start (node dist/server.js)', () => {
+  it('a bad settings file stops the start with the key named, exit 1', async () => {
+    for (const [content, key] of [
+      [{ publicBaseUrl: BASE, unknownKey: 1 }, 'unknownKey'],
+      [{ cdsClients: [{ iss: 'x' }] }, 'cdsClients[0]'],
+      [{ storage: { kind: 'sqlite' } }, 'storage'],
+      [{ fhirPullTimeoutMs: 5 }, 'fhirPullTimeoutMs'],
+      ['{ not json', 'not JSON'],
+    ] as const) {
+      const r = run(settingsFile(content));
+      expect(await r.exited).toBe(1);
+      expect(r.output()).toContain(key);
+      expect(r.output()).toContain('cannot start');
+    }
+  });
+
+  it('without settings: the defaults trust no client (401), /healthz and /console work, SQLite under ./data/', async () => {
+    const cwd = mkdtempSync(join(dir, 'plain-'));
+    const s = await start(null, cwd);
+    try {
+      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${s.url}/console`)).status).toBe(200);
+      const ehr = await createCdsClient({ iss: 'https://ehr.example', alg: 'ES384' });
+      const res = await fetch(`${s.url}/cds-services`, { headers: { authorization: `Bearer ${await ehr.sign({ aud: `${s.url}/cds-services` })}` } });
+      expect(res.status).toBe(401);
+      expect(s.output()).toContain('default-assay-codes');
+      expect(s.output()).toContain(join(cwd, 'data', 'hs-troponin-cds.sqlite'));
+    } finally {
+      expect(await stop(s)).toBe(0);
+    }
+  });
+
+  it('with a client in the settings: discovery and cards for it, 401 unsigned; SIGTERM stops it cleanly', async () => {
+    const ehr = await createCdsClient({ iss: 'https://ehr.example', alg: 'RS384' });
+    const file = settingsFile({ publicBaseUrl: BASE, cdsClients: [{ iss: ehr.iss, jwks: ehr.jwks }], storage: { kind: 'sqlite', path: join(dir, 'started.sqlite') }, adminTokens: [ADMIN], labClients: [{ name: 'lab', token: 'lab-token-0123456789abcdef' }], sexSpecificUrls: false });
+    const s = await start(file);
+    try {
+      const d = await fetch(`${s.url}/cds-services`, { headers: { authorization: `Bearer ${await ehr.sign({ aud: `${BASE}/cds-services` })}` } });
+      expect(d.status).toBe(200);
+      expect(((await d.json()) as { services: { id: string }[] }).services[0]?.id).toBe('hs-troponin-chest-pain');
+      expect((await fetch(`${s.url}/cds-services`)).status).toBe(401);
+      const res = await cds(s, ehr, 'p-proc');
+      expect(res.status).toBe(200);
+      const card = ((await res.json()) as { cards: { extension: Record<string, { outcome: string; auditId: string }> }[] }).cards[0]!;
+      expect(card.extension['hs-troponin-cds']?.outcome).toBe('needs-input');
+      const rec = await fetch(`${s.url}/audit/${card.extension['hs-troponin-cds']?.auditId}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      expect(rec.status).toBe(200);
+      const lines = s.output().split('\n').filter((l) => l.startsWith('{'));
+      expect(lines.length).toBeGreaterThan(3);
+      for (const l of lines) JSON.parse(l);
+    } finally {
+      expect(await stop(s)).toBe(0);
+    }
+    expect(s.output()).toContain('"event":"stopped"');
+  });
+
+  for (const kind of ['sqlite', 'postgres'] as const) {
+    it.runIf(kind === 'sqlite' || runPg)(`kill -9 in the middle of load loses no acknowledged record (${kind})`, async () => {
+      const harness = harnessFor(kind);
+      const storage: AuditStoreSettings = kind === 'sqlite' ? { kind: 'sqlite', path: join(dir, `crash-${randomUUID()}.sqlite`) } : harness.fresh();
+      const ehr = await createCdsClient({ iss: 'https://ehr.example', alg: 'ES384' });
+      const file = settingsFile({ publicBaseUrl: BASE, cdsClients: [{ iss: ehr.iss, jwks: ehr.jwks }], storage: kind === 'sqlite' ? storage : { kind: 'postgres', url: `${(storage as { url: string }).url}?schema=${(storage as { schema: string }).schema}` }, adminTokens: [ADMIN] });
+      try {
+        const s = await start(file);
+        const acked: string[] = [];
+        let stopLoad = false;
+        const worker = async (w: number): Promise<void> => {
+          for (let i = 0; !stopLoad; i++) {
+            try {
+              const res = await cds(s, ehr, `p-crash-${w}`);
+              if (res.status === 200) acked.push(((await res.json()) as { cards: { uuid: string }[] }).cards[0]!.uuid);
+            } catch {
+              return; // the connection died with the process
+            }
+          }
+        };
+        const load = Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
+        await new Promise((r) => setTimeout(r, 1500));
+        s.proc.kill('SIGKILL');
+        stopLoad = true;
+        await load;
+        expect(acked.length).toBeGreaterThan(10);
+        const again = await start(file);
+        try {
+          for (const id of acked) {
+            const rec = await fetch(`${again.url}/audit/${id}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+            expect(rec.status, `acknowledged record ${id}`).toBe(200);
+          }
+          const verify = await fetch(`${again.url}/audit/verify`, { headers: { authorization: `Bearer ${ADMIN}` } });
+          expect(verify.status).toBe(200);
+          expect(((await verify.json()) as { records: number }).records).toBeGreaterThanOrEqual(acked.length);
+        } finally {
+          await stop(again);
+        }
+      } finally {
+        await harness.cleanup();
+      }
+    });
+  }
+});
