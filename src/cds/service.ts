@@ -106,7 +106,8 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
   /** Puts the hookInstance on every log line of a CDS call (and on the request-completed line). */
   const tagHookInstance = (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const body = req.body;
-    if (isObject(body) && typeof body['hookInstance'] === 'string') {
+    // Runs before validation (so a refused body's log lines carry it too): only a well-formed value is logged.
+    if (isObject(body) && typeof body['hookInstance'] === 'string' && /^[\x21-\x7e]{1,200}$/.test(body['hookInstance'])) {
       req.hookInstance = body['hookInstance'];
       req.log = req.log.child({ hookInstance: body['hookInstance'], iss: req.cdsClient?.iss });
       reply.log = req.log;
@@ -181,7 +182,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
   /** CDS Hooks 2.0 "Calling a CDS Service" for `patient-view`. */
   app.post<{ Body: CdsPatientViewRequest }>(
     SERVICE_PATH,
-    { schema: { body: serviceRequestSchema }, onRequest: requireJwt(SERVICE_PATH), preHandler: tagHookInstance },
+    { schema: { body: serviceRequestSchema }, onRequest: requireJwt(SERVICE_PATH), preValidation: tagHookInstance },
     async (req, reply) => {
       const body = req.body;
       const client = req.cdsClient;
