@@ -254,6 +254,22 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       }
     });
 
+    it('with sex-specific URLs the Patient is required: 412 when it cannot be had, a null Patient means sex unknown', async () => {
+      clock.set('2026-04-17T13:20:00Z');
+      const patientId = `psex-${randomUUID().slice(0, 8)}`;
+      const absent = await call(sexApp, ehr, 'POST', SERVICE_PATH, hookBody(patientId, { prefetch: { observations: searchset([]) } }));
+      expect(absent.status).toBe(412);
+      expect(absent.json.issue[0].details.text).toContain('no prefetch "patient"');
+      expect(absent.json.issue[0].expression).toEqual(['prefetch.patient']);
+      const failed = await call(sexApp, ehr, 'POST', SERVICE_PATH, hookBody(patientId, { prefetch: { observations: searchset([]), patient: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'forbidden', diagnostics: 'no access' }] } } }));
+      expect(failed.status).toBe(412);
+      expect(failed.json.issue[0].details.text).toContain('prefetch "patient" is an OperationOutcome (no access)');
+      const records = (await admin(sexApp, `/audit?patient=${patientId}`)).json.records;
+      expect(records.map((r: WireJson) => r.kind)).toEqual(['evaluation-failure', 'evaluation-failure']);
+      const unknownSex = await call(sexApp, ehr, 'POST', SERVICE_PATH, hookBody(patientId, { prefetch: { observations: searchset([]), patient: null } }));
+      expect(unknownSex.status).toBe(200);
+    });
+
     it('a prefetch OperationOutcome with a fhirServer: the data are pulled instead', async () => {
       const f = fixtures.find((x) => x.name === 'below-url-rise-above-url-consistent')!;
       clock.set(f.expected.now);
