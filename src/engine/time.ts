@@ -93,14 +93,17 @@ export function formatInstant(t: Instant): string {
   return `${pad(y, 4)}-${pad(m)}-${pad(d)}T${pad(hh)}:${pad(mi)}:${pad(ss)}${fraction}Z`;
 }
 
-/** Minutes between two instants as an exact decimal string ("180", "12.5"). */
+/**
+ * Minutes between two instants, for people: "180", "0.5", "1.5", "-2". Whole minutes are exact; a
+ * fraction is rounded to three decimals (display only: no decision uses it).
+ */
 export function minutesBetween(from: Instant, to: Instant): string {
   const diff = to - from;
   const sign = diff < 0n ? '-' : '';
   const abs = diff < 0n ? -diff : diff;
-  const whole = abs / NS_PER_MINUTE;
-  const rest = abs % NS_PER_MINUTE;
-  if (rest === 0n) return `${sign}${whole}`;
-  const frac = pad(rest, 11).replace(/0+$/, '');
-  return `${sign}${whole}.${frac}`;
+  // thousandths of a minute, rounded half up
+  const milli = (abs * 1000n + NS_PER_MINUTE / 2n) / NS_PER_MINUTE;
+  const whole = milli / 1000n;
+  const frac = (milli % 1000n).toString().padStart(3, '0').replace(/0+$/, '');
+  return `${milli === 0n ? '' : sign}${whole}${frac === '' ? '' : `.${frac}`}`;
 }
