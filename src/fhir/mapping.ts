@@ -192,8 +192,10 @@ function troponinValue(o: Record<string, unknown>): TroponinValue {
   const system = quantity.system as unknown;
   const code = quantity.code as unknown;
   const unitText = quantity.unit as unknown;
+  // A unit system other than UCUM makes the result uninterpretable, whether or not a code is given:
+  // the unit text is never read in place of a code of another system.
+  if (system !== undefined && system !== UCUM_SYSTEM) return { kind: 'unreadable', reason: `the unit is from ${formatNumber(system)}, not UCUM` };
   if (code !== undefined) {
-    if (system !== undefined && system !== UCUM_SYSTEM) return { kind: 'unreadable', reason: `the unit code is from ${formatNumber(system)}, not UCUM` };
     if (typeof code !== 'string' || code === '') return { kind: 'unreadable', reason: 'the unit code is empty' };
     unit = code;
   } else if (typeof unitText === 'string' && unitText !== '') {

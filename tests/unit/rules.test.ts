@@ -347,6 +347,10 @@ describe('rule 10: units', () => {
       expect(d.outcome).toBe('indeterminate');
     }
   });
+  it('a unit system other than UCUM is uninterpretable even when the unit text looks like UCUM', async () => {
+    const d = await run([...workedUp(), troponin(5, 0), troponin(5, 180, { system: 'http://example.org/units', code: null, unit: 'ng/L' })], 200);
+    expect(d.outcome).toBe('indeterminate');
+  });
   it('the unit text is read when there is no code', async () => {
     const d = await run([...workedUp(), troponin(0.005, 0, { unit: 'ng/mL', code: null, system: null })], 10);
     expect(d.troponin.baseline?.valueNgL).toBe('5');
