@@ -17,9 +17,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/hs-troponin-cds.js');
 const tmp = mkdtempSync(join(tmpdir(), 'hs-cli-'));
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: ROOT });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -58,6 +58,15 @@ describe('command line: hs-troponin-cds evaluate', () => {
     const d = JSON.parse(r.stdout) as Record<string, unknown>;
     for (const k of ['outcome', 'missing', 'reasons', 'trace', 'pathway']) expect(d).toHaveProperty(k);
     expect(d['outcome']).toBe('consistent-with-mi');
+  });
+
+  it('rule 15: the same decision, byte for byte, whatever the host time zone and locale', async () => {
+    const fx = join(FIXTURES, 'shuffled-resource-order.json');
+    const now = (JSON.parse(readFileSync(join(FIXTURES, 'shuffled-resource-order.expected.json'), 'utf8')) as Expected).now;
+    const a = await cli(['evaluate', fx, '--now', now], { TZ: 'UTC', LC_ALL: 'C', LANG: 'C' });
+    const b = await cli(['evaluate', fx, '--now', now], { TZ: 'Pacific/Chatham', LC_ALL: 'de_DE.UTF-8', LANG: 'ar_EG.UTF-8' });
+    expect(a.code).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
   });
 
   it('malformed JSON: exit 2 and says the file is not JSON', async () => {
