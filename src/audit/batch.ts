@@ -6,7 +6,7 @@
  * so the decisions are made against the state the transaction commits on.
  */
 import { TnpError } from '../errors.js';
-import { GENESIS_HASH, makeRecord, recordHash, type AuditRecord, type AuditRow, type NormalisedInput } from './record.js';
+import { GENESIS_HASH, makeRecord, recordHashOfBodyText, type AuditRecord, type AuditRow, type NormalisedInput } from './record.js';
 
 export interface PendingAppend {
   /** Chosen when `append` was called (deps.newId), so the caller's id never depends on batching. */
@@ -72,9 +72,10 @@ export function planAppends(appends: readonly PendingAppend[], state: ChainState
       continue;
     }
     seq += 1;
-    const fields = { seq, id, kind: input.kind, at: input.at, patientId: input.patientId, linksTo: input.linksTo, idempotencyKey: input.idempotencyKey, body: input.body, prevHash };
-    const hash = recordHash(fields);
-    const record = makeRecord({ ...fields, hash });
+    const fields = { seq, id, kind: input.kind, at: input.at, patientId: input.patientId, linksTo: input.linksTo, idempotencyKey: input.idempotencyKey, prevHash };
+    // The body's canonical text was made once, in normaliseInput: it is both what is hashed and what is stored.
+    const hash = recordHashOfBodyText(fields, input.bodyText);
+    const record = makeRecord({ ...fields, body: input.body, hash });
     rows.push({ seq, id, kind: input.kind, at: input.at, patient_id: input.patientId, links_to: input.linksTo ?? null, idempotency_key: key ?? null, body: input.bodyText, prev_hash: prevHash, hash });
     outcomes.push({ ok: true, record });
     if (key !== undefined) batchByKey.set(key, record);

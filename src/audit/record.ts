@@ -64,19 +64,22 @@ export interface HashedFields {
  * record changes every hash after it.
  */
 export function recordHash(r: HashedFields): string {
-  return sha256Hex(
-    canonicalJson({
-      seq: r.seq,
-      id: r.id,
-      kind: r.kind,
-      at: r.at,
-      patientId: r.patientId,
-      linksTo: r.linksTo,
-      idempotencyKey: r.idempotencyKey,
-      body: r.body,
-      prevHash: r.prevHash,
-    }),
-  );
+  return recordHashOfBodyText(r, canonicalJson(r.body));
+}
+
+/**
+ * {@link recordHash} for a body already in canonical JSON text (`bodyText` must be `canonicalJson(body)`,
+ * as {@link normaliseInput} produces it): the same digest without serialising the body again. The hashed
+ * object's keys are written in sorted order, exactly as `canonicalJson` would write them.
+ */
+export function recordHashOfBodyText(r: Omit<HashedFields, 'body'>, bodyText: string): string {
+  const q = JSON.stringify;
+  let text = `{"at":${q(r.at)},"body":${bodyText},"id":${q(r.id)}`;
+  if (r.idempotencyKey !== undefined) text += `,"idempotencyKey":${q(r.idempotencyKey)}`;
+  text += `,"kind":${q(r.kind)}`;
+  if (r.linksTo !== undefined) text += `,"linksTo":${q(r.linksTo)}`;
+  text += `,"patientId":${r.patientId === null ? 'null' : q(r.patientId)},"prevHash":${q(r.prevHash)},"seq":${canonicalJson(r.seq)}}`;
+  return sha256Hex(text);
 }
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
@@ -85,27 +88,50 @@ function invalid(message: string, field: string): TnpError {
   return new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', message, { expression: [field] });
 }
 
-function checkJson(value: unknown, path: string, seen: Set<object>): void {
+/**
+ * Checks that `value` is plain JSON and writes its canonical JSON text (the same text as
+ * `canonicalJson`: object keys sorted by UTF-16 code units, no whitespace, undefined members left out
+ * and undefined array items written as null) in one walk, so a record body is serialised once.
+ */
+function canonicalBody(value: unknown, path: string, seen: Set<object>): string {
   switch (typeof value) {
     case 'string':
     case 'boolean':
-      return;
+      return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw invalid(`${path} is a non-finite number`, path);
-      return;
+      return JSON.stringify(value);
     case 'object': {
-      if (value === null) return;
+      if (value === null) return 'null';
       if (seen.has(value)) throw invalid(`${path} is a circular reference`, path);
       seen.add(value);
+      let out: string;
       if (Array.isArray(value)) {
-        value.forEach((v: unknown, i) => checkJson(v === undefined ? null : v, `${path}[${i}]`, seen));
+        out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const v: unknown = value[i];
+          if (i > 0) out += ',';
+          out += v === undefined ? 'null' : canonicalBody(v, `${path}[${i}]`, seen);
+        }
+        out += ']';
       } else {
         const proto: unknown = Object.getPrototypeOf(value);
         if (proto !== Object.prototype && proto !== null) throw invalid(`${path} is not a plain object (a class instance such as a Date is not JSON)`, path);
-        for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (v !== undefined) checkJson(v, `${path}.${k}`, seen);
+        const obj = value as Record<string, unknown>;
+        const keys = Object.keys(obj).sort();
+        out = '{';
+        let first = true;
+        for (const k of keys) {
+          const v = obj[k];
+          if (v === undefined) continue;
+          const text = canonicalBody(v, `${path}.${k}`, seen);
+          out += `${first ? '' : ','}${JSON.stringify(k)}:${text}`;
+          first = false;
+        }
+        out += '}';
       }
       seen.delete(value);
-      return;
+      return out;
     }
     case 'undefined':
     case 'bigint':
@@ -113,6 +139,7 @@ function checkJson(value: unknown, path: string, seen: Set<object>): void {
     case 'symbol':
       throw invalid(`${path} is a ${typeof value}, not JSON`, path);
   }
+  throw invalid(`${path} is not JSON`, path);
 }
 
 // NUL and unpaired surrogates cannot be stored faithfully as text (PostgreSQL refuses NUL, UTF-8 cannot
@@ -152,8 +179,7 @@ export function normaliseInput(input: AuditRecordInput): NormalisedInput {
   if (typeof i.at !== 'string' || !ISO_UTC.test(i.at) || !Number.isFinite(Date.parse(i.at))) throw invalid('at must be an ISO 8601 time in UTC, e.g. 2026-01-31T12:00:00.000Z', 'at');
   if (i.patientId !== null && !isStorableText(i.patientId)) throw invalid('patientId must be a non-empty string (no NUL, well-formed Unicode) or null', 'patientId');
   if (i.body === undefined) throw invalid('body is required', 'body');
-  checkJson(i.body, 'body', new Set());
-  const bodyText = canonicalJson(i.body);
+  const bodyText = canonicalBody(i.body, 'body', new Set());
   return {
     kind: i.kind as AuditKind,
     at: i.at,
