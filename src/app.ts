@@ -98,6 +98,7 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
   app.decorateRequest('cdsClient', null);
   app.decorateRequest('hookInstance', null);
   app.decorateRequest('receivedAtMs', 0);
+  app.decorateRequest('pendingJti', null);
 
   // Only JSON bodies: no text/plain parser (415 for anything else); depth-limited before parsing.
   app.removeContentTypeParser('text/plain');

@@ -12,6 +12,20 @@ export interface PendingAppend {
   /** Chosen when `append` was called (deps.newId), so the caller's id never depends on batching. */
   readonly id: string;
   readonly input: NormalisedInput;
+  /**
+   * A replay-guard entry that must be new for this record to be appended (`appendWithJti`): it is
+   * upserted in the same transaction, before the records are planned, and a refused entry drops the
+   * append from the batch (no seq, no row) with a {@link JtiReplayedError}.
+   */
+  readonly jti?: PendingJti | undefined;
+}
+
+/** `appendWithJti` refused: the (iss, jti) pair is already held by the replay guard; nothing was appended. */
+export class JtiReplayedError extends TnpError {
+  constructor() {
+    super('TNP_ERR_UNAUTHORIZED', 'the JWT jti was already used: nothing was appended');
+    this.name = 'JtiReplayedError';
+  }
 }
 
 export interface PendingJti {
@@ -116,6 +130,35 @@ export function jtiOutcomes(jtis: readonly PendingJti[], firstIndex: ReadonlyMap
   });
 }
 
+/** The batch's replay-guard entries: the standalone ones (`rememberJti`) first, then those riding with appends. */
+export function batchJtis(req: BatchRequest): PendingJti[] {
+  const all = [...req.jtis];
+  for (const a of req.appends) if (a.jti !== undefined) all.push(a.jti);
+  return all;
+}
+
+/**
+ * After the replay-guard upserts (`accepted[i]` answers `batchJtis(req)[i]`): the appends that may go on
+ * (those without a jti, and those whose jti was new), the standalone answers, and `merge`, which puts
+ * the planned appends' outcomes back in call order with a {@link JtiReplayedError} for each dropped one.
+ */
+export function appendsAfterJti(req: BatchRequest, accepted: readonly boolean[]): { appends: PendingAppend[]; jtis: boolean[]; merge: (planned: readonly AppendOutcome[]) => AppendOutcome[] } {
+  const jtis = req.jtis.map((_, i) => accepted[i] ?? false);
+  const kept: PendingAppend[] = [];
+  const refused: boolean[] = [];
+  let k = req.jtis.length;
+  for (const a of req.appends) {
+    const ok = a.jti === undefined || (accepted[k++] ?? false);
+    refused.push(!ok);
+    if (ok) kept.push(a);
+  }
+  const merge = (planned: readonly AppendOutcome[]): AppendOutcome[] => {
+    let p = 0;
+    return refused.map((r): AppendOutcome => (r ? { ok: false, error: new JtiReplayedError() } : (planned[p++] ?? { ok: false, error: new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store gave no outcome for an append') })));
+  };
+  return { appends: kept, jtis, merge };
+}
+
 /** What a backend does in one write transaction. */
 export interface BatchRequest {
   readonly appends: readonly PendingAppend[];
@@ -140,6 +183,8 @@ export interface Backend {
   /** One transaction; resolves after COMMIT returned (durable). Rejects if nothing was committed. */
   commitBatch(req: BatchRequest): Promise<BatchResult>;
   getRow(id: string): Promise<AuditRow | undefined>;
+  /** Whether a replay-guard row for (iss, jti) still blocks the pair (expires_at >= reusableBeforeMs). */
+  jtiHeld(iss: string, jti: string, reusableBeforeMs: number): Promise<boolean>;
   rowsByPatient(patientId: string, limit: number): Promise<AuditRow[]>;
   /** The whole chain in seq order, a page at a time, up to the head as it was when the walk began. */
   chainPages(pageSize: number): AsyncGenerator<AuditRow[]>;

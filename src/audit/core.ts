@@ -25,6 +25,14 @@ function unavailable(what: string, e: unknown): TnpError {
   return new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', `the audit store cannot ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
+function checkJti(what: string, iss: string, jti: string, expiresAt: Date): PendingJti {
+  if (!isStorableText(iss)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', `${what}: iss must be a non-empty string (no NUL, well-formed Unicode)`, { expression: ['iss'] });
+  if (!isStorableText(jti)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', `${what}: jti must be a non-empty string (no NUL, well-formed Unicode)`, { expression: ['jti'] });
+  const expiresAtMs = expiresAt instanceof Date ? expiresAt.getTime() : Number.NaN;
+  if (!Number.isFinite(expiresAtMs)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', `${what}: expiresAt must be a valid Date`, { expression: ['expiresAt'] });
+  return { iss, jti, expiresAtMs };
+}
+
 export class AuditStoreImpl implements AuditStore {
   readonly location: string;
   readonly warnings: readonly string[];
@@ -60,15 +68,31 @@ export class AuditStoreImpl implements AuditStore {
     });
   }
 
+  appendWithJti(input: AuditRecordInput, iss: string, jti: string, expiresAt: Date): Promise<AuditRecord> {
+    return new Promise<AuditRecord>((resolve, reject) => {
+      if (this.closed) throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store is closed');
+      const pendingJti = checkJti('appendWithJti', iss, jti, expiresAt);
+      const normalised = normaliseInput(input);
+      const id = this.deps.newId();
+      if (!isStorableText(id)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'deps.newId gave no usable id', { expression: ['id'] });
+      this.enqueue({ type: 'append', pending: { id, input: normalised, jti: pendingJti }, resolve, reject });
+    });
+  }
+
   rememberJti(iss: string, jti: string, expiresAt: Date): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       if (this.closed) throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store is closed');
-      if (!isStorableText(iss)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'rememberJti: iss must be a non-empty string (no NUL, well-formed Unicode)', { expression: ['iss'] });
-      if (!isStorableText(jti)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'rememberJti: jti must be a non-empty string (no NUL, well-formed Unicode)', { expression: ['jti'] });
-      const expiresAtMs = expiresAt instanceof Date ? expiresAt.getTime() : Number.NaN;
-      if (!Number.isFinite(expiresAtMs)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'rememberJti: expiresAt must be a valid Date', { expression: ['expiresAt'] });
-      this.enqueue({ type: 'jti', pending: { iss, jti, expiresAtMs }, resolve, reject });
+      this.enqueue({ type: 'jti', pending: checkJti('rememberJti', iss, jti, expiresAt), resolve, reject });
     });
+  }
+
+  async isJtiHeld(iss: string, jti: string): Promise<boolean> {
+    this.assertOpen();
+    try {
+      return await this.backend.jtiHeld(iss, jti, this.deps.now().getTime() - this.jtiGraceMs);
+    } catch (e) {
+      throw unavailable('be read', e);
+    }
   }
 
   async get(id: string): Promise<AuditRecord | null> {
@@ -176,7 +200,7 @@ export class AuditStoreImpl implements AuditStore {
     if (prune) this.lastPruneMs = nowMs;
     this.counters.commits += 1;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
-    this.counters.jtiChecks += jtiOps.length;
+    this.counters.jtiChecks += jtiOps.length + appendOps.filter((o) => o.pending.jti !== undefined).length;
     appendOps.forEach((o, i) => {
       const out = result.appends[i];
       if (out === undefined) o.reject(new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store gave no outcome for an append'));

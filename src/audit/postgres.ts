@@ -12,7 +12,7 @@
 import pg from 'pg';
 import { TnpError } from '../errors.js';
 import { sha256Hex } from '../util/canonical-json.js';
-import { idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planJti, type Backend, type BatchRequest, type BatchResult } from './batch.js';
+import { appendsAfterJti, batchJtis, idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planJti, type Backend, type BatchRequest, type BatchResult, type PendingAppend } from './batch.js';
 import { AUDIT_KINDS, rowToRecord, type AuditRecord, type AuditRow } from './record.js';
 
 const COLUMNS = 'seq, id, kind, at, patient_id, links_to, idempotency_key, body, prev_hash, hash';
@@ -159,11 +159,12 @@ class PostgresBackend implements Backend {
       if (this.forceSyncCommit) begin.push('SET LOCAL synchronous_commit = on');
       if (req.appends.length > 0) begin.push(`SELECT pg_advisory_xact_lock(${this.appendLock})`);
       await client.query(begin.join('; '));
-      const appends = req.appends.length > 0 ? await this.appendRows(client, req) : [];
       if (req.prune) await client.query(`DELETE FROM ${this.jtiTable} WHERE expires_at < $1`, [req.jtiReusableBeforeMs]);
-      let jtis: boolean[] = [];
-      if (req.jtis.length > 0) {
-        const { candidates, firstIndex } = planJti(req.jtis);
+      // Replay-guard entries first: an append whose jti is refused is dropped before it gets a seq.
+      const all = batchJtis(req);
+      let accepted: boolean[] = [];
+      if (all.length > 0) {
+        const { candidates, firstIndex } = planJti(all);
         const res = await client.query<{ iss: string; jti: string }>(
           `INSERT INTO ${this.jtiTable} AS j (iss, jti, expires_at)
            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
@@ -171,8 +172,10 @@ class PostgresBackend implements Backend {
            RETURNING iss, jti`,
           [candidates.map((c) => c.iss), candidates.map((c) => c.jti), candidates.map((c) => c.expiresAtMs), req.jtiReusableBeforeMs],
         );
-        jtis = jtiOutcomes(req.jtis, firstIndex, new Set(res.rows.map((r) => jtiKey(r.iss, r.jti))));
+        accepted = jtiOutcomes(all, firstIndex, new Set(res.rows.map((r) => jtiKey(r.iss, r.jti))));
       }
+      const { appends: kept, jtis, merge } = appendsAfterJti(req, accepted);
+      const appends = merge(kept.length > 0 ? await this.appendRows(client, kept) : []);
       await client.query('COMMIT');
       return { appends, jtis };
     } catch (e) {
@@ -185,17 +188,17 @@ class PostgresBackend implements Backend {
     }
   }
 
-  private async appendRows(client: pg.PoolClient, req: BatchRequest): Promise<BatchResult['appends']> {
+  private async appendRows(client: pg.PoolClient, appends: readonly PendingAppend[]): Promise<BatchResult['appends']> {
     const headRes = await client.query<{ seq: string; hash: string }>(`SELECT seq, hash FROM ${this.records} ORDER BY seq DESC LIMIT 1`);
     const h = headRes.rows[0];
-    const keys = keysToLookUp(req.appends);
+    const keys = keysToLookUp(appends);
     const byIdempotencyKey = new Map<string, AuditRecord>();
     if (keys.length > 0) {
       const res = await client.query<PgRow>(`SELECT ${COLUMNS} FROM ${this.records} WHERE idempotency_key = ANY($1::text[])`, [keys]);
       for (const r of res.rows) if (r.idempotency_key !== null) byIdempotencyKey.set(r.idempotency_key, rowToRecord(toRow(r)));
     }
-    const idsRes = await client.query<{ id: string }>(`SELECT id FROM ${this.records} WHERE id = ANY($1::text[])`, [idsToLookUp(req.appends)]);
-    const plan = planAppends(req.appends, {
+    const idsRes = await client.query<{ id: string }>(`SELECT id FROM ${this.records} WHERE id = ANY($1::text[])`, [idsToLookUp(appends)]);
+    const plan = planAppends(appends, {
       head: h === undefined ? undefined : { seq: Number(h.seq), hash: h.hash },
       byIdempotencyKey,
       existingIds: new Set(idsRes.rows.map((r) => r.id)),
@@ -215,6 +218,11 @@ class PostgresBackend implements Backend {
     const res = await this.pool.query<PgRow>(`SELECT ${COLUMNS} FROM ${this.records} WHERE id = $1`, [id]);
     const r = res.rows[0];
     return r === undefined ? undefined : toRow(r);
+  }
+
+  async jtiHeld(iss: string, jti: string, reusableBeforeMs: number): Promise<boolean> {
+    const res = await this.pool.query(`SELECT 1 FROM ${this.jtiTable} WHERE iss = $1 AND jti = $2 AND expires_at >= $3`, [iss, jti, reusableBeforeMs]);
+    return (res.rowCount ?? 0) > 0;
   }
 
   async rowsByPatient(patientId: string, limit: number): Promise<AuditRow[]> {

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { TnpError } from '../errors.js';
-import { idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planJti, type Backend, type BatchRequest, type BatchResult } from './batch.js';
+import { appendsAfterJti, batchJtis, idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planJti, type Backend, type BatchRequest, type BatchResult } from './batch.js';
 import { AUDIT_KINDS, rowToRecord, type AuditRecord, type AuditRow } from './record.js';
 
 const COLUMNS = 'seq, id, kind, at, patient_id, links_to, idempotency_key, body, prev_hash, hash';
@@ -71,6 +71,7 @@ class SqliteBackend implements Backend {
   private readonly insert: Database.Statement<[AuditRow]>;
   private readonly jtiUpsert: Database.Statement<[string, string, number, number]>;
   private readonly jtiPrune: Database.Statement<[number]>;
+  private readonly jtiHeldStmt: Database.Statement<[string, string, number], { one: number }>;
   private readonly byId: Database.Statement<[string], AuditRow>;
   private readonly byPatient: Database.Statement<[string, number], AuditRow>;
   private readonly maxSeq: Database.Statement<[], { m: number | null }>;
@@ -92,6 +93,7 @@ class SqliteBackend implements Backend {
       'INSERT INTO audit_jti (iss, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT (iss, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE audit_jti.expires_at < ?',
     );
     this.jtiPrune = db.prepare('DELETE FROM audit_jti WHERE expires_at < ?');
+    this.jtiHeldStmt = db.prepare('SELECT 1 AS one FROM audit_jti WHERE iss = ? AND jti = ? AND expires_at >= ?');
     this.byId = db.prepare(`SELECT ${COLUMNS} FROM audit_records WHERE id = ?`);
     this.byPatient = db.prepare(`SELECT ${COLUMNS} FROM audit_records WHERE patient_id = ? ORDER BY seq DESC LIMIT ?`);
     this.maxSeq = db.prepare('SELECT max(seq) AS m FROM audit_records');
@@ -100,30 +102,33 @@ class SqliteBackend implements Backend {
   }
 
   private runBatch(req: BatchRequest): BatchResult {
-    let appends: BatchResult['appends'] = [];
-    if (req.appends.length > 0) {
+    if (req.prune) this.jtiPrune.run(req.jtiReusableBeforeMs);
+    // Replay-guard entries first: an append whose jti is refused is dropped before it gets a seq.
+    const all = batchJtis(req);
+    let accepted: boolean[] = [];
+    if (all.length > 0) {
+      const { candidates, firstIndex } = planJti(all);
+      const fresh = new Set<string>();
+      for (const c of candidates) {
+        if (this.jtiUpsert.run(c.iss, c.jti, c.expiresAtMs, req.jtiReusableBeforeMs).changes > 0) fresh.add(jtiKey(c.iss, c.jti));
+      }
+      accepted = jtiOutcomes(all, firstIndex, fresh);
+    }
+    const { appends: kept, jtis, merge } = appendsAfterJti(req, accepted);
+    let planned: BatchResult['appends'] = [];
+    if (kept.length > 0) {
       const byIdempotencyKey = new Map<string, AuditRecord>();
-      for (const key of keysToLookUp(req.appends)) {
+      for (const key of keysToLookUp(kept)) {
         const row = this.byKey.get(key);
         if (row !== undefined) byIdempotencyKey.set(key, rowToRecord(row));
       }
       const existingIds = new Set<string>();
-      for (const id of idsToLookUp(req.appends)) if (this.idExists.get(id) !== undefined) existingIds.add(id);
-      const plan = planAppends(req.appends, { head: this.head.get(), byIdempotencyKey, existingIds });
+      for (const id of idsToLookUp(kept)) if (this.idExists.get(id) !== undefined) existingIds.add(id);
+      const plan = planAppends(kept, { head: this.head.get(), byIdempotencyKey, existingIds });
       for (const row of plan.rows) this.insert.run(row);
-      appends = plan.outcomes;
+      planned = plan.outcomes;
     }
-    if (req.prune) this.jtiPrune.run(req.jtiReusableBeforeMs);
-    let jtis: boolean[] = [];
-    if (req.jtis.length > 0) {
-      const { candidates, firstIndex } = planJti(req.jtis);
-      const accepted = new Set<string>();
-      for (const c of candidates) {
-        if (this.jtiUpsert.run(c.iss, c.jti, c.expiresAtMs, req.jtiReusableBeforeMs).changes > 0) accepted.add(jtiKey(c.iss, c.jti));
-      }
-      jtis = jtiOutcomes(req.jtis, firstIndex, accepted);
-    }
-    return { appends, jtis };
+    return { appends: merge(planned), jtis };
   }
 
   commitBatch(req: BatchRequest): Promise<BatchResult> {
@@ -134,6 +139,10 @@ class SqliteBackend implements Backend {
 
   getRow(id: string): Promise<AuditRow | undefined> {
     return new Promise((resolve) => resolve(this.byId.get(id)));
+  }
+
+  jtiHeld(iss: string, jti: string, reusableBeforeMs: number): Promise<boolean> {
+    return new Promise((resolve) => resolve(this.jtiHeldStmt.get(iss, jti, reusableBeforeMs) !== undefined));
   }
 
   rowsByPatient(patientId: string, limit: number): Promise<AuditRow[]> {

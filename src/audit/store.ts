@@ -13,6 +13,7 @@ import { AuditStoreImpl } from './core.js';
 import type { AuditRecord, AuditRecordInput, VerifyAnchor, VerifyResult } from './record.js';
 
 export { AUDIT_KINDS, GENESIS_HASH, recordHash } from './record.js';
+export { JtiReplayedError } from './batch.js';
 export type { AuditKind, AuditRecord, AuditRecordInput, VerifyAnchor, VerifyResult } from './record.js';
 
 /** Counters since the store was opened (for /metrics and for tests of group commit). */
@@ -49,6 +50,24 @@ export interface AuditStore {
    * when the input is malformed (a defect in the caller).
    */
   append(input: AuditRecordInput): Promise<AuditRecord>;
+
+  /**
+   * `append` and `rememberJti(iss, jti, expiresAt)` in ONE transaction (one fsync): the replay-guard
+   * entry is upserted first, and only when the pair is new is the record appended. When the pair is
+   * already held (by any process sharing the store, across restarts), nothing is written for this call
+   * and it rejects with {@link JtiReplayedError} (`TNP_ERR_UNAUTHORIZED`): the record never gets a seq.
+   * Resolves only once both are durably committed; rejects like `append` otherwise (and then neither
+   * was written). This lets a CDS call pay one durable commit instead of two.
+   */
+  appendWithJti(input: AuditRecordInput, iss: string, jti: string, expiresAt: Date): Promise<AuditRecord>;
+
+  /**
+   * Whether the replay guard holds (iss, jti) now (a read, no write): `true` means `rememberJti` and
+   * `appendWithJti` would refuse the pair. A `false` is only a hint (another process may take the pair
+   * a moment later); the write is what decides. Rejects with TNP_ERR_AUDIT_UNAVAILABLE when the store
+   * cannot be read.
+   */
+  isJtiHeld(iss: string, jti: string): Promise<boolean>;
 
   /** The record with this id, or null. */
   get(id: string): Promise<AuditRecord | null>;

@@ -61,7 +61,15 @@ export interface JwtVerifier {
    * @returns The verified client.
    * @throws {@link CdsUnauthorizedError} on any refusal.
    */
-  verify(authorizationHeader: string | undefined, endpointPath: string): Promise<VerifiedClient>;
+  verify(authorizationHeader: string | undefined, endpointPath: string, opts?: { readonly deferReplayGuard?: boolean }): Promise<VerifiedClient>;
+}
+
+/**
+ * Until when the replay guard must hold a verified token's `jti`: as long as the token itself would be
+ * accepted (`exp` plus the clock tolerance).
+ */
+export function replayGuardExpiry(client: VerifiedClient, clockToleranceSeconds: number): Date {
+  return new Date((client.exp + clockToleranceSeconds) * 1000);
 }
 
 /**
@@ -313,7 +321,7 @@ export function createJwtVerifier(settings: JwtVerifierSettings, deps: JwtVerifi
   }
 
   return {
-    async verify(authorizationHeader, endpointPath) {
+    async verify(authorizationHeader, endpointPath, opts = {}) {
       const token = parseBearer(authorizationHeader);
       const header = checkHeader(token);
       const iss = unverifiedIssuer(token);
@@ -357,11 +365,14 @@ export function createJwtVerifier(settings: JwtVerifierSettings, deps: JwtVerifi
         return refuse(`JWT tenant ${quote(tenantClaim)} is not the tenant configured for iss ${quote(iss)}`);
       }
 
+      const verified: VerifiedClient = { iss, tenant: tenantClaim ?? null, jti, kid: header.kid, exp };
+      // deferReplayGuard: the caller commits the jti itself (with its audit record, in one transaction)
+      // before it answers anything, and refuses the call when the pair turns out to be taken.
+      if (opts.deferReplayGuard === true) return verified;
       // Remember the jti for as long as the token itself would be accepted.
-      const fresh = await deps.rememberJti(iss, jti, new Date((exp + tolerance) * 1000));
+      const fresh = await deps.rememberJti(iss, jti, replayGuardExpiry(verified, tolerance));
       if (!fresh) return refuse(`JWT jti ${quote(jti)} replayed (iss ${quote(iss)})`);
-
-      return { iss, tenant: tenantClaim ?? null, jti, kid: header.kid, exp };
+      return verified;
     },
   };
 }

@@ -14,17 +14,18 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Resource } from 'fhir/r4.js';
-import type { AuditRecord, AuditRecordInput, AuditStore } from '../audit/store.js';
+import { JtiReplayedError, type AuditRecord, type AuditRecordInput, type AuditStore } from '../audit/store.js';
 import { decideResources } from '../decide.js';
 import type { PathwayRuntime } from '../engine/catalogue.js';
 import { instantFromEpochMs } from '../engine/time.js';
 import type { Decision } from '../engine/types.js';
-import { TnpError } from '../errors.js';
+import { TnpError, toOperationOutcome } from '../errors.js';
+import { FHIR_JSON, UNAUTHORIZED_OUTCOME } from '../http/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Settings } from '../settings.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import { cardsFor, suggestsRetest, summaryFor } from './cards.js';
-import { CdsUnauthorizedError, type JwtVerifier, type VerifiedClient } from './jwt.js';
+import { CdsUnauthorizedError, replayGuardExpiry, type JwtVerifier, type VerifiedClient } from './jwt.js';
 import { gatherData, prefetchTemplates, type GatheredData } from './prefetch.js';
 import { feedbackRequestSchema, serviceRequestSchema } from './schemas.js';
 import type { CdsCard, CdsDiscovery, CdsFeedbackItem, CdsFeedbackRequest, CdsPatientViewRequest } from './types.js';
@@ -44,7 +45,20 @@ declare module 'fastify' {
     hookInstance: string | null;
     /** When the request was received (epoch ms, from the injected clock): the evaluation time. */
     receivedAtMs: number;
+    /**
+     * The service call's verified `jti`, not yet durably remembered: it is committed with the call's audit
+     * record (one transaction), or alone before any other answer is sent. Null once committed.
+     */
+    pendingJti: PendingJti | null;
   }
+}
+
+interface PendingJti {
+  readonly iss: string;
+  readonly jti: string;
+  readonly expiresAt: Date;
+  /** Key in the in-process set of jtis in flight. */
+  readonly key: string;
 }
 
 export interface CdsServiceOptions {
@@ -103,6 +117,70 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
       }
     };
 
+  /**
+   * The service call's JWT check with the replay guard deferred to the audit commit (one durable commit
+   * per call instead of two). A jti already held by the store, or in flight in this process, is refused
+   * here; one that another process takes meanwhile is refused at the commit (the record is not written).
+   */
+  const inFlight = new Set<string>();
+  const requireJwtDeferred: onRequestAsyncHookHandler = async (req) => {
+    let key: string | null = null;
+    try {
+      const client = await verifier.verify(req.headers.authorization, SERVICE_PATH, { deferReplayGuard: true });
+      const k = `${client.iss}\u0000${client.jti}`;
+      if (inFlight.has(k)) throw new CdsUnauthorizedError(`JWT jti ${JSON.stringify(client.jti.slice(0, 80))} replayed (in flight in this process)`);
+      inFlight.add(k);
+      key = k;
+      if (await store.isJtiHeld(client.iss, client.jti)) throw new CdsUnauthorizedError(`JWT jti ${JSON.stringify(client.jti.slice(0, 80))} replayed (iss ${JSON.stringify(client.iss)})`);
+      req.cdsClient = client;
+      req.pendingJti = { iss: client.iss, jti: client.jti, expiresAt: replayGuardExpiry(client, settings.jwtClockToleranceSeconds), key: k };
+    } catch (e) {
+      if (key !== null) inFlight.delete(key);
+      if (e instanceof CdsUnauthorizedError) {
+        metrics.jwtRefusals.inc();
+        req.log.warn({ event: 'jwt-refused', reason: e.reason, path: SERVICE_PATH }, 'CDS client JWT refused');
+      }
+      throw e;
+    }
+  };
+
+  /**
+   * Every answer of the service route that did not commit its jti with an audit record (400, 413, 415,
+   * 500...) commits it alone before it is sent, so no answered token can be used again. When the store
+   * refuses the pair (another process took it), the answer becomes 401; when it cannot write, 503. A 503
+   * (nothing was written, no card) commits nothing: the call was not accepted.
+   */
+  const commitPendingJti = async (req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    const pending = req.pendingJti;
+    if (pending === null) return payload;
+    req.pendingJti = null;
+    try {
+      if (reply.statusCode === 503) return payload;
+      let fresh: boolean;
+      try {
+        fresh = await store.rememberJti(pending.iss, pending.jti, pending.expiresAt);
+      } catch (e) {
+        if (reply.statusCode >= 500) return payload;
+        const err = e instanceof TnpError ? e : new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot write');
+        req.log.error({ code: err.code, message: err.message }, 'service unavailable');
+        reply.code(err.status === 503 ? 503 : 500).type(FHIR_JSON);
+        return JSON.stringify(toOperationOutcome(err));
+      }
+      if (fresh || reply.statusCode >= 500) return payload;
+      metrics.jwtRefusals.inc();
+      req.log.warn({ event: 'jwt-refused', reason: `JWT jti replayed (iss ${JSON.stringify(pending.iss)}; taken while the call ran)`, path: SERVICE_PATH }, 'CDS client JWT refused');
+      reply.code(401).header('www-authenticate', 'Bearer').type(FHIR_JSON);
+      return JSON.stringify(UNAUTHORIZED_OUTCOME);
+    } finally {
+      inFlight.delete(pending.key);
+    }
+  };
+
+  const releaseJti = (req: FastifyRequest): Promise<void> => {
+    if (req.pendingJti !== null) inFlight.delete(req.pendingJti.key);
+    return Promise.resolve();
+  };
+
   /** Puts the hookInstance on every log line of a CDS call (and on the request-completed line). */
   const tagHookInstance = (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const body = req.body;
@@ -115,21 +193,39 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
     return Promise.resolve();
   };
 
-  const appendTimed = async (input: AuditRecordInput): Promise<AuditRecord> => {
+  /**
+   * Appends the record; with `req` holding a pending jti, in the same transaction as the jti (then a jti
+   * taken meanwhile by another process is a 401 and nothing is written).
+   */
+  const appendTimed = async (input: AuditRecordInput, req?: FastifyRequest): Promise<AuditRecord> => {
+    const pending = req?.pendingJti ?? null;
+    const write = (i: AuditRecordInput): Promise<AuditRecord> => (pending === null ? store.append(i) : store.appendWithJti(i, pending.iss, pending.jti, pending.expiresAt));
     const end = metrics.auditWriteDuration.startTimer({ kind: input.kind });
     try {
       let rec: AuditRecord;
       try {
-        rec = await store.append(input);
+        rec = await write(input);
       } catch (e) {
         // A body the store refuses as not plain JSON (a non-finite number from the data, say): nothing was
         // written; store its JSON form instead (non-finite numbers become null, as JSON has them).
         if (!(e instanceof TnpError && e.code === 'TNP_ERR_AUDIT_RECORD_INVALID')) throw e;
-        rec = await store.append({ ...input, body: plain(input.body) });
+        rec = await write({ ...input, body: plain(input.body) });
       }
       end();
+      if (req !== undefined && pending !== null) {
+        req.pendingJti = null;
+        inFlight.delete(pending.key);
+      }
       return rec;
     } catch (e) {
+      if (e instanceof JtiReplayedError && req !== undefined && pending !== null) {
+        req.pendingJti = null;
+        inFlight.delete(pending.key);
+        metrics.jwtRefusals.inc();
+        const refusal = new CdsUnauthorizedError(`JWT jti ${JSON.stringify(pending.jti.slice(0, 80))} replayed (iss ${JSON.stringify(pending.iss)}; taken while the call ran)`, e);
+        req.log.warn({ event: 'jwt-refused', reason: refusal.reason, path: SERVICE_PATH }, 'CDS client JWT refused');
+        throw refusal;
+      }
       metrics.auditWriteFailures.inc({ kind: input.kind });
       throw e;
     }
@@ -175,14 +271,14 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         pathway: runtime.identity,
         engineVersion,
       }),
-    });
+    }, req);
     return rec.id;
   };
 
   /** CDS Hooks 2.0 "Calling a CDS Service" for `patient-view`. */
   app.post<{ Body: CdsPatientViewRequest }>(
     SERVICE_PATH,
-    { schema: { body: serviceRequestSchema }, onRequest: requireJwt(SERVICE_PATH), preValidation: tagHookInstance },
+    { schema: { body: serviceRequestSchema }, onRequest: requireJwtDeferred, preValidation: tagHookInstance, onSend: commitPendingJti, onResponse: releaseJti, onRequestAbort: releaseJti },
     async (req, reply) => {
       const body = req.body;
       const client = req.cdsClient;
@@ -260,7 +356,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
           trace: decision.trace,
           cards: [{ uuidIsRecordId: true, summary: summaryFor(decision, settings.displayTimeZone), indicator: decision.indicator, suggestionUuids: suggestsRetest(decision) ? [suggestionUuid] : [] }],
         },
-      });
+      }, req);
       const cards: CdsCard[] = cardsFor(decision, { ...cardContext, auditId: record.id, cardUuid: record.id });
       metrics.outcomes.inc({ outcome: decision.outcome });
       req.log.info({ event: 'evaluation', outcome: decision.outcome, auditId: record.id, sources: data.sources, fhirRequests: data.fhirRequests }, 'CDS evaluation answered');

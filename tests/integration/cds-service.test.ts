@@ -388,6 +388,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         location: real.location,
         warnings: real.warnings,
         append: () => Promise.reject(new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot write: disk full')),
+        appendWithJti: () => Promise.reject(new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot write: disk full')),
+        isJtiHeld: (iss, jti) => real.isJtiHeld(iss, jti),
         get: (id) => real.get(id),
         listByPatient: (p, o) => real.listByPatient(p, o),
         verify: () => real.verify(),
