@@ -60,6 +60,19 @@ const codingSchema = {
 /** A positive exact decimal written as a string ("26.2"): clinical limits are never binary floats. */
 const decimalString = { type: 'string', pattern: '^(0\\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\\.[0-9]+)?)$' } as const;
 
+/** A list of a site's codings (system + code) each mapped to one value (an assay, an ECG meaning). */
+function codeMappings(key: string, value: Record<string, unknown>) {
+  return {
+    type: 'array',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['system', 'code', key],
+      properties: { system: { type: 'string', minLength: 1 }, code: { type: 'string', minLength: 1 }, [key]: value },
+    },
+  } as const;
+}
+
 export const settingsSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://hs-troponin-cds.example/schema/settings.json',
@@ -114,19 +127,7 @@ export const settingsSchema = {
       },
     },
     sexSpecificUrls: { type: 'boolean' },
-    assayCodeMappings: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['system', 'code', 'assay'],
-        properties: {
-          system: { type: 'string', minLength: 1 },
-          code: { type: 'string', minLength: 1 },
-          assay: { type: 'string', minLength: 1 },
-        },
-      },
-    },
+    assayCodeMappings: codeMappings('assay', { type: 'string', minLength: 1 }),
     assays: {
       type: 'array',
       items: {
@@ -150,19 +151,7 @@ export const settingsSchema = {
       },
     },
     replaceAssayCatalogue: { type: 'boolean' },
-    ecgCodeMappings: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['system', 'code', 'meaning'],
-        properties: {
-          system: { type: 'string', minLength: 1 },
-          code: { type: 'string', minLength: 1 },
-          meaning: { enum: ['stemi-or-new-lbbb', 'no-stemi-or-new-lbbb', 'lbbb-age-unknown'] },
-        },
-      },
-    },
+    ecgCodeMappings: codeMappings('meaning', { enum: ['stemi-or-new-lbbb', 'no-stemi-or-new-lbbb', 'lbbb-age-unknown'] }),
     timiCodes: { type: 'array', items: codingSchema },
     pathway: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
     displayTimeZone: { type: 'string', minLength: 1 },
