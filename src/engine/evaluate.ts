@@ -184,8 +184,14 @@ class Evaluation {
           if (o !== winner) this.use(o.ref, o.kind, 'superseded', `an earlier version of the same result; ${winner.ref} (updated ${describeTime(winner.versionTime)}) stands`);
         }
         this.step({ rule: '12', text: `Results ${refs} share an identifier: they are one result, and the latest version (${winner.ref}, updated ${describeTime(winner.versionTime)}) stands.` });
+      } else if (first.kind !== 'troponin') {
+        // ECG or TIMI versions that cannot be ordered: each is read, so the most serious counts (the
+        // acute MI pathway if any says ST-elevation; the highest TIMI score).
+        kept.push(...versions);
+        for (const o of group) if (!versions.includes(o)) this.use(o.ref, o.kind, 'superseded', `an identical copy of another version`);
+        this.step({ rule: '12', text: `Results ${refs} share an identifier but their versions cannot be ordered (no or equal meta.lastUpdated and issued): each version is read and the most serious counts.` });
       } else {
-        // Versions that cannot be ordered: the result is ambiguous, never silently resolved.
+        // Troponin versions that cannot be ordered: the result is ambiguous, never silently resolved.
         const rep = first;
         kept.push(rep);
         conflicted.add(rep);
@@ -209,7 +215,7 @@ class Evaluation {
     // Rule 12: status. Rule 3: encounter.
     const live: ObservationFact[] = [];
     for (const o of kept) {
-      if (o.status === 'void') {
+      if (o.status === 'void' && !conflicted.has(o)) {
         this.use(o.ref, o.kind, 'void', `status ${o.statusText ?? ''}: void, ignored (rule 12)`);
         continue;
       }
@@ -254,7 +260,7 @@ class Evaluation {
         this.use(t.ref, 'troponin', 'outside-episode', `drawn ${describeTime(when)}, before the episode began (rule 3)`);
         continue;
       }
-      if (t.status === 'listed') {
+      if (t.status === 'listed' && !conflicted.has(t)) {
         this.use(t.ref, 'troponin', 'not-used', `status ${t.statusText ?? ''}: listed, not used (rule 12)`);
         this.step({ rule: '12', text: `${t.ref} has status ${t.statusText ?? ''}: it is listed and not used.` });
         continue;

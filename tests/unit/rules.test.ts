@@ -411,6 +411,20 @@ describe('rule 12: status', () => {
     const d = await run([...workedUp(), troponin(5, 0), first, voided], 200);
     expect(d.outcome).toBe('awaiting-retest');
   });
+  it('troponin versions that cannot be ordered stay ambiguous even when one says entered-in-error or preliminary', async () => {
+    for (const status of ['entered-in-error', 'preliminary']) {
+      const a = troponin(50, 180, { identifier: 'R4', id: 'y1' });
+      const b = troponin(50, 180, { identifier: 'R4', id: 'y2', status });
+      const d = await run([...workedUp(), troponin(5, 0), a, b], 200);
+      expect(d.outcome, status).toBe('indeterminate');
+    }
+  });
+  it('ECG versions that cannot be ordered are each read: one saying ST-elevation gives the acute MI pathway', async () => {
+    const a = { ...ecg('no-stemi-or-new-lbbb', 0, { id: 'e1' }), identifier: [{ system: 'http://ecg.example', value: 'E1' }] };
+    const b = { ...ecg('stemi-or-new-lbbb', 0, { id: 'e2' }), identifier: [{ system: 'http://ecg.example', value: 'E1' }] };
+    const d = await run([patient(), a, b, timi(2, 0)], 10);
+    expect(d.outcome).toBe('acute-mi-pathway');
+  });
   it('versions that cannot be ordered make the result ambiguous: indeterminate', async () => {
     const a = troponin(50, 180, { identifier: 'R3', id: 'x1' });
     const b = troponin(6, 180, { identifier: 'R3', id: 'x2' });
