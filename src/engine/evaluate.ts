@@ -253,6 +253,12 @@ class Evaluation {
     const usable: UsableTroponin[] = [];
     const uninterpretable: { ref: string; why: string }[] = [];
     const assumptions: AssayAssumption[] = [];
+    // Rule 13: never dropped; named in the trace with why.
+    const markUninterpretable = (t: TroponinFact, reason: string): void => {
+      uninterpretable.push({ ref: t.ref, why: reason });
+      this.use(t.ref, 'troponin', 'uninterpretable', reason);
+      this.step({ rule: '13', text: `${t.ref} is uninterpretable: ${reason}. The outcome is at least indeterminate.`, result: 'indeterminate' });
+    };
     for (const t of troponins) {
       const when = t.drawTime ?? t.issued;
       const inEpisode = t.drawTime !== null ? t.drawTime >= start : t.issued === null || t.issued >= start;
@@ -279,18 +285,12 @@ class Evaluation {
       const assay = t.assayId === null ? undefined : this.rt.assays.get(t.assayId);
       if (why === null && assay === undefined) why = `unknown assay ${t.assayId ?? ''} (rule 9)`;
       if (why !== null || assay === undefined || t.value.kind !== 'range' || t.drawTime === null) {
-        const reason = why ?? 'unreadable';
-        uninterpretable.push({ ref: t.ref, why: reason });
-        this.use(t.ref, 'troponin', 'uninterpretable', reason);
-        this.step({ rule: '13', text: `${t.ref} is uninterpretable: ${reason}. The outcome is at least indeterminate.`, result: 'indeterminate' });
+        markUninterpretable(t, why ?? 'unreadable');
         continue;
       }
       const clamped = applyLod(t.value, assay.lod);
       if (isEmpty(t.value) || isEmpty(clamped)) {
-        const reason = `impossible value ${t.value.reported} (rule 11)`;
-        uninterpretable.push({ ref: t.ref, why: reason });
-        this.use(t.ref, 'troponin', 'uninterpretable', reason);
-        this.step({ rule: '13', text: `${t.ref} is uninterpretable: ${reason}. The outcome is at least indeterminate.`, result: 'indeterminate' });
+        markUninterpretable(t, `impossible value ${t.value.reported} (rule 11)`);
         continue;
       }
       const { url, basis } = urlFor(assay, this.rt.sexSpecificUrls, this.facts.sex);
