@@ -308,6 +308,32 @@ for (const h of harnesses) {
         expect(store.stats().commits).toBe(1);
       });
 
+      it('appendWithJti: record and jti in one commit; a taken jti appends nothing and keeps the chain whole', async () => {
+        const clock = fakeClock();
+        const settings = h.fresh();
+        const s1 = await openStore(settings, { now: clock.now });
+        const s2 = await openStore(settings, { now: clock.now });
+        expect(await s1.isJtiHeld('iss', 'one')).toBe(false);
+        const rec = await s1.appendWithJti(evaluation('p'), 'iss', 'one', exp(clock, 300));
+        expect(rec.seq).toBe(1);
+        expect(s1.stats().commits).toBe(1);
+        expect(await s1.isJtiHeld('iss', 'one')).toBe(true);
+        expect(await s2.isJtiHeld('iss', 'one')).toBe(true);
+        // Taken by this or another instance: refused, nothing appended.
+        await expectCode(s2.appendWithJti(evaluation('p'), 'iss', 'one', exp(clock, 300)), 'TNP_ERR_UNAUTHORIZED');
+        expect(await s2.rememberJti('iss', 'one', exp(clock, 300))).toBe(false);
+        // In one batch: the same jti twice, with another append between them: only the first and the plain one get a seq.
+        const out = await Promise.allSettled([s1.appendWithJti(evaluation('p'), 'iss', 'two', exp(clock, 300)), s1.append(evaluation('p')), s1.appendWithJti(evaluation('p'), 'iss', 'two', exp(clock, 300))]);
+        expect(out.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+        expect(out.slice(0, 2).map((o) => (o.status === 'fulfilled' ? o.value.seq : 0))).toEqual([2, 3]);
+        // Two instances racing for one jti: exactly one record.
+        const race = await Promise.allSettled([s1.appendWithJti(evaluation('q'), 'iss', 'three', exp(clock, 300)), s2.appendWithJti(evaluation('q'), 'iss', 'three', exp(clock, 300))]);
+        expect(race.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        expect(await s1.listByPatient('q')).toHaveLength(1);
+        expect(await s1.verify()).toMatchObject({ ok: true, records: 4 });
+        await expectCode(s1.appendWithJti(evaluation('p'), 'iss', '', exp(clock, 300)), 'TNP_ERR_AUDIT_RECORD_INVALID');
+      });
+
       it('refuses malformed arguments', async () => {
         const store = await openStore(h.fresh());
         await expectCode(store.rememberJti('', 'j', new Date()), 'TNP_ERR_AUDIT_RECORD_INVALID');

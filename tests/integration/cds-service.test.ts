@@ -460,6 +460,20 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(get.headers.get('access-control-allow-origin')).toBe('https://ehr-ui.hospital.example');
     });
 
+    it('a jti answered with a 4xx (bad body) or a 412 cannot be used again', async () => {
+      clock.set('2026-04-17T13:20:00Z');
+      const bad = await ehr.sign({ aud: `${PUBLIC_BASE_URL}${SERVICE_PATH}` });
+      expect((await call(app, null, 'POST', SERVICE_PATH, undefined, { token: bad, rawBody: '{"hook": ' })).status).toBe(400);
+      expect((await call(app, null, 'POST', SERVICE_PATH, hookBody('p1', { prefetch: { observations: null } }), { token: bad })).status).toBe(401);
+      const unobtainable = await ehr.sign({ aud: `${PUBLIC_BASE_URL}${SERVICE_PATH}` });
+      expect((await call(app, null, 'POST', SERVICE_PATH, hookBody('p1'), { token: unobtainable })).status).toBe(412);
+      expect((await call(app, null, 'POST', SERVICE_PATH, hookBody('p1', { prefetch: { observations: null } }), { token: unobtainable })).status).toBe(401);
+      // Concurrent calls with one token: one answer, the others 401.
+      const token = await ehr.sign({ aud: `${PUBLIC_BASE_URL}${SERVICE_PATH}` });
+      const all = await Promise.all(Array.from({ length: 5 }, () => call(app, null, 'POST', SERVICE_PATH, hookBody('p1', { prefetch: { observations: null } }), { token })));
+      expect(all.map((r) => r.status).sort()).toEqual([200, 401, 401, 401, 401]);
+    });
+
     it('bad input: 4xx OperationOutcomes that say what is wrong', async () => {
       const notJson = await call(app, ehr, 'POST', SERVICE_PATH, undefined, { rawBody: 'hook=patient-view', contentType: 'text/plain' });
       expect(notJson.status).toBe(415);
