@@ -109,12 +109,33 @@ export async function openPostgresBackend(url: string, schemaSetting: string | u
     const client = await pool.connect();
     let failed: Error | undefined;
     try {
-      await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(${lockKey('migrate', schema)})`);
-      const ns = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-      if (ns.rowCount === 0) await client.query(`CREATE SCHEMA "${schema}"`);
-      await client.query(schemaSql(schema));
-      await client.query('COMMIT');
+      // Several processes may start at once while others already append: the DDL is serialised by an
+      // advisory lock, skipped when the objects exist, and retried when PostgreSQL breaks a deadlock
+      // between a migration and an append (40P01) rather than failing the start.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.query('BEGIN');
+          await client.query(`SELECT pg_advisory_xact_lock(${lockKey('migrate', schema)})`);
+          const ready = await client.query(
+            `SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = 'audit_records' AND t.tgname IN ('audit_records_append_only', 'audit_records_no_truncate')
+             AND to_regclass(quote_ident($1) || '.audit_jti') IS NOT NULL`,
+            [schema],
+          );
+          if (ready.rowCount !== 2) {
+            const ns = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+            if (ns.rowCount === 0) await client.query(`CREATE SCHEMA "${schema}"`);
+            await client.query(schemaSql(schema));
+          }
+          await client.query('COMMIT');
+          break;
+        } catch (e) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          const code = (e as { code?: unknown }).code;
+          if ((code !== '40P01' && code !== '40001') || attempt >= 5) throw e;
+          await new Promise((r) => setTimeout(r, 20 * attempt));
+        }
+      }
       const sync = await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
       forceSyncCommit = sync.rows[0]?.synchronous_commit === 'off';
       const fsync = await client.query<{ fsync: string }>('SHOW fsync');
