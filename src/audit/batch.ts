@@ -2,11 +2,8 @@
  * What one group-commit transaction does, independent of the database: given the chain head and what
  * the store already holds for the batch's keys and ids, decide which appends become new rows (with their
  * seq, prevHash and hash), which are idempotent repeats, and which are refused; and which replay-guard
- * entries are new. The backends run this inside their write transaction, after taking the writer lock,
- * so the decisions are made against the state the transaction commits on. The SQLite backend's writer
- * thread (sqlite-worker.mjs, plain JavaScript) makes the `planAppends` decisions in the same order with
- * its own copy of that loop; `planJti`, `jtiOutcomes` and `appendsAfterJti` run on the main thread for
- * both backends. A change to the rules here must be made there too (the conformance suite runs both).
+ * entries are new. Both backends run this inside their write transaction, after taking the writer lock,
+ * so the decisions are made against the state the transaction commits on.
  */
 import { TnpError } from '../errors.js';
 import { GENESIS_HASH, makeRecord, recordHashOfBodyText, type AuditRecord, type AuditRow, type NormalisedInput } from './record.js';

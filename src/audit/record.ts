@@ -73,30 +73,13 @@ export function recordHash(r: HashedFields): string {
  * object's keys are written in sorted order, exactly as `canonicalJson` would write them.
  */
 export function recordHashOfBodyText(r: Omit<HashedFields, 'body'>, bodyText: string): string {
-  const { beforeBody, afterBody } = recordHashTextParts(r);
-  return sha256Hex(beforeBody + bodyText + afterBody + recordHashTextEnd(r.prevHash, r.seq));
-}
-
-/**
- * The hashed text of a record is `beforeBody + bodyText + afterBody + recordHashTextEnd(prevHash, seq)`:
- * the keys in sorted order, `prevHash` and `seq` last. Split this way so that the part known before the
- * record has a place in the chain is built once on the main thread, and the SQLite writer thread
- * (sqlite-worker.mjs) only appends the end once it has read the head inside its transaction.
- */
-export function recordHashTextParts(r: Omit<HashedFields, 'body' | 'seq' | 'prevHash'>): { beforeBody: string; afterBody: string } {
   const q = JSON.stringify;
-  const beforeBody = `{"at":${q(r.at)},"body":`;
-  let afterBody = `,"id":${q(r.id)}`;
-  if (r.idempotencyKey !== undefined) afterBody += `,"idempotencyKey":${q(r.idempotencyKey)}`;
-  afterBody += `,"kind":${q(r.kind)}`;
-  if (r.linksTo !== undefined) afterBody += `,"linksTo":${q(r.linksTo)}`;
-  afterBody += `,"patientId":${r.patientId === null ? 'null' : q(r.patientId)},"prevHash":`;
-  return { beforeBody, afterBody };
-}
-
-/** The end of the hashed text (see {@link recordHashTextParts}); sqlite-worker.mjs writes the same. */
-export function recordHashTextEnd(prevHash: string, seq: number): string {
-  return `${JSON.stringify(prevHash)},"seq":${canonicalJson(seq)}}`;
+  let text = `{"at":${q(r.at)},"body":${bodyText},"id":${q(r.id)}`;
+  if (r.idempotencyKey !== undefined) text += `,"idempotencyKey":${q(r.idempotencyKey)}`;
+  text += `,"kind":${q(r.kind)}`;
+  if (r.linksTo !== undefined) text += `,"linksTo":${q(r.linksTo)}`;
+  text += `,"patientId":${r.patientId === null ? 'null' : q(r.patientId)},"prevHash":${q(r.prevHash)},"seq":${canonicalJson(r.seq)}}`;
+  return sha256Hex(text);
 }
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;

@@ -140,7 +140,7 @@ export async function openAuditStore(settings: AuditStoreSettings, deps: AuditSt
   try {
     if (settings.kind === 'sqlite') {
       const { openSqliteBackend } = await import('./sqlite.js');
-      return new AuditStoreImpl(await openSqliteBackend(settings.path, { busyTimeoutMs }), deps, options);
+      return new AuditStoreImpl(openSqliteBackend(settings.path, { busyTimeoutMs }), deps, options);
     }
     if (settings.kind === 'postgres') {
       const { openPostgresBackend } = await import('./postgres.js');
