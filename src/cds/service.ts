@@ -252,20 +252,25 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
     return reply.header('cache-control', 'no-store').send(discovery);
   });
 
+  /** Who called, about whom, from where: the head of every evaluation and failure record. */
+  const callOf = (body: CdsPatientViewRequest, client: VerifiedClient) => ({
+    service: SERVICE_ID,
+    hook: body.hook,
+    hookInstance: body.hookInstance,
+    client: clientOf(client),
+    userId: body.context.userId,
+    patientId: body.context.patientId,
+    encounterId: body.context.encounterId ?? null,
+    fhirServer: body.fhirServer ?? null,
+  });
+
   const failureRecord = async (req: FastifyRequest, body: CdsPatientViewRequest, client: VerifiedClient, err: TnpError): Promise<string> => {
     const rec = await appendTimed({
       kind: 'evaluation-failure',
       at: new Date(req.receivedAtMs).toISOString(),
       patientId: body.context.patientId,
       body: plain({
-        service: SERVICE_ID,
-        hook: body.hook,
-        hookInstance: body.hookInstance,
-        client: clientOf(client),
-        userId: body.context.userId,
-        patientId: body.context.patientId,
-        encounterId: body.context.encounterId ?? null,
-        fhirServer: body.fhirServer ?? null,
+        ...callOf(body, client),
         prefetchKeys: isObject(body.prefetch) ? Object.keys(body.prefetch).sort() : [],
         error: { code: err.code, status: err.status, message: err.message },
         pathway: runtime.identity,
@@ -328,14 +333,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         at: new Date(req.receivedAtMs).toISOString(),
         patientId: body.context.patientId,
         body: {
-          service: SERVICE_ID,
-          hook: body.hook,
-          hookInstance: body.hookInstance,
-          client: clientOf(client),
-          userId: body.context.userId,
-          patientId: body.context.patientId,
-          encounterId: body.context.encounterId ?? null,
-          fhirServer: body.fhirServer ?? null,
+          ...callOf(body, client),
           data: { sources: data.sources, excluded: data.excluded, fhirRequests: data.fhirRequests },
           inputResources: data.resources.map(resourceDigest),
           pathway: runtime.identity,
