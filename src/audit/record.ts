@@ -229,18 +229,22 @@ export function rowToRecord(row: AuditRow): AuditRecord {
   } catch (e) {
     throw new TnpError('TNP_ERR_AUDIT_CORRUPT', `audit record ${row.id} (seq ${row.seq}): the stored body is not JSON`, { cause: e });
   }
-  return makeRecord({
-    seq: Number(row.seq),
+  return makeRecord({ ...rowFields(row, Number(row.seq), body), kind: row.kind as AuditKind, hash: row.hash });
+}
+
+/** The hashed fields of a stored row (what recordHash covers). */
+function rowFields(row: AuditRow, seq: number, body: unknown) {
+  return {
+    seq,
     id: row.id,
-    kind: row.kind as AuditKind,
+    kind: row.kind,
     at: row.at,
     patientId: row.patient_id,
     linksTo: row.links_to ?? undefined,
     idempotencyKey: row.idempotency_key ?? undefined,
     body,
     prevHash: row.prev_hash,
-    hash: row.hash,
-  });
+  };
 }
 
 /**
@@ -306,17 +310,7 @@ export class ChainVerifier {
     }
     let computed: string;
     try {
-      computed = recordHash({
-        seq,
-        id: row.id,
-        kind: row.kind,
-        at: row.at,
-        patientId: row.patient_id,
-        linksTo: row.links_to ?? undefined,
-        idempotencyKey: row.idempotency_key ?? undefined,
-        body,
-        prevHash: row.prev_hash,
-      });
+      computed = recordHash(rowFields(row, seq, body));
     } catch {
       return 'the record cannot be hashed';
     }
