@@ -4,20 +4,17 @@
  * signed client and 401 for an unsigned one, graceful SIGTERM, and a kill -9 in the middle of load that
  * loses no acknowledged audit record (on SQLite and on PostgreSQL).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AuditStoreSettings } from '../../src/audit/store.js';
 import { createCdsClient, type CdsTestClient } from '../support/cds-client.js';
 import { pgAvailable, requireService } from '../support/services.js';
 import { harnessFor, searchset } from '../support/cds-app.js';
+import { serverProcess, type Server } from '../support/server-process.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SERVER = join(ROOT, 'dist', 'server.js');
 const BASE = 'https://cds.hospital.example';
 const ADMIN = 'process-test-admin-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'tnp-server-'));
@@ -25,57 +22,7 @@ const runPg = requireService('PostgreSQL at 127.0.0.1:5432', await pgAvailable()
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Server {
-  readonly proc: ChildProcessWithoutNullStreams;
-  readonly url: string;
-  readonly output: () => string;
-}
-
-function settingsFile(content: unknown): string {
-  const file = join(dir, `settings-${randomUUID()}.json`);
-  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
-  return file;
-}
-
-function run(file: string | null, cwd = dir): { proc: ChildProcessWithoutNullStreams; output: () => string; exited: Promise<number | null> } {
-  const env: Record<string, string | undefined> = { ...process.env, HOST: '127.0.0.1', PORT: '0' };
-  if (file === null) delete env['HS_TROPONIN_CDS_SETTINGS'];
-  else env['HS_TROPONIN_CDS_SETTINGS'] = file;
-  const proc = spawn(process.execPath, [SERVER], { cwd, env, stdio: 'pipe' });
-  let out = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  proc.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { proc, output: () => out, exited };
-}
-
-async function start(file: string | null, cwd = dir): Promise<Server> {
-  const r = run(file, cwd);
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line in 20 s:\n${r.output()}`)), 20_000);
-    const poll = setInterval(() => {
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(r.output());
-      if (m?.[1] !== undefined) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    }, 20);
-    void r.exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${String(code)}):\n${r.output()}`));
-    });
-  });
-  return { proc: r.proc, url, output: r.output };
-}
-
-async function stop(s: Server, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (s.proc.exitCode !== null) return s.proc.exitCode;
-  const done = new Promise<number | null>((resolve) => s.proc.once('exit', (code) => resolve(code)));
-  s.proc.kill(signal);
-  return done;
-}
+const { settingsFile, run, start, stop } = serverProcess(dir);
 
 const body = (patientId: string): Record<string, unknown> => ({
   hook: 'patient-view',
