@@ -10,7 +10,8 @@
  */
 import { TnpError } from '../errors.js';
 import type { Backend, BatchRequest, PendingAppend, PendingJti } from './batch.js';
-import { ChainVerifier, isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type VerifyAnchor, type VerifyResult } from './record.js';
+import { ChainVerifier, checkRow, linkIndex, neighbourSeqs, type CheckedRecord, type VerifyAnchor, type VerifyResult } from './chain.js';
+import { isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type AuditRow } from './record.js';
 import type { AuditStore, AuditStoreDeps, AuditStoreOptions, AuditStoreStats } from './store.js';
 
 type Op =
@@ -19,6 +20,8 @@ type Op =
 
 const PRUNE_INTERVAL_MS = 60_000;
 const VERIFY_PAGE = 1000;
+/** Records checked between two turns of the event loop when a read checks many. */
+const CHECK_SLICE = 1000;
 
 function unavailable(what: string, e: unknown): TnpError {
   if (e instanceof TnpError) return e;
@@ -116,6 +119,38 @@ export class AuditStoreImpl implements AuditStore {
       throw unavailable('be read', e);
     }
     return rows.map(rowToRecord);
+  }
+
+  async getChecked(id: string): Promise<CheckedRecord | null> {
+    this.assertOpen();
+    try {
+      const row = await this.backend.getRow(id);
+      return row === undefined ? null : ((await this.checked([row]))[0] ?? null);
+    } catch (e) {
+      throw unavailable('be read', e);
+    }
+  }
+
+  async listByPatientChecked(patientId: string, opts: { limit?: number } = {}): Promise<CheckedRecord[]> {
+    this.assertOpen();
+    const limit = Math.min(10_000, Math.max(1, Math.floor(opts.limit ?? 100)));
+    try {
+      return await this.checked(await this.backend.rowsByPatient(patientId, Number.isFinite(limit) ? limit : 100));
+    } catch (e) {
+      throw unavailable('be read', e);
+    }
+  }
+
+  /** Checks rows (read just before) against their hashes and their neighbours, a slice per turn of the event loop. */
+  private async checked(rows: readonly AuditRow[]): Promise<CheckedRecord[]> {
+    const links = linkIndex(rows, await this.backend.linkRows(neighbourSeqs(rows)));
+    const out: CheckedRecord[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % CHECK_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
+      const row = rows[i];
+      if (row !== undefined) out.push(checkRow(row, links));
+    }
+    return out;
   }
 
   async verify(opts: { anchor?: VerifyAnchor } = {}): Promise<VerifyResult> {

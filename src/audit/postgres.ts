@@ -13,6 +13,7 @@ import pg from 'pg';
 import { TnpError } from '../errors.js';
 import { sha256Hex } from '../util/canonical-json.js';
 import { appendsAfterJti, batchJtis, idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planJti, type Backend, type BatchRequest, type BatchResult, type PendingAppend } from './batch.js';
+import type { Neighbourhood } from './chain.js';
 import { AUDIT_KINDS, rowToRecord, type AuditRecord, type AuditRow } from './record.js';
 
 const COLUMNS = 'seq, id, kind, at, patient_id, links_to, idempotency_key, body, prev_hash, hash';
@@ -249,6 +250,14 @@ class PostgresBackend implements Backend {
   async rowsByPatient(patientId: string, limit: number): Promise<AuditRow[]> {
     const res = await this.pool.query<PgRow>(`SELECT ${COLUMNS} FROM ${this.records} WHERE patient_id = $1 ORDER BY seq DESC LIMIT $2`, [patientId, limit]);
     return res.rows.map(toRow);
+  }
+
+  async linkRows(seqs: readonly number[]): Promise<Neighbourhood> {
+    const maxRes = await this.pool.query<{ m: string | null }>(`SELECT max(seq) AS m FROM ${this.records}`);
+    const maxSeq = Number(maxRes.rows[0]?.m ?? 0);
+    if (seqs.length === 0) return { maxSeq, rows: [] };
+    const res = await this.pool.query<{ seq: string; prev_hash: string; hash: string }>(`SELECT seq, prev_hash, hash FROM ${this.records} WHERE seq = ANY($1::bigint[])`, [seqs]);
+    return { maxSeq, rows: res.rows.map((r) => ({ seq: Number(r.seq), prev_hash: r.prev_hash, hash: r.hash })) };
   }
 
   async *chainPages(pageSize: number): AsyncGenerator<AuditRow[]> {

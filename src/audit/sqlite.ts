@@ -12,6 +12,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { TnpError } from '../errors.js';
 import { appendsAfterJti, batchJtis, idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planJti, type Backend, type BatchRequest, type BatchResult } from './batch.js';
+import type { LinkRow, Neighbourhood } from './chain.js';
 import { AUDIT_KINDS, rowToRecord, type AuditRecord, type AuditRow } from './record.js';
 
 const COLUMNS = 'seq, id, kind, at, patient_id, links_to, idempotency_key, body, prev_hash, hash';
@@ -76,6 +77,7 @@ class SqliteBackend implements Backend {
   private readonly byPatient: Database.Statement<[string, number], AuditRow>;
   private readonly maxSeq: Database.Statement<[], { m: number | null }>;
   private readonly page: Database.Statement<[number, number, number], AuditRow>;
+  private readonly linksBySeq: Database.Statement<[string], LinkRow>;
   private readonly writeBatch: Database.Transaction<(req: BatchRequest) => BatchResult>;
 
   constructor(
@@ -98,6 +100,7 @@ class SqliteBackend implements Backend {
     this.byPatient = db.prepare(`SELECT ${COLUMNS} FROM audit_records WHERE patient_id = ? ORDER BY seq DESC LIMIT ?`);
     this.maxSeq = db.prepare('SELECT max(seq) AS m FROM audit_records');
     this.page = db.prepare(`SELECT ${COLUMNS} FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
+    this.linksBySeq = db.prepare('SELECT seq, prev_hash, hash FROM audit_records WHERE seq IN (SELECT value FROM json_each(?))');
     this.writeBatch = db.transaction((req: BatchRequest) => this.runBatch(req));
   }
 
@@ -147,6 +150,13 @@ class SqliteBackend implements Backend {
 
   rowsByPatient(patientId: string, limit: number): Promise<AuditRow[]> {
     return new Promise((resolve) => resolve(this.byPatient.all(patientId, limit)));
+  }
+
+  linkRows(seqs: readonly number[]): Promise<Neighbourhood> {
+    return new Promise((resolve) => {
+      const maxSeq = this.maxSeq.get()?.m ?? 0;
+      resolve({ maxSeq, rows: seqs.length === 0 ? [] : this.linksBySeq.all(JSON.stringify(seqs)) });
+    });
   }
 
   async *chainPages(pageSize: number): AsyncGenerator<AuditRow[]> {

@@ -9,12 +9,14 @@
  * whole batch of records and replay-guard entries). See docs/audit.md.
  */
 import { TnpError } from '../errors.js';
+import type { CheckedRecord, VerifyAnchor, VerifyResult } from './chain.js';
 import { AuditStoreImpl } from './core.js';
-import type { AuditRecord, AuditRecordInput, VerifyAnchor, VerifyResult } from './record.js';
+import type { AuditRecord, AuditRecordInput } from './record.js';
 
 export { AUDIT_KINDS, GENESIS_HASH, recordHash } from './record.js';
 export { JtiReplayedError } from './batch.js';
-export type { AuditKind, AuditRecord, AuditRecordInput, VerifyAnchor, VerifyResult } from './record.js';
+export type { AuditKind, AuditRecord, AuditRecordInput } from './record.js';
+export type { CheckedRecord, RecordIntegrity, VerifyAnchor, VerifyResult } from './chain.js';
 
 /** Counters since the store was opened (for /metrics and for tests of group commit). */
 export interface AuditStoreStats {
@@ -74,6 +76,17 @@ export interface AuditStore {
 
   /** The patient's records, newest first; `limit` defaults to 100 and is capped at 10 000. */
   listByPatient(patientId: string, opts?: { limit?: number }): Promise<AuditRecord[]>;
+
+  /**
+   * `get` for people (GET /audit/{id}): the record with its `integrity`, checked on read: its hash against
+   * its stored content, its `prevHash` against the record before it, and the record after it against its
+   * hash. An altered record is returned (a body no longer JSON as its stored text) with `integrity.ok`
+   * false and the problems named, never as sound. Null when no record has the id.
+   */
+  getChecked(id: string): Promise<CheckedRecord | null>;
+
+  /** `listByPatient` for people (GET /audit?patient=): each record with its `integrity`, as `getChecked`. */
+  listByPatientChecked(patientId: string, opts?: { limit?: number }): Promise<CheckedRecord[]>;
 
   /**
    * Recomputes the whole chain and reports the first record whose seq, link (prevHash) or hash is wrong:

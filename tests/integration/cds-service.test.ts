@@ -392,6 +392,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         isJtiHeld: (iss, jti) => real.isJtiHeld(iss, jti),
         get: (id) => real.get(id),
         listByPatient: (p, o) => real.listByPatient(p, o),
+        getChecked: (id) => real.getChecked(id),
+        listByPatientChecked: (p, o) => real.listByPatientChecked(p, o),
         verify: () => real.verify(),
         rememberJti: (iss, jti, exp) => real.rememberJti(iss, jti, exp),
         stats: () => real.stats(),
