@@ -189,6 +189,12 @@ export interface Backend {
   rowsByPatient(patientId: string, limit: number): Promise<AuditRow[]>;
   /** The highest seq stored, read first, then the rows with these seqs (to check links; see chain.ts). */
   linkRows(seqs: readonly number[]): Promise<Neighbourhood>;
+  /**
+   * The heartbeat: one committed, durable write outside the chain (upsert of the one row of
+   * `audit_health`), with what records need besides (PostgreSQL: the user's privileges, the tables'
+   * write locks). Rejects with the database's reason when it cannot be committed.
+   */
+  probeWrite(atMs: number): Promise<void>;
   /** The whole chain in seq order, a page at a time, up to the head as it was when the walk began. */
   chainPages(pageSize: number): AsyncGenerator<AuditRow[]>;
   close(): Promise<void>;

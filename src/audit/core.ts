@@ -11,6 +11,7 @@
 import { TnpError } from '../errors.js';
 import type { Backend, BatchRequest, PendingAppend, PendingJti } from './batch.js';
 import { ChainVerifier, checkRow, linkIndex, neighbourSeqs, type CheckedRecord, type VerifyAnchor, type VerifyResult } from './chain.js';
+import { WriteHealth, type WriteCheck } from './health.js';
 import { isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type AuditRow } from './record.js';
 import type { AuditStore, AuditStoreDeps, AuditStoreOptions, AuditStoreStats } from './store.js';
 
@@ -48,6 +49,7 @@ export class AuditStoreImpl implements AuditStore {
   private closed = false;
   private closing: Promise<void> | undefined;
   private lastPruneMs = Number.NEGATIVE_INFINITY;
+  private readonly health: WriteHealth;
   private counters = { commits: 0, appended: 0, deduplicated: 0, jtiChecks: 0, failedCommits: 0, largestBatch: 0 };
 
   constructor(
@@ -59,6 +61,7 @@ export class AuditStoreImpl implements AuditStore {
     this.warnings = backend.warnings;
     this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 500));
     this.jtiGraceMs = Math.max(0, (options.jtiGraceSeconds ?? 300) * 1000);
+    this.health = new WriteHealth((atMs) => backend.probeWrite(atMs), deps.now, Math.max(0, options.healthCheckIntervalMs ?? 5000));
   }
 
   append(input: AuditRecordInput): Promise<AuditRecord> {
@@ -153,6 +156,11 @@ export class AuditStoreImpl implements AuditStore {
     return out;
   }
 
+  checkWritable(opts: { fresh?: boolean } = {}): Promise<WriteCheck> {
+    if (this.closed) return Promise.resolve({ ok: false, checkedAt: this.deps.now().toISOString(), problem: 'the audit store is closed' });
+    return this.health.check(opts.fresh === true);
+  }
+
   async verify(opts: { anchor?: VerifyAnchor } = {}): Promise<VerifyResult> {
     this.assertOpen();
     const anchor = opts.anchor;
@@ -171,13 +179,14 @@ export class AuditStoreImpl implements AuditStore {
   }
 
   stats(): AuditStoreStats {
-    return { ...this.counters };
+    return { ...this.counters, healthProbes: this.health.probes };
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
       await this.idle();
+      await this.health.settled();
       await this.backend.close();
     })();
     return this.closing;
@@ -228,11 +237,13 @@ export class AuditStoreImpl implements AuditStore {
       result = await this.backend.commitBatch(req);
     } catch (e) {
       this.counters.failedCommits += 1;
+      this.health.note(false, e);
       const err = unavailable('write', e);
       for (const o of batch) o.reject(err);
       return;
     }
     if (prune) this.lastPruneMs = nowMs;
+    this.health.note(true);
     this.counters.commits += 1;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
     this.counters.jtiChecks += jtiOps.length + appendOps.filter((o) => o.pending.jti !== undefined).length;

@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS audit_jti (
   PRIMARY KEY (iss, jti)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS audit_jti_expires ON audit_jti (expires_at);
+CREATE TABLE IF NOT EXISTS audit_health (
+  id    INTEGER PRIMARY KEY CHECK (id = 1),
+  at    INTEGER NOT NULL,
+  beats INTEGER NOT NULL
+);
 `;
 
 /** Opens (creating the directory, file and tables if absent) the SQLite store at `path`. */
@@ -79,6 +84,7 @@ class SqliteBackend implements Backend {
   private readonly page: Database.Statement<[number, number, number], AuditRow>;
   private readonly linksBySeq: Database.Statement<[string], LinkRow>;
   private readonly writeBatch: Database.Transaction<(req: BatchRequest) => BatchResult>;
+  private readonly heartbeat: Database.Transaction<(atMs: number) => void>;
 
   constructor(
     private readonly db: Database.Database,
@@ -102,6 +108,8 @@ class SqliteBackend implements Backend {
     this.page = db.prepare(`SELECT ${COLUMNS} FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
     this.linksBySeq = db.prepare('SELECT seq, prev_hash, hash FROM audit_records WHERE seq IN (SELECT value FROM json_each(?))');
     this.writeBatch = db.transaction((req: BatchRequest) => this.runBatch(req));
+    const beat = db.prepare<[number]>('INSERT INTO audit_health (id, at, beats) VALUES (1, ?, 1) ON CONFLICT (id) DO UPDATE SET at = excluded.at, beats = audit_health.beats + 1');
+    this.heartbeat = db.transaction((atMs: number) => void beat.run(atMs));
   }
 
   private runBatch(req: BatchRequest): BatchResult {
@@ -157,6 +165,12 @@ class SqliteBackend implements Backend {
       const maxSeq = this.maxSeq.get()?.m ?? 0;
       resolve({ maxSeq, rows: seqs.length === 0 ? [] : this.linksBySeq.all(JSON.stringify(seqs)) });
     });
+  }
+
+  probeWrite(atMs: number): Promise<void> {
+    // Under the writer lock (BEGIN IMMEDIATE, waiting busyTimeoutMs like a batch), committed with the
+    // WAL fsync'd (synchronous = FULL): the same path a batch of records takes to disk.
+    return new Promise((resolve) => resolve(this.heartbeat.immediate(atMs)));
   }
 
   async *chainPages(pageSize: number): AsyncGenerator<AuditRow[]> {

@@ -394,6 +394,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         listByPatient: (p, o) => real.listByPatient(p, o),
         getChecked: (id) => real.getChecked(id),
         listByPatientChecked: (p, o) => real.listByPatientChecked(p, o),
+        checkWritable: (o) => real.checkWritable(o),
         verify: () => real.verify(),
         rememberJti: (iss, jti, exp) => real.rememberJti(iss, jti, exp),
         stats: () => real.stats(),
