@@ -20,7 +20,7 @@ import { consolePlugin } from './console/plugin.js';
 import type { PathwayRuntime } from './engine/catalogue.js';
 import { TnpError } from './errors.js';
 import { adminPlugin } from './http/admin.js';
-import { installErrorHandling, sendError } from './http/errors.js';
+import { installErrorHandling } from './http/errors.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import type { Settings } from './settings.js';
@@ -139,14 +139,15 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
     strictPreflight: true,
   });
 
-  app.get('/healthz', async (_req, reply) => {
-    try {
-      await deps.store.get('00000000-0000-0000-0000-000000000000');
-    } catch (e) {
-      const err = e instanceof TnpError ? e : new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot be read');
-      return sendError(reply, err, 503);
-    }
-    return reply.header('cache-control', 'no-store').send({ status: 'ok', store: 'ok', pathway: deps.runtime.identity, engineVersion: ENGINE_VERSION });
+  // Health proves the store can WRITE (a read works on a full disk or a read-only store): the freshest
+  // durable write, or a heartbeat at most every healthCheckIntervalMs (see docs/audit.md "Health").
+  app.get('/healthz', async (req, reply) => {
+    const check = await deps.store.checkWritable();
+    const about = { storeCheckedAt: check.checkedAt, pathway: deps.runtime.identity, engineVersion: ENGINE_VERSION };
+    reply.header('cache-control', 'no-store');
+    if (check.ok) return reply.send({ ok: true, status: 'ok', store: 'ok', ...about });
+    req.log.warn({ event: 'audit-store-not-writable', store: deps.store.location, problem: check.problem }, 'health: the audit store cannot write');
+    return reply.code(503).send({ ok: false, status: 'unavailable', store: `not writable: ${check.problem}`, ...about });
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -81,7 +81,7 @@ export const ERRORS = {
     status: 503,
     issueCode: 'transient',
     title: 'The audit trail cannot be written or read',
-    fix: 'Check the storage in the settings (SQLite file and its directory writable, disk not full; PostgreSQL reachable and not locked by another writer). Nothing was sent without its record; retry when the store is back.',
+    fix: 'Check the storage in the settings (SQLite file and its directory writable by the service\'s user, disk not full; PostgreSQL reachable, not read-only, its user granted the privileges docs/audit.md lists, not locked by another writer). Nothing was sent without its record; retry when the store is back.',
   },
   TNP_ERR_AUDIT_RECORD_INVALID: {
     status: 500,

@@ -1,8 +1,9 @@
 /**
  * `npm start`: reads the environment once (HS_TROPONIN_CDS_SETTINGS, HOST, PORT), validates the settings
  * (a bad file stops the start with the key named, exit 1), opens the audit store (SQLite under ./data/
- * by default), loads the pathway, builds the app and listens. SIGTERM/SIGINT close it gracefully: stop
- * accepting, finish the requests in flight, commit what the store has queued, exit 0.
+ * by default; a store it cannot write stops the start, exit 1, naming the store and why), loads the
+ * pathway, builds the app and listens. SIGTERM/SIGINT close it gracefully: stop accepting, finish the
+ * requests in flight, commit what the store has queued, exit 0.
  */
 import { randomUUID } from 'node:crypto';
 import { openAuditStore, type AuditStore } from './audit/store.js';
@@ -49,7 +50,8 @@ async function main(): Promise<void> {
 
   let store: AuditStore;
   try {
-    store = await openAuditStore(settings.storage, { newId: randomUUID, now });
+    // Opening proves the store can write (a committed heartbeat): a store it cannot write stops the start.
+    store = await openAuditStore(settings.storage, { newId: randomUUID, now }, { healthCheckIntervalMs: settings.healthCheckIntervalMs });
   } catch (e) {
     fail(describe(e));
   }

@@ -39,6 +39,8 @@ export interface Settings extends DecisionSettings {
   readonly publicBaseUrl: string;
   readonly cdsClients: readonly CdsClientSettings[];
   readonly storage: StorageSettings;
+  /** How long a write outcome of the audit store answers /healthz before a heartbeat is written. */
+  readonly healthCheckIntervalMs: number;
   readonly adminTokens: readonly string[];
   readonly labClients: readonly { readonly name: string; readonly token: string }[];
   readonly pathway: string;
@@ -116,6 +118,7 @@ export const settingsSchema = {
         },
       ],
     },
+    healthCheckIntervalMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     adminTokens: { type: 'array', items: { type: 'string', minLength: 16 } },
     labClients: {
       type: 'array',
@@ -245,6 +248,7 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     publicBaseUrl,
     cdsClients: s.cdsClients ?? [],
     storage: s.storage ?? { kind: 'sqlite', path: 'data/hs-troponin-cds.sqlite' },
+    healthCheckIntervalMs: s.healthCheckIntervalMs ?? 5000,
     adminTokens: s.adminTokens ?? [],
     labClients: s.labClients ?? [],
     sexSpecificUrls: s.sexSpecificUrls ?? false,

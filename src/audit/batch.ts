@@ -6,6 +6,7 @@
  * so the decisions are made against the state the transaction commits on.
  */
 import { TnpError } from '../errors.js';
+import type { Neighbourhood } from './chain.js';
 import { GENESIS_HASH, makeRecord, recordHashOfBodyText, type AuditRecord, type AuditRow, type NormalisedInput } from './record.js';
 
 export interface PendingAppend {
@@ -186,6 +187,14 @@ export interface Backend {
   /** Whether a replay-guard row for (iss, jti) still blocks the pair (expires_at >= reusableBeforeMs). */
   jtiHeld(iss: string, jti: string, reusableBeforeMs: number): Promise<boolean>;
   rowsByPatient(patientId: string, limit: number): Promise<AuditRow[]>;
+  /** The highest seq stored, read first, then the rows with these seqs (to check links; see chain.ts). */
+  linkRows(seqs: readonly number[]): Promise<Neighbourhood>;
+  /**
+   * The heartbeat: one committed, durable write outside the chain (upsert of the one row of
+   * `audit_health`), with what records need besides (PostgreSQL: the user's privileges, the tables'
+   * write locks). Rejects with the database's reason when it cannot be committed.
+   */
+  probeWrite(atMs: number): Promise<void>;
   /** The whole chain in seq order, a page at a time, up to the head as it was when the walk began. */
   chainPages(pageSize: number): AsyncGenerator<AuditRow[]>;
   close(): Promise<void>;

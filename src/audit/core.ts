@@ -10,7 +10,9 @@
  */
 import { TnpError } from '../errors.js';
 import type { Backend, BatchRequest, PendingAppend, PendingJti } from './batch.js';
-import { ChainVerifier, isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type VerifyAnchor, type VerifyResult } from './record.js';
+import { ChainVerifier, checkRow, linkIndex, neighbourSeqs, type CheckedRecord, type VerifyAnchor, type VerifyResult } from './chain.js';
+import { WriteHealth, type WriteCheck } from './health.js';
+import { isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type AuditRow } from './record.js';
 import type { AuditStore, AuditStoreDeps, AuditStoreOptions, AuditStoreStats } from './store.js';
 
 type Op =
@@ -19,6 +21,8 @@ type Op =
 
 const PRUNE_INTERVAL_MS = 60_000;
 const VERIFY_PAGE = 1000;
+/** Records checked between two turns of the event loop when a read checks many. */
+const CHECK_SLICE = 1000;
 
 function unavailable(what: string, e: unknown): TnpError {
   if (e instanceof TnpError) return e;
@@ -45,6 +49,7 @@ export class AuditStoreImpl implements AuditStore {
   private closed = false;
   private closing: Promise<void> | undefined;
   private lastPruneMs = Number.NEGATIVE_INFINITY;
+  private readonly health: WriteHealth;
   private counters = { commits: 0, appended: 0, deduplicated: 0, jtiChecks: 0, failedCommits: 0, largestBatch: 0 };
 
   constructor(
@@ -56,6 +61,7 @@ export class AuditStoreImpl implements AuditStore {
     this.warnings = backend.warnings;
     this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 500));
     this.jtiGraceMs = Math.max(0, (options.jtiGraceSeconds ?? 300) * 1000);
+    this.health = new WriteHealth((atMs) => backend.probeWrite(atMs), deps.now, Math.max(0, options.healthCheckIntervalMs ?? 5000));
   }
 
   append(input: AuditRecordInput): Promise<AuditRecord> {
@@ -118,6 +124,43 @@ export class AuditStoreImpl implements AuditStore {
     return rows.map(rowToRecord);
   }
 
+  async getChecked(id: string): Promise<CheckedRecord | null> {
+    this.assertOpen();
+    try {
+      const row = await this.backend.getRow(id);
+      return row === undefined ? null : ((await this.checked([row]))[0] ?? null);
+    } catch (e) {
+      throw unavailable('be read', e);
+    }
+  }
+
+  async listByPatientChecked(patientId: string, opts: { limit?: number } = {}): Promise<CheckedRecord[]> {
+    this.assertOpen();
+    const limit = Math.min(10_000, Math.max(1, Math.floor(opts.limit ?? 100)));
+    try {
+      return await this.checked(await this.backend.rowsByPatient(patientId, Number.isFinite(limit) ? limit : 100));
+    } catch (e) {
+      throw unavailable('be read', e);
+    }
+  }
+
+  /** Checks rows (read just before) against their hashes and their neighbours, a slice per turn of the event loop. */
+  private async checked(rows: readonly AuditRow[]): Promise<CheckedRecord[]> {
+    const links = linkIndex(rows, await this.backend.linkRows(neighbourSeqs(rows)));
+    const out: CheckedRecord[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % CHECK_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
+      const row = rows[i];
+      if (row !== undefined) out.push(checkRow(row, links));
+    }
+    return out;
+  }
+
+  checkWritable(opts: { fresh?: boolean } = {}): Promise<WriteCheck> {
+    if (this.closed) return Promise.resolve({ ok: false, checkedAt: this.deps.now().toISOString(), problem: 'the audit store is closed' });
+    return this.health.check(opts.fresh === true);
+  }
+
   async verify(opts: { anchor?: VerifyAnchor } = {}): Promise<VerifyResult> {
     this.assertOpen();
     const anchor = opts.anchor;
@@ -136,13 +179,14 @@ export class AuditStoreImpl implements AuditStore {
   }
 
   stats(): AuditStoreStats {
-    return { ...this.counters };
+    return { ...this.counters, healthProbes: this.health.probes };
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
       await this.idle();
+      await this.health.settled();
       await this.backend.close();
     })();
     return this.closing;
@@ -193,11 +237,13 @@ export class AuditStoreImpl implements AuditStore {
       result = await this.backend.commitBatch(req);
     } catch (e) {
       this.counters.failedCommits += 1;
+      this.health.note(false, e);
       const err = unavailable('write', e);
       for (const o of batch) o.reject(err);
       return;
     }
     if (prune) this.lastPruneMs = nowMs;
+    this.health.note(true);
     this.counters.commits += 1;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
     this.counters.jtiChecks += jtiOps.length + appendOps.filter((o) => o.pending.jti !== undefined).length;

@@ -10,82 +10,17 @@
  * `?schema=` in the URL); it and the tables are created if absent. Tests use a fresh schema each.
  */
 import pg from 'pg';
-import { TnpError } from '../errors.js';
-import { sha256Hex } from '../util/canonical-json.js';
 import { appendsAfterJti, batchJtis, idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planJti, type Backend, type BatchRequest, type BatchResult, type PendingAppend } from './batch.js';
-import { AUDIT_KINDS, rowToRecord, type AuditRecord, type AuditRow } from './record.js';
+import type { Neighbourhood } from './chain.js';
+import { lockKey, parseUrl, schemaSql } from './postgres-schema.js';
+import { rowToRecord, type AuditRecord, type AuditRow } from './record.js';
 
 const COLUMNS = 'seq, id, kind, at, patient_id, links_to, idempotency_key, body, prev_hash, hash';
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 type PgRow = Omit<AuditRow, 'seq'> & { seq: string | number };
 
 function toRow(r: PgRow): AuditRow {
   return { ...r, seq: Number(r.seq) };
-}
-
-/** A signed 64-bit advisory-lock key, the same in every process for the same schema and purpose. */
-function lockKey(purpose: string, schema: string): string {
-  return BigInt.asIntN(64, BigInt(`0x${sha256Hex(`hs-troponin-cds:${purpose}:${schema}`).slice(0, 16)}`)).toString();
-}
-
-/** Splits `?schema=` off the URL (pg would pass it to the server) and names the location without credentials. */
-function parseUrl(url: string, schemaSetting: string | undefined): { connectionString: string; schema: string; location: string } {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the PostgreSQL URL of the audit store is not a valid URL', { expression: ['storage.url'] });
-  }
-  const fromUrl = u.searchParams.get('schema');
-  u.searchParams.delete('schema');
-  const schema = schemaSetting ?? fromUrl ?? 'public';
-  if (!SCHEMA_NAME.test(schema)) throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', `the audit store schema name is not a plain SQL identifier: ${schema}`, { expression: ['storage.schema'] });
-  const location = `postgres://${u.host}${u.pathname} (schema ${schema})`;
-  return { connectionString: u.toString(), schema, location };
-}
-
-function schemaSql(s: string): string {
-  const t = `"${s}".audit_records`;
-  return `
-CREATE TABLE IF NOT EXISTS ${t} (
-  seq             bigint PRIMARY KEY CHECK (seq > 0),
-  id              text NOT NULL UNIQUE,
-  kind            text NOT NULL CHECK (kind IN (${AUDIT_KINDS.map((k) => `'${k}'`).join(', ')})),
-  at              text NOT NULL,
-  patient_id      text,
-  links_to        text,
-  idempotency_key text UNIQUE,
-  body            text NOT NULL,
-  prev_hash       text NOT NULL,
-  hash            text NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_records_patient ON ${t} (patient_id, seq);
-CREATE TABLE IF NOT EXISTS "${s}".audit_jti (
-  iss        text NOT NULL,
-  jti        text NOT NULL,
-  expires_at bigint NOT NULL,
-  PRIMARY KEY (iss, jti)
-);
-CREATE INDEX IF NOT EXISTS audit_jti_expires ON "${s}".audit_jti (expires_at);
-CREATE OR REPLACE FUNCTION "${s}".audit_records_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-  RAISE EXCEPTION 'audit_records is append-only';
-END
-$fn$;
-DO $do$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = '${t}'::regclass AND tgname = 'audit_records_append_only') THEN
-    CREATE TRIGGER audit_records_append_only BEFORE UPDATE OR DELETE ON ${t}
-      FOR EACH ROW EXECUTE FUNCTION "${s}".audit_records_append_only();
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = '${t}'::regclass AND tgname = 'audit_records_no_truncate') THEN
-    CREATE TRIGGER audit_records_no_truncate BEFORE TRUNCATE ON ${t}
-      FOR EACH STATEMENT EXECUTE FUNCTION "${s}".audit_records_append_only();
-  END IF;
-END
-$do$;
-`;
 }
 
 /** Connects, creates the schema and tables if absent, and checks the server's durability settings. */
@@ -119,7 +54,7 @@ export async function openPostgresBackend(url: string, schemaSetting: string | u
           const ready = await client.query(
             `SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = $1 AND c.relname = 'audit_records' AND t.tgname IN ('audit_records_append_only', 'audit_records_no_truncate')
-             AND to_regclass(quote_ident($1) || '.audit_jti') IS NOT NULL`,
+             AND to_regclass(quote_ident($1) || '.audit_jti') IS NOT NULL AND to_regclass(quote_ident($1) || '.audit_health') IS NOT NULL`,
             [schema],
           );
           if (ready.rowCount !== 2) {
@@ -157,29 +92,46 @@ export async function openPostgresBackend(url: string, schemaSetting: string | u
 class PostgresBackend implements Backend {
   private readonly records: string;
   private readonly jtiTable: string;
+  private readonly healthTable: string;
   private readonly appendLock: string;
 
   constructor(
     private readonly pool: pg.Pool,
-    schema: string,
+    private readonly schema: string,
     readonly location: string,
     readonly warnings: readonly string[],
     private readonly forceSyncCommit: boolean,
   ) {
     this.records = `"${schema}".audit_records`;
     this.jtiTable = `"${schema}".audit_jti`;
+    this.healthTable = `"${schema}".audit_health`;
     this.appendLock = lockKey('append', schema);
   }
 
-  async commitBatch(req: BatchRequest): Promise<BatchResult> {
+  /** Runs `work` in one transaction on one connection (durable COMMIT); a connection that failed is dropped. */
+  private async inTransaction<T>(begin: readonly string[], work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let failed: Error | undefined;
     try {
-      // One round trip: begin, durability, and (only when appending) the chain's writer lock, held to COMMIT.
-      const begin = ['BEGIN'];
-      if (this.forceSyncCommit) begin.push('SET LOCAL synchronous_commit = on');
-      if (req.appends.length > 0) begin.push(`SELECT pg_advisory_xact_lock(${this.appendLock})`);
-      await client.query(begin.join('; '));
+      // One round trip: begin, durability, and whatever the caller must hold to COMMIT.
+      await client.query(['BEGIN', ...(this.forceSyncCommit ? ['SET LOCAL synchronous_commit = on'] : []), ...begin].join('; '));
+      const out = await work(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      failed = e instanceof Error ? e : new Error(String(e));
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      // A connection that failed mid-transaction is dropped rather than reused.
+      client.release(failed ?? false);
+    }
+  }
+
+  commitBatch(req: BatchRequest): Promise<BatchResult> {
+    // Only when appending: the chain's writer lock, held to COMMIT.
+    const lock = req.appends.length > 0 ? [`SELECT pg_advisory_xact_lock(${this.appendLock})`] : [];
+    return this.inTransaction(lock, async (client) => {
       if (req.prune) await client.query(`DELETE FROM ${this.jtiTable} WHERE expires_at < $1`, [req.jtiReusableBeforeMs]);
       // Replay-guard entries first: an append whose jti is refused is dropped before it gets a seq.
       const all = batchJtis(req);
@@ -197,16 +149,24 @@ class PostgresBackend implements Backend {
       }
       const { appends: kept, jtis, merge } = appendsAfterJti(req, accepted);
       const appends = merge(kept.length > 0 ? await this.appendRows(client, kept) : []);
-      await client.query('COMMIT');
       return { appends, jtis };
-    } catch (e) {
-      failed = e instanceof Error ? e : new Error(String(e));
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      // A connection that failed mid-transaction is dropped rather than reused.
-      client.release(failed ?? false);
-    }
+    });
+  }
+
+  async probeWrite(atMs: number): Promise<void> {
+    await this.inTransaction([], async (client) => {
+      // What a batch needs besides a durable COMMIT: the privileges (a user that may only read commits a
+      // heartbeat nowhere else), then the tables' write locks, waited for (lock_timeout) as an INSERT would.
+      const missing = await client.query<{ missing: string }>(
+        `SELECT p.priv || ' on ' || p.tbl AS missing
+         FROM (VALUES ('INSERT', 'audit_records'), ('INSERT', 'audit_jti'), ('UPDATE', 'audit_jti'), ('DELETE', 'audit_jti'), ('INSERT', 'audit_health'), ('UPDATE', 'audit_health')) AS p (priv, tbl)
+         WHERE NOT has_table_privilege(quote_ident($1) || '.' || p.tbl, p.priv)`,
+        [this.schema],
+      );
+      if (missing.rows.length > 0) throw new Error(`the database user lacks ${missing.rows.map((r) => r.missing).join(', ')}`);
+      await client.query(`LOCK TABLE ${this.records}, ${this.jtiTable} IN ROW EXCLUSIVE MODE`);
+      await client.query(`INSERT INTO ${this.healthTable} AS h (id, at, beats) VALUES (1, $1, 1) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at, beats = h.beats + 1`, [atMs]);
+    });
   }
 
   private async appendRows(client: pg.PoolClient, appends: readonly PendingAppend[]): Promise<BatchResult['appends']> {
@@ -249,6 +209,14 @@ class PostgresBackend implements Backend {
   async rowsByPatient(patientId: string, limit: number): Promise<AuditRow[]> {
     const res = await this.pool.query<PgRow>(`SELECT ${COLUMNS} FROM ${this.records} WHERE patient_id = $1 ORDER BY seq DESC LIMIT $2`, [patientId, limit]);
     return res.rows.map(toRow);
+  }
+
+  async linkRows(seqs: readonly number[]): Promise<Neighbourhood> {
+    const maxRes = await this.pool.query<{ m: string | null }>(`SELECT max(seq) AS m FROM ${this.records}`);
+    const maxSeq = Number(maxRes.rows[0]?.m ?? 0);
+    if (seqs.length === 0) return { maxSeq, rows: [] };
+    const res = await this.pool.query<{ seq: string; prev_hash: string; hash: string }>(`SELECT seq, prev_hash, hash FROM ${this.records} WHERE seq = ANY($1::bigint[])`, [seqs]);
+    return { maxSeq, rows: res.rows.map((r) => ({ seq: Number(r.seq), prev_hash: r.prev_hash, hash: r.hash })) };
   }
 
   async *chainPages(pageSize: number): AsyncGenerator<AuditRow[]> {

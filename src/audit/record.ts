@@ -2,7 +2,8 @@
  * The audit record format and the hash chain, shared by both store implementations.
  *
  * Kept free of any database code so that the chain rules (what is hashed, how a record links to the
- * one before, what `verify` reports) are written once and cannot drift between SQLite and PostgreSQL.
+ * one before) are written once and cannot drift between SQLite and PostgreSQL. The checks of stored
+ * rows against those rules (`verify`, and the check of every record read) are in chain.ts.
  */
 import { TnpError } from '../errors.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
@@ -233,7 +234,7 @@ export function rowToRecord(row: AuditRow): AuditRecord {
 }
 
 /** The hashed fields of a stored row (what recordHash covers). */
-function rowFields(row: AuditRow, seq: number, body: unknown) {
+export function rowFields(row: AuditRow, seq: number, body: unknown) {
   return {
     seq,
     id: row.id,
@@ -245,84 +246,4 @@ function rowFields(row: AuditRow, seq: number, body: unknown) {
     body,
     prevHash: row.prev_hash,
   };
-}
-
-/**
- * A head kept outside the store ({ seq: records, hash: head } from an earlier verify). Removing records
- * from the end, or rewriting the whole chain with fresh hashes, leaves a chain that is valid on its own;
- * only a comparison with a head remembered elsewhere shows it.
- */
-export interface VerifyAnchor {
-  readonly seq: number;
-  readonly hash: string;
-}
-
-export type VerifyResult =
-  | { ok: true; records: number; head: string }
-  | { ok: false; records: number; head: string; firstBad: { id: string; seq: number; problem: string } };
-
-/**
- * Walks the chain in seq order and reports the first record that breaks it. Fed page by page by the
- * store (so a long chain is never loaded at once); `finish` gives the result.
- */
-export class ChainVerifier {
-  private anchorSeen = false;
-  private expectedSeq = 1;
-  private prevHash = GENESIS_HASH;
-  private count = 0;
-  private firstBad: { id: string; seq: number; problem: string } | undefined;
-
-  /** @param anchor a head remembered elsewhere earlier ({@link VerifyAnchor}); checked as part of the walk. */
-  constructor(private readonly anchor?: VerifyAnchor) {}
-
-  /** Checks one row; rows must come in ascending seq order. */
-  push(row: AuditRow): void {
-    this.count += 1;
-    const seq = Number(row.seq);
-    if (this.firstBad === undefined) {
-      const problem = this.check(row, seq);
-      if (problem !== undefined) this.firstBad = { id: row.id, seq, problem };
-    }
-    if (this.anchor !== undefined && seq === this.anchor.seq) {
-      this.anchorSeen = true;
-      if (this.firstBad === undefined && row.hash !== this.anchor.hash) {
-        this.firstBad = { id: row.id, seq, problem: 'hash differs from the remembered head at this seq (the chain was rewritten from here or before)' };
-      }
-    }
-    this.expectedSeq = seq + 1;
-    this.prevHash = row.hash;
-  }
-
-  private check(row: AuditRow, seq: number): string | undefined {
-    if (seq !== this.expectedSeq) {
-      return seq > this.expectedSeq
-        ? `seq gap: expected seq ${this.expectedSeq}, found ${seq} (records removed before this one)`
-        : `seq out of order: expected seq ${this.expectedSeq}, found ${seq}`;
-    }
-    if (row.prev_hash !== this.prevHash) {
-      return seq === 1 ? 'prevHash of the first record is not the genesis hash' : `prevHash does not match the hash of record seq ${seq - 1}`;
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(row.body) as unknown;
-    } catch {
-      return 'body is not JSON';
-    }
-    let computed: string;
-    try {
-      computed = recordHash(rowFields(row, seq, body));
-    } catch {
-      return 'the record cannot be hashed';
-    }
-    if (computed !== row.hash) return 'hash does not match the record content (the record was altered)';
-    return undefined;
-  }
-
-  finish(): VerifyResult {
-    const head = this.prevHash;
-    if (this.firstBad === undefined && this.anchor !== undefined && !this.anchorSeen) {
-      this.firstBad = { id: '', seq: this.anchor.seq, problem: `the chain ends at seq ${this.expectedSeq - 1}, before the remembered head at seq ${this.anchor.seq} (records removed from the end)` };
-    }
-    return this.firstBad === undefined ? { ok: true, records: this.count, head } : { ok: false, records: this.count, head, firstBad: this.firstBad };
-  }
 }

@@ -12,6 +12,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { TnpError } from '../errors.js';
 import { appendsAfterJti, batchJtis, idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planJti, type Backend, type BatchRequest, type BatchResult } from './batch.js';
+import type { LinkRow, Neighbourhood } from './chain.js';
 import { AUDIT_KINDS, rowToRecord, type AuditRecord, type AuditRow } from './record.js';
 
 const COLUMNS = 'seq, id, kind, at, patient_id, links_to, idempotency_key, body, prev_hash, hash';
@@ -41,6 +42,11 @@ CREATE TABLE IF NOT EXISTS audit_jti (
   PRIMARY KEY (iss, jti)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS audit_jti_expires ON audit_jti (expires_at);
+CREATE TABLE IF NOT EXISTS audit_health (
+  id    INTEGER PRIMARY KEY CHECK (id = 1),
+  at    INTEGER NOT NULL,
+  beats INTEGER NOT NULL
+);
 `;
 
 /** Opens (creating the directory, file and tables if absent) the SQLite store at `path`. */
@@ -76,7 +82,9 @@ class SqliteBackend implements Backend {
   private readonly byPatient: Database.Statement<[string, number], AuditRow>;
   private readonly maxSeq: Database.Statement<[], { m: number | null }>;
   private readonly page: Database.Statement<[number, number, number], AuditRow>;
+  private readonly linksBySeq: Database.Statement<[string], LinkRow>;
   private readonly writeBatch: Database.Transaction<(req: BatchRequest) => BatchResult>;
+  private readonly heartbeat: Database.Transaction<(atMs: number) => void>;
 
   constructor(
     private readonly db: Database.Database,
@@ -98,7 +106,10 @@ class SqliteBackend implements Backend {
     this.byPatient = db.prepare(`SELECT ${COLUMNS} FROM audit_records WHERE patient_id = ? ORDER BY seq DESC LIMIT ?`);
     this.maxSeq = db.prepare('SELECT max(seq) AS m FROM audit_records');
     this.page = db.prepare(`SELECT ${COLUMNS} FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
+    this.linksBySeq = db.prepare('SELECT seq, prev_hash, hash FROM audit_records WHERE seq IN (SELECT value FROM json_each(?))');
     this.writeBatch = db.transaction((req: BatchRequest) => this.runBatch(req));
+    const beat = db.prepare<[number]>('INSERT INTO audit_health (id, at, beats) VALUES (1, ?, 1) ON CONFLICT (id) DO UPDATE SET at = excluded.at, beats = audit_health.beats + 1');
+    this.heartbeat = db.transaction((atMs: number) => void beat.run(atMs));
   }
 
   private runBatch(req: BatchRequest): BatchResult {
@@ -147,6 +158,19 @@ class SqliteBackend implements Backend {
 
   rowsByPatient(patientId: string, limit: number): Promise<AuditRow[]> {
     return new Promise((resolve) => resolve(this.byPatient.all(patientId, limit)));
+  }
+
+  linkRows(seqs: readonly number[]): Promise<Neighbourhood> {
+    return new Promise((resolve) => {
+      const maxSeq = this.maxSeq.get()?.m ?? 0;
+      resolve({ maxSeq, rows: seqs.length === 0 ? [] : this.linksBySeq.all(JSON.stringify(seqs)) });
+    });
+  }
+
+  probeWrite(atMs: number): Promise<void> {
+    // Under the writer lock (BEGIN IMMEDIATE, waiting busyTimeoutMs like a batch), committed with the
+    // WAL fsync'd (synchronous = FULL): the same path a batch of records takes to disk.
+    return new Promise((resolve) => resolve(this.heartbeat.immediate(atMs)));
   }
 
   async *chainPages(pageSize: number): AsyncGenerator<AuditRow[]> {

@@ -8,13 +8,18 @@
  * processes" problems, so they live in the same store and can share its transactions (one fsync serves a
  * whole batch of records and replay-guard entries). See docs/audit.md.
  */
+import { resolve } from 'node:path';
 import { TnpError } from '../errors.js';
+import type { CheckedRecord, VerifyAnchor, VerifyResult } from './chain.js';
 import { AuditStoreImpl } from './core.js';
-import type { AuditRecord, AuditRecordInput, VerifyAnchor, VerifyResult } from './record.js';
+import { problemOf, type WriteCheck } from './health.js';
+import type { AuditRecord, AuditRecordInput } from './record.js';
 
 export { AUDIT_KINDS, GENESIS_HASH, recordHash } from './record.js';
 export { JtiReplayedError } from './batch.js';
-export type { AuditKind, AuditRecord, AuditRecordInput, VerifyAnchor, VerifyResult } from './record.js';
+export type { AuditKind, AuditRecord, AuditRecordInput } from './record.js';
+export type { CheckedRecord, RecordIntegrity, VerifyAnchor, VerifyResult } from './chain.js';
+export type { WriteCheck } from './health.js';
 
 /** Counters since the store was opened (for /metrics and for tests of group commit). */
 export interface AuditStoreStats {
@@ -30,6 +35,8 @@ export interface AuditStoreStats {
   readonly failedCommits: number;
   /** Largest number of operations committed in one transaction. */
   readonly largestBatch: number;
+  /** Heartbeats written (or tried) to answer `checkWritable` (not counted in `commits`). */
+  readonly healthProbes: number;
 }
 
 export interface AuditStore {
@@ -74,6 +81,26 @@ export interface AuditStore {
 
   /** The patient's records, newest first; `limit` defaults to 100 and is capped at 10 000. */
   listByPatient(patientId: string, opts?: { limit?: number }): Promise<AuditRecord[]>;
+
+  /**
+   * `get` for people (GET /audit/{id}): the record with its `integrity`, checked on read: its hash against
+   * its stored content, its `prevHash` against the record before it, and the record after it against its
+   * hash. An altered record is returned (a body no longer JSON as its stored text) with `integrity.ok`
+   * false and the problems named, never as sound. Null when no record has the id.
+   */
+  getChecked(id: string): Promise<CheckedRecord | null>;
+
+  /** `listByPatient` for people (GET /audit?patient=): each record with its `integrity`, as `getChecked`. */
+  listByPatientChecked(patientId: string, opts?: { limit?: number }): Promise<CheckedRecord[]>;
+
+  /**
+   * Whether the store can write now (for /healthz): the freshest durable write, a group commit or a
+   * heartbeat (one committed, fsync'd upsert outside the chain, with the PostgreSQL user's privileges and
+   * the tables' write locks checked), written when no outcome is younger than `healthCheckIntervalMs`
+   * (or with `fresh`). Concurrent calls share one heartbeat. Never rejects: `{ ok: false, problem }`
+   * names the database's reason (one line, no credentials). `openAuditStore` asks it once, fresh.
+   */
+  checkWritable(opts?: { fresh?: boolean }): Promise<WriteCheck>;
 
   /**
    * Recomputes the whole chain and reports the first record whose seq, link (prevHash) or hash is wrong:
@@ -128,21 +155,38 @@ export interface AuditStoreOptions {
   readonly poolSize?: number;
   /** PostgreSQL: connect timeout; also bounds each statement (x3). Default 5000. */
   readonly connectTimeoutMs?: number;
+  /** How long a write outcome (a commit or a heartbeat) answers `checkWritable`. Default 5000. */
+  readonly healthCheckIntervalMs?: number;
 }
 
 /**
- * Opens (and creates if absent) the store. Rejects with TNP_ERR_AUDIT_UNAVAILABLE when the file cannot
- * be created or the database cannot be reached, so the service fails at start rather than at the first
- * patient.
+ * Opens (and creates if absent) the store, and proves it can write (a fresh `checkWritable`). Rejects
+ * with TNP_ERR_AUDIT_UNAVAILABLE, naming the store and the reason, when the file cannot be created, the
+ * database cannot be reached, or a write cannot be committed (a read-only file or database, a user
+ * without INSERT, a full disk, a writer lock held past `busyTimeoutMs`), so the service fails at start
+ * rather than at the first patient.
  */
 export async function openAuditStore(settings: AuditStoreSettings, deps: AuditStoreDeps, options: AuditStoreOptions = {}): Promise<AuditStore> {
+  const store = await openBackend(settings, deps, options);
+  const check = await store.checkWritable({ fresh: true });
+  if (!check.ok) {
+    await store.close().catch(() => undefined);
+    throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', `the audit store ${store.location} cannot be written: ${check.problem}`);
+  }
+  return store;
+}
+
+async function openBackend(settings: AuditStoreSettings, deps: AuditStoreDeps, options: AuditStoreOptions): Promise<AuditStore> {
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  let where = settings.kind === 'sqlite' ? resolve(settings.path) : 'on PostgreSQL';
   try {
     if (settings.kind === 'sqlite') {
       const { openSqliteBackend } = await import('./sqlite.js');
       return new AuditStoreImpl(openSqliteBackend(settings.path, { busyTimeoutMs }), deps, options);
     }
     if (settings.kind === 'postgres') {
+      const { postgresLocation } = await import('./postgres-schema.js');
+      where = postgresLocation(settings.url, settings.schema);
       const { openPostgresBackend } = await import('./postgres.js');
       const backend = await openPostgresBackend(settings.url, settings.schema, {
         busyTimeoutMs,
@@ -153,7 +197,7 @@ export async function openAuditStore(settings: AuditStoreSettings, deps: AuditSt
     }
   } catch (e) {
     if (e instanceof TnpError) throw e;
-    throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', `the audit store cannot be opened: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', `the audit store ${where} cannot be opened: ${problemOf(e)}`, { cause: e });
   }
   throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', `unknown storage kind: ${String((settings as { kind?: unknown }).kind)}`, { expression: ['storage.kind'] });
 }

@@ -362,7 +362,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
     },
   );
 
-  /** CDS Hooks 2.0 "Feedback": each item its own record, linked to the card's evaluation record, idempotent per (card, outcome). */
+  /** CDS Hooks 2.0 "Feedback": each item its own record, linked to the card's evaluation record; an exact repeat of an item appends nothing. */
   app.post<{ Body: CdsFeedbackRequest }>(FEEDBACK_PATH, { schema: { body: feedbackRequestSchema }, onRequest: requireJwt(FEEDBACK_PATH) }, async (req, reply) => {
     const client = req.cdsClient;
     if (client === null) throw new CdsUnauthorizedError('no verified client');
@@ -389,21 +389,23 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
       items.map(async (item, i) => {
         const target = targets[i];
         if (target === undefined) throw new TnpError('TNP_ERR_INTERNAL', 'feedback target lost');
+        // The feedback as recorded; its digest is in the idempotency key, so an exact repeat (an EHR retry)
+        // is one record and the same card and outcome with another reason, comment or time is a new one.
+        const content = plain({
+          service: SERVICE_ID,
+          card: item.card,
+          outcome: item.outcome,
+          acceptedSuggestions: item.acceptedSuggestions ?? [],
+          overrideReason: item.overrideReason ?? null,
+          outcomeTimestamp: item.outcomeTimestamp,
+        }) as Json;
         const rec = await appendTimed({
           kind: 'feedback',
           at,
           patientId: target.patientId,
           linksTo: target.id,
-          idempotencyKey: `feedback|${item.card}|${item.outcome}`,
-          body: plain({
-            service: SERVICE_ID,
-            card: item.card,
-            outcome: item.outcome,
-            acceptedSuggestions: item.acceptedSuggestions ?? [],
-            overrideReason: item.overrideReason ?? null,
-            outcomeTimestamp: item.outcomeTimestamp,
-            client: clientOf(client),
-          }),
+          idempotencyKey: `feedback|${item.card}|${item.outcome}|${sha256Hex(canonicalJson(content))}`,
+          body: { ...content, client: clientOf(client) },
         });
         const isRepeat = rec.at !== at || (isObject(rec.body) && isObject(rec.body['client']) && rec.body['client']['jti'] !== client.jti);
         return { card: item.card, outcome: item.outcome, auditId: rec.id, repeat: isRepeat };

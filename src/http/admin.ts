@@ -1,11 +1,12 @@
 /**
  * The audit trail for its readers (safety officer, auditor): `GET /audit/{id}`, `GET /audit?patient=`,
  * `GET /audit/verify`, each for holders of an admin bearer token (settings `adminTokens`), compared in
- * constant time. Anything else gets 401 with no detail.
+ * constant time. Anything else gets 401 with no detail. Every record read is checked against the chain
+ * (`integrity`), so an altered record is answered 409, never served as sound.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AuditStore } from '../audit/store.js';
+import type { AuditStore, CheckedRecord } from '../audit/store.js';
 import { TnpError } from '../errors.js';
 import { auditQuerySchema } from '../cds/schemas.js';
 
@@ -20,6 +21,14 @@ export function isAdmin(header: string | undefined, tokenDigests: readonly Buffe
   let ok = false;
   for (const d of tokenDigests) ok = timingSafeEqual(given, d) || ok;
   return ok;
+}
+
+/** 200 when every record read is sound; 409 otherwise, logged for the safety officer (ids and seqs only). */
+function soundOr409(req: FastifyRequest, records: readonly CheckedRecord[]): 200 | 409 {
+  const altered = records.filter((r) => !r.integrity.ok);
+  if (altered.length === 0) return 200;
+  req.log.warn({ event: 'audit-integrity-failed', records: altered.slice(0, 20).map((r) => ({ id: r.id, seq: r.seq, problems: r.integrity.problems })), count: altered.length }, 'audit read: records fail their integrity check');
+  return 409;
 }
 
 export function adminPlugin(app: FastifyInstance, opts: { readonly adminTokens: readonly string[]; readonly store: AuditStore }): Promise<void> {
@@ -37,16 +46,18 @@ export function adminPlugin(app: FastifyInstance, opts: { readonly adminTokens: 
     return reply.code(result.ok ? 200 : 409).header('cache-control', 'no-store').send(result);
   });
 
+  /** The record with its `integrity`, checked on read: 200 when sound, 409 (same body) when it was altered. */
   app.get<{ Params: { id: string } }>('/audit/:id', { onRequest: requireAdmin }, async (req, reply) => {
-    const rec = await store.get(req.params.id);
+    const rec = await store.getChecked(req.params.id);
     if (rec === null) throw new TnpError('TNP_ERR_NOT_FOUND', 'no audit record has that id');
-    return reply.header('cache-control', 'no-store').send(rec);
+    return reply.code(soundOr409(req, [rec])).header('cache-control', 'no-store').send(rec);
   });
 
+  /** `{ patient, records }`, each record with its `integrity`: 200 when all are sound, 409 (same body) otherwise. */
   app.get<{ Querystring: { patient: string; limit?: string } }>('/audit', { onRequest: requireAdmin, schema: { querystring: auditQuerySchema } }, async (req, reply) => {
     const limit = req.query.limit === undefined ? undefined : Math.max(1, Number(req.query.limit));
-    const records = await store.listByPatient(req.query.patient, limit === undefined ? {} : { limit });
-    return reply.header('cache-control', 'no-store').send({ patient: req.query.patient, records });
+    const records = await store.listByPatientChecked(req.query.patient, limit === undefined ? {} : { limit });
+    return reply.code(soundOr409(req, records)).header('cache-control', 'no-store').send({ patient: req.query.patient, records });
   });
   return Promise.resolve();
 }

@@ -2,22 +2,21 @@
  * The real entry point, `node dist/server.js` (what `npm start` runs; the global setup builds dist/):
  * settings from HS_TROPONIN_CDS_SETTINGS, a bad file stops the start naming the key, discovery for a
  * signed client and 401 for an unsigned one, graceful SIGTERM, and a kill -9 in the middle of load that
- * loses no acknowledged audit record (on SQLite and on PostgreSQL).
+ * loses no acknowledged audit record (on SQLite and on PostgreSQL), and a store it cannot write stops the
+ * start (exit 1, the store and the reason named).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AuditStoreSettings } from '../../src/audit/store.js';
+import { openAuditStore, type AuditStoreSettings } from '../../src/audit/store.js';
 import { createCdsClient, type CdsTestClient } from '../support/cds-client.js';
-import { pgAvailable, requireService } from '../support/services.js';
+import { PG_URL, pgAvailable, requireService } from '../support/services.js';
 import { harnessFor, searchset } from '../support/cds-app.js';
+import { serverProcess, type Running, type Server } from '../support/server-process.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SERVER = join(ROOT, 'dist', 'server.js');
 const BASE = 'https://cds.hospital.example';
 const ADMIN = 'process-test-admin-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'tnp-server-'));
@@ -25,56 +24,25 @@ const runPg = requireService('PostgreSQL at 127.0.0.1:5432', await pgAvailable()
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Server {
-  readonly proc: ChildProcessWithoutNullStreams;
-  readonly url: string;
-  readonly output: () => string;
-}
+const { settingsFile, run, start, stop } = serverProcess(dir);
 
-function settingsFile(content: unknown): string {
-  const file = join(dir, `settings-${randomUUID()}.json`);
-  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
-  return file;
-}
-
-function run(file: string | null, cwd = dir): { proc: ChildProcessWithoutNullStreams; output: () => string; exited: Promise<number | null> } {
-  const env: Record<string, string | undefined> = { ...process.env, HOST: '127.0.0.1', PORT: '0' };
-  if (file === null) delete env['HS_TROPONIN_CDS_SETTINGS'];
-  else env['HS_TROPONIN_CDS_SETTINGS'] = file;
-  const proc = spawn(process.execPath, [SERVER], { cwd, env, stdio: 'pipe' });
-  let out = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  proc.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { proc, output: () => out, exited };
-}
-
-async function start(file: string | null, cwd = dir): Promise<Server> {
-  const r = run(file, cwd);
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line in 20 s:\n${r.output()}`)), 20_000);
+/** The exit code, or 'listening' (the process is then killed): a start that should fail must not hang the test. */
+async function exitOrListening(r: Running): Promise<number | null | 'listening'> {
+  const listening = new Promise<'listening'>((resolve) => {
     const poll = setInterval(() => {
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(r.output());
-      if (m?.[1] !== undefined) {
+      if (/Server listening at/.test(r.output())) {
         clearInterval(poll);
-        clearTimeout(timer);
-        resolve(m[1]);
+        resolve('listening');
       }
     }, 20);
-    void r.exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${String(code)}):\n${r.output()}`));
-    });
+    void r.exited.then(() => clearInterval(poll));
   });
-  return { proc: r.proc, url, output: r.output };
-}
-
-async function stop(s: Server, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (s.proc.exitCode !== null) return s.proc.exitCode;
-  const done = new Promise<number | null>((resolve) => s.proc.once('exit', (code) => resolve(code)));
-  s.proc.kill(signal);
-  return done;
+  const outcome = await Promise.race([r.exited, listening]);
+  if (outcome === 'listening') {
+    r.proc.kill('SIGKILL');
+    await r.exited;
+  }
+  return outcome;
 }
 
 const body = (patientId: string): Record<string, unknown> => ({
@@ -148,6 +116,50 @@ describe('npm start (node dist/server.js)', () => {
       expect(await stop(s)).toBe(0);
     }
     expect(s.output()).toContain('"event":"stopped"');
+  });
+
+  it('a SQLite store it cannot write stops the start: exit 1, the store and the reason named', async () => {
+    const storeDir = mkdtempSync(join(dir, 'read-only-'));
+    const path = join(storeDir, 'audit.sqlite');
+    await (await openAuditStore({ kind: 'sqlite', path }, { newId: randomUUID, now: () => new Date() })).close();
+    const file = settingsFile({ storage: { kind: 'sqlite', path } });
+    // A file the service's user may read and not write. Root writes anything, so as root the service
+    // runs as "nobody" (the file stays root's, the directory lets it make the WAL and shared-memory files).
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      chmodSync(dir, 0o755);
+      chmodSync(storeDir, 0o777);
+      chmodSync(file, 0o644);
+    } else chmodSync(path, 0o444);
+    const r = run(file, dir, asRoot ? { uid: 65534, gid: 65534 } : {});
+    expect(await exitOrListening(r)).toBe(1);
+    expect(r.output()).toContain('cannot start');
+    expect(r.output()).toContain(`the audit store ${path} cannot be written`);
+    expect(r.output()).toMatch(/readonly|read-only/i);
+  });
+
+  it.runIf(runPg)('a PostgreSQL store whose user may only read stops the start: exit 1, the store and the reason named, no password', async () => {
+    const harness = harnessFor('postgres');
+    const storage = harness.fresh() as { kind: 'postgres'; url: string; schema: string };
+    await (await openAuditStore(storage, { newId: randomUUID, now: () => new Date() })).close();
+    const role = `tnp_read_only_${process.pid}_${randomBytes(3).toString('hex')}`;
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'; GRANT USAGE ON SCHEMA "${storage.schema}" TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA "${storage.schema}" TO ${role}`);
+      const file = settingsFile({ storage: { kind: 'postgres', url: `postgres://${role}:${password}@127.0.0.1:5432/test?schema=${storage.schema}` } });
+      const r = run(file);
+      expect(await exitOrListening(r)).toBe(1);
+      expect(r.output()).toContain('cannot start');
+      expect(r.output()).toContain(`the audit store postgres://127.0.0.1:5432/test (schema ${storage.schema}) cannot be written`);
+      expect(r.output()).toMatch(/INSERT/);
+      expect(r.output()).not.toContain(password);
+    } finally {
+      await admin.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+      await admin.end();
+      await harness.cleanup();
+    }
   });
 
   for (const kind of ['sqlite', 'postgres'] as const) {
