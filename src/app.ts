@@ -81,6 +81,7 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
   const verifier = createJwtVerifier(settings, {
     rememberJti: (iss, jti, expiresAt) => deps.store.rememberJti(iss, jti, expiresAt),
     now: deps.now,
+    log: logger,
     ...(deps.fetchJwks === undefined ? {} : { fetchJwks: deps.fetchJwks }),
   });
 

@@ -11,6 +11,7 @@ import addFormatsImport from 'ajv-formats';
 import { TnpError } from './errors.js';
 import { deepFreeze } from './util/freeze.js';
 import type { AssayDefinition, DecisionOptions } from './engine/catalogue.js';
+import { ALLOWED_JWT_ALGORITHMS, DEFAULT_JWT_ALGORITHMS, type JwtAlgorithm } from './cds/jwt-algorithms.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -49,6 +50,8 @@ export interface Settings extends DecisionSettings {
   readonly fhirPullTimeoutMs: number;
   readonly jwtClockToleranceSeconds: number;
   readonly jwtMaxLifetimeSeconds: number;
+  /** The algorithms a client key published without `alg` verifies (a key with `alg` verifies that one only). */
+  readonly jwtAlgorithms: readonly JwtAlgorithm[];
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -162,6 +165,7 @@ export const settingsSchema = {
     fhirPullTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000 },
     jwtClockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
     jwtMaxLifetimeSeconds: { type: 'integer', minimum: 60, maximum: 86400 },
+    jwtAlgorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...ALLOWED_JWT_ALGORITHMS] } },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   },
 } as const;
@@ -263,6 +267,7 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     fhirPullTimeoutMs: s.fhirPullTimeoutMs ?? 3000,
     jwtClockToleranceSeconds: s.jwtClockToleranceSeconds ?? 5,
     jwtMaxLifetimeSeconds: s.jwtMaxLifetimeSeconds ?? 3600,
+    jwtAlgorithms: s.jwtAlgorithms ?? [...DEFAULT_JWT_ALGORITHMS],
     logLevel: s.logLevel ?? 'info',
   };
   return deepFreeze(settings);

@@ -20,7 +20,7 @@ import type { PathwayRuntime } from '../engine/catalogue.js';
 import { instantFromEpochMs } from '../engine/time.js';
 import type { Decision } from '../engine/types.js';
 import { TnpError, toOperationOutcome } from '../errors.js';
-import { FHIR_JSON, UNAUTHORIZED_OUTCOME } from '../http/errors.js';
+import { FHIR_JSON, publicError, UNAUTHORIZED_OUTCOME } from '../http/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Settings } from '../settings.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
@@ -161,10 +161,10 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         fresh = await store.rememberJti(pending.iss, pending.jti, pending.expiresAt);
       } catch (e) {
         if (reply.statusCode >= 500) return payload;
-        const err = e instanceof TnpError ? e : new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot write');
-        req.log.error({ code: err.code, message: err.message }, 'service unavailable');
-        reply.code(err.status === 503 ? 503 : 500).type(FHIR_JSON);
-        return JSON.stringify(toOperationOutcome(err));
+        // Through the one mapping: a 500 body carries no internal message (the log has it).
+        const { error, status } = publicError(e instanceof TnpError ? e : new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot write'), req.log);
+        reply.code(status).type(FHIR_JSON);
+        return JSON.stringify(toOperationOutcome(error));
       }
       if (fresh || reply.statusCode >= 500) return payload;
       metrics.jwtRefusals.inc();

@@ -7,7 +7,8 @@
  *   practice); the reason goes to the log only.
  * - fastify's own errors: body validation -> 400 naming the field; not JSON -> 400; wrong content type
  *   -> 415; too large -> 413.
- * - Anything else: 500 with an incident id and no internals; the error is logged under that id.
+ * - Anything else, and every error of status 500 (a TnpError included): 500 with a generic text and an
+ *   incident id, never the error's own message; the error (code, message, stack) is logged under that id.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -44,9 +45,21 @@ function fieldOf(context: string, v: ValidationItem): string {
   return `${context}${path}${missing}${dependency}`;
 }
 
-/** Maps any error to a TnpError (plus the HTTP status when fastify's differs from the code's). */
+/** The body of every 500: a generic text and the incident id under which the error is logged. */
+function internalError(incidentId: () => string): TnpError {
+  return new TnpError('TNP_ERR_INTERNAL', `internal error (incident ${incidentId()})`);
+}
+
+/**
+ * Maps any error to the TnpError the client gets (plus the HTTP status when fastify's differs from the
+ * code's). `internal` is true for every 500: the error returned is then the generic TNP_ERR_INTERNAL with
+ * a new incident id, whatever the original said.
+ */
 export function classify(err: unknown, incidentId: () => string): { error: TnpError; status: number; internal: boolean } {
-  if (err instanceof TnpError) return { error: err, status: err.status, internal: err.status >= 500 && err.status !== 503 };
+  if (err instanceof TnpError) {
+    if (err.status >= 500 && err.status !== 503) return { error: internalError(incidentId), status: 500, internal: true };
+    return { error: err, status: err.status, internal: false };
+  }
   if (isFastifyError(err)) {
     const validation = (err as FastifyError & { validation?: readonly ValidationItem[]; validationContext?: string }).validation;
     if (Array.isArray(validation) && validation.length > 0) {
@@ -78,8 +91,20 @@ export function classify(err: unknown, incidentId: () => string): { error: TnpEr
   if (typeof sc === 'number' && sc >= 400 && sc < 500) {
     return { error: new TnpError('TNP_ERR_REQUEST_INVALID', 'the request body cannot be accepted'), status: sc, internal: false };
   }
-  const id = incidentId();
-  return { error: new TnpError('TNP_ERR_INTERNAL', `internal error (incident ${id})`), status: 500, internal: true };
+  return { error: internalError(incidentId), status: 500, internal: true };
+}
+
+/**
+ * What the client gets for `err`, the one way: classifies it and logs it (an internal error in full under
+ * its incident id; a 503 with its code and message; any other refusal but 401 with its code).
+ */
+export function publicError(err: unknown, log: FastifyRequest['log']): { error: TnpError; status: number } {
+  let incident = '';
+  const { error, status, internal } = classify(err, () => (incident = randomUUID()));
+  if (internal) log.error({ err, incident, code: err instanceof TnpError ? err.code : error.code }, 'internal error');
+  else if (status === 503) log.error({ code: error.code, message: error.message }, 'service unavailable');
+  else if (status !== 401) log.info({ code: error.code, status }, 'request refused');
+  return { error, status };
 }
 
 export function sendError(reply: FastifyReply, err: TnpError, status: number): FastifyReply {
@@ -92,11 +117,7 @@ export function sendError(reply: FastifyReply, err: TnpError, status: number): F
 /** Installs the error and not-found handlers on the root instance. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    let incident = '';
-    const { error, status, internal } = classify(err, () => (incident = randomUUID()));
-    if (internal) req.log.error({ err, incident, code: error.code }, 'internal error');
-    else if (status === 503) req.log.error({ code: error.code, message: error.message }, 'service unavailable');
-    else if (status !== 401) req.log.info({ code: error.code, status }, 'request refused');
+    const { error, status } = publicError(err, req.log);
     return sendError(reply, error, status);
   });
   app.setNotFoundHandler((req, reply) => {

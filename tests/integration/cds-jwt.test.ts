@@ -14,6 +14,8 @@ let app: RunningApp;
 let ehr: CdsTestClient;
 let impostor: CdsTestClient;
 let stranger: CdsTestClient;
+/** A client configured with a jwksUrl (never fetched here: the jku check comes first). */
+let remoteEhr: CdsTestClient;
 let unauthorizedBody = '';
 
 beforeAll(async () => {
@@ -21,7 +23,11 @@ beforeAll(async () => {
   // Same iss and kid as the trusted client, another private key: a forged signature.
   impostor = await createCdsClient({ iss: EHR_ISS, alg: 'ES384', kid: ehr.kid });
   stranger = await createCdsClient({ iss: 'https://unknown-ehr.example', alg: 'RS384' });
-  app = await startApp({ clients: [ehr] });
+  remoteEhr = await createCdsClient({ iss: 'https://remote-ehr.example', alg: 'ES384' });
+  app = await startApp({
+    clients: [ehr],
+    settings: { cdsClients: [{ iss: ehr.iss, jwks: ehr.jwks }, { iss: remoteEhr.iss, jwksUrl: 'https://remote-ehr.example/.well-known/jwks.json' }] },
+  });
   const none = await call(app, null, 'GET', DISCOVERY_PATH);
   unauthorizedBody = none.text;
 });
@@ -66,7 +72,8 @@ const CASES: readonly Case[] = [
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(JSON.stringify(ehr.publicJwk))),
   ],
-  ['a jku that is not allowlisted', (aud) => ehr.sign({ aud, header: { jku: 'https://attacker.example/jwks.json' } })],
+  // With inline keys a jku is ignored (nothing is fetched); with a jwksUrl it must be that URL.
+  ['a jku that is not the configured jwksUrl', (aud) => remoteEhr.sign({ aud, header: { jku: 'https://attacker.example/jwks.json' } })],
   ['Basic instead of Bearer', () => Promise.resolve('Basic dXNlcjpwYXNz')],
 ];
 

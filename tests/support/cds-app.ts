@@ -54,6 +54,12 @@ export interface StartOptions {
   /** More settings (merged over the defaults of this harness). */
   readonly settings?: Record<string, unknown>;
   readonly now?: () => Date;
+  /** Fetches a client's JWKS (default: the app's own fetcher). */
+  readonly fetchJwks?: (url: string) => Promise<unknown>;
+  /** Level of the captured log (default `info`). */
+  readonly logLevel?: 'info' | 'debug';
+  /** Adds routes to the built app before it listens (to reach its error handler from a test). */
+  readonly routes?: (app: FastifyInstance) => void;
 }
 
 /** Starts the app on 127.0.0.1 and an ephemeral port. */
@@ -77,7 +83,15 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       cb();
     },
   });
-  const app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger: createLogger('info', sink) });
+  const app = await buildApp(settings, {
+    runtime,
+    store,
+    now,
+    newId: randomUUID,
+    logger: createLogger(opts.logLevel ?? 'info', sink),
+    ...(opts.fetchJwks === undefined ? {} : { fetchJwks: opts.fetchJwks }),
+  });
+  opts.routes?.(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   return {

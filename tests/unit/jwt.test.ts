@@ -422,9 +422,16 @@ describe('refused tokens', () => {
     expect(jwks.hits).toBe(0);
   });
 
-  it('refuses any jku for a client configured with an inline JWKS', async () => {
+  it('ignores a jku for a client configured with an inline JWKS: nothing is fetched, a debug line says so', async () => {
+    const lines: { obj: object; msg: string }[] = [];
+    const v = createJwtVerifier(settings(), { rememberJti: memoryJtiStore().rememberJti, now, log: { debug: (obj, msg) => lines.push({ obj, msg }) } });
     const token = await es.sign({ aud: AUD, header: { jku: attacker.url } });
-    await expectRefused(verifier.verify(`Bearer ${token}`, PATH), /jku/);
+    await expect(v.verify(`Bearer ${token}`, PATH)).resolves.toMatchObject({ iss: ISS_ES });
+    expect(attacker.hits).toBe(0);
+    expect(lines).toEqual([{ obj: { event: 'jwt-jku-ignored', iss: ISS_ES, jku: JSON.stringify(attacker.url) }, msg: expect.stringContaining('inline') as string }]);
+    // The jku adds no trust: another key under the client's kid is still refused, and nothing is fetched.
+    const forged = await stranger.sign({ aud: AUD, claims: { iss: ISS_ES }, header: { kid: es.kid, jku: attacker.url } });
+    await expectRefused(v.verify(`Bearer ${forged}`, PATH), /ERR_JWS_SIGNATURE_VERIFICATION_FAILED/);
     expect(attacker.hits).toBe(0);
   });
 
@@ -442,7 +449,7 @@ describe('refused tokens', () => {
 
   it('refuses an RS384 token whose kid names an EC key (no key for that alg)', async () => {
     const token = await rs.sign({ aud: AUD, claims: { iss: ISS_ES }, header: { kid: es.kid } });
-    await expectRefused(verifier.verify(`Bearer ${token}`, PATH), /ERR_JWKS_NO_MATCHING_KEY/);
+    await expectRefused(verifier.verify(`Bearer ${token}`, PATH), /alg "RS384" is not accepted for kid .* \(it accepts: ES384;/);
   });
 
   it('refuses an aud for another endpoint', async () => {
@@ -539,6 +546,61 @@ describe('refused tokens', () => {
 
   it('refuses an oversized Authorization header without parsing it', async () => {
     await expectRefused(verifier.verify(`Bearer ${'a'.repeat(20_000)}.b.c`, PATH), /too long/);
+  });
+});
+
+describe('claims the service stores must be storable text', () => {
+  const bad: readonly (readonly [string, string])[] = [
+    ['a NUL', 'a\u0000b'],
+    ['a lone high surrogate', 'a\uD800b'],
+    ['a lone low surrogate', 'a\uDC00b'],
+    ['a control character (C0)', 'a\u001bb'],
+    ['a control character (C1)', 'a\u0085b'],
+    ['DEL', 'a\u007fb'],
+    ['257 characters', 'x'.repeat(257)],
+  ];
+
+  it.each(bad)('refuses a jti with %s', async (_label, value) => {
+    await expectRefused(verifier.verify(`Bearer ${await es.sign({ aud: AUD, jti: value })}`, PATH), /JWT jti is not storable text/);
+    expect(store.seen.size).toBe(0);
+  });
+
+  it.each(bad)('refuses a tenant with %s', async (_label, value) => {
+    await expectRefused(verifier.verify(`Bearer ${await es.sign({ aud: AUD, claims: { tenant: value } })}`, PATH), /JWT tenant is not storable text/);
+  });
+
+  it.each(bad)('refuses a sub with %s', async (_label, value) => {
+    await expectRefused(verifier.verify(`Bearer ${await es.sign({ aud: AUD, claims: { sub: value } })}`, PATH), /JWT sub is not storable text/);
+  });
+
+  it.each(bad)('refuses a kid with %s, before any key is looked up', async (_label, value) => {
+    await expectRefused(verifier.verify(`Bearer ${await remote.sign({ aud: AUD, header: { kid: value } })}`, PATH), /JWT kid is not storable text/);
+    expect(jwks.hits).toBe(0);
+  });
+
+  it.each(bad.slice(0, 6))('refuses an iss with %s', async (_label, value) => {
+    await expectRefused(verifier.verify(`Bearer ${await es.sign({ aud: AUD, claims: { iss: value } })}`, PATH), /JWT iss is not storable text/);
+  });
+
+  it('refuses a sub that is not a string', async () => {
+    await expectRefused(verifier.verify(`Bearer ${await es.sign({ aud: AUD, claims: { sub: 42 } })}`, PATH), /sub is not a string/);
+  });
+
+  it('accepts a 256-character jti, a well-formed astral character, an empty tenant and a plain sub', async () => {
+    const jti = `${'j'.repeat(254)}\u{1F600}`;
+    expect(jti.length).toBe(256);
+    await expect(verifier.verify(`Bearer ${await es.sign({ aud: AUD, jti, claims: { tenant: '', sub: 'Practitioner/123' } })}`, PATH)).resolves.toMatchObject({ jti, tenant: '' });
+  });
+});
+
+describe('the algorithm a key verifies', () => {
+  it('a key with alg verifies that alg only; one without alg only jwtAlgorithms (default ES384, RS384)', async () => {
+    // es and rs publish alg (ES384, RS384): the tests above. Without alg, an RS384 key accepts RS384 only.
+    const { alg: _alg, ...bare } = rs.publicJwk;
+    const v = createJwtVerifier(settings({ cdsClients: [{ iss: ISS_RS, jwks: { keys: [bare] } }] }), { rememberJti: memoryJtiStore().rememberJti, now });
+    await expect(v.verify(`Bearer ${await rs.sign({ aud: AUD })}`, PATH)).resolves.toMatchObject({ iss: ISS_RS });
+    const only = createJwtVerifier(settings({ jwtAlgorithms: ['ES384'], cdsClients: [{ iss: ISS_RS, jwks: { keys: [bare] } }] }), { rememberJti: memoryJtiStore().rememberJti, now });
+    await expectRefused(only.verify(`Bearer ${await rs.sign({ aud: AUD })}`, PATH), /alg "RS384" is not accepted for kid .* \(it accepts: ES384; a key without "alg" accepts jwtAlgorithms\)/);
   });
 });
 

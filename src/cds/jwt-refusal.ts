@@ -1,0 +1,32 @@
+/**
+ * The one refusal of the CDS client JWT check: `TNP_ERR_UNAUTHORIZED` (HTTP 401, one fixed body), with the
+ * reason for the logs only. Reasons never contain the token; values from the token are quoted short.
+ */
+import { TnpError } from '../errors.js';
+
+/** `TNP_ERR_UNAUTHORIZED` with the reason for the logs. The message is generic on purpose. */
+export class CdsUnauthorizedError extends TnpError {
+  /** Why the token was refused: for logs only, never returned to the client. */
+  readonly reason: string;
+
+  constructor(reason: string, cause?: unknown) {
+    super('TNP_ERR_UNAUTHORIZED', undefined, cause === undefined ? {} : { cause });
+    this.name = 'CdsUnauthorizedError';
+    this.reason = reason;
+  }
+}
+
+export function refuse(reason: string, cause?: unknown): never {
+  throw new CdsUnauthorizedError(reason, cause);
+}
+
+/** Quotes an attacker-controlled value for a log line: JSON-escaped and cut short. */
+export function quote(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
