@@ -19,6 +19,7 @@ import { FEEDBACK_PATH, SERVICE_PATH, DISCOVERY_PATH } from '../../src/cds/servi
 import { createLogger } from '../../src/observability/logger.js';
 import { loadRuntime } from '../../src/pathways/load.js';
 import { loadSettings, type Settings } from '../../src/settings.js';
+import type { Timers } from '../../src/util/timers.js';
 import { createCdsClient, type CdsTestClient } from './cds-client.js';
 import { postgresHarness, sqliteHarness, type AuditHarness } from './audit-harness.js';
 
@@ -54,6 +55,10 @@ export interface StartOptions {
   /** More settings (merged over the defaults of this harness). */
   readonly settings?: Record<string, unknown>;
   readonly now?: () => Date;
+  /** `fhirServers` of every client (the FHIR server bases each may name; default none: no FHIR pull). */
+  readonly fhirServers?: readonly string[];
+  /** The pull's timers (default: real ones); tests that meet a timeout inject timers they fire. */
+  readonly timers?: Timers;
 }
 
 /** Starts the app on 127.0.0.1 and an ephemeral port. */
@@ -61,7 +66,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
   const settings = loadSettings({
     object: {
       publicBaseUrl: PUBLIC_BASE_URL,
-      cdsClients: (opts.clients ?? []).map((c) => ({ iss: c.iss, jwks: c.jwks })),
+      cdsClients: (opts.clients ?? []).map((c) => ({ iss: c.iss, jwks: c.jwks, ...(opts.fhirServers === undefined ? {} : { fhirServers: [...opts.fhirServers] }) })),
       adminTokens: [ADMIN_TOKEN],
       logLevel: 'info',
       ...opts.settings,
@@ -77,7 +82,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       cb();
     },
   });
-  const app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger: createLogger('info', sink) });
+  const app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger: createLogger('info', sink), ...(opts.timers === undefined ? {} : { timers: opts.timers }) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   return {
