@@ -23,6 +23,7 @@ import { TnpError, toOperationOutcome } from '../errors.js';
 import { FHIR_JSON, UNAUTHORIZED_OUTCOME } from '../http/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Settings } from '../settings.js';
+import { auditableFhirUrl } from '../fhir/allow-list.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import type { Timers } from '../util/timers.js';
 import { cardsFor, suggestsRetest, summaryFor } from './cards.js';
@@ -264,7 +265,8 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
     userId: body.context.userId,
     patientId: body.context.patientId,
     encounterId: body.context.encounterId ?? null,
-    fhirServer: body.fhirServer ?? null,
+    // Origin and path only: a query or credentials in it (tokens, patient ids) are not kept.
+    fhirServer: auditableFhirUrl(body.fhirServer),
   });
 
   /** What the EHR was told and, for a FHIR failure, what the FHIR server did (the answer leaves that out). */
