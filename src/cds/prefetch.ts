@@ -25,8 +25,9 @@
  */
 import { TnpError } from '../errors.js';
 import type { PathwayRuntime } from '../engine/catalogue.js';
+import { operationOutcomeText } from '../fhir/http.js';
 import { bundleEntryResources, nextLink } from '../fhir/paging.js';
-import { operationOutcomeText, pullPathwayData } from '../fhir/pull.js';
+import { pullPathwayData } from '../fhir/pull.js';
 import type { Timers } from '../util/timers.js';
 import type { CdsPatientViewRequest } from './types.js';
 

@@ -15,11 +15,8 @@
  */
 import { TnpError } from '../errors.js';
 import type { Timers } from '../util/timers.js';
-import { operationOutcomeText } from './http.js';
 import { describeResource, followPages } from './paging.js';
 import { withFhirSession, type FhirLimits, type FhirSession } from './session.js';
-
-export { operationOutcomeText };
 
 export interface PullRequest {
   /** `fhirServer` of the CDS request: the FHIR base URL. */
