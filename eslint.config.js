@@ -25,7 +25,7 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       'no-restricted-globals': ['error', { name: 'process', message: 'the engine reads no environment' }, { name: 'Date', message: 'the engine takes `now` as an argument; use src/engine/time.ts' }],
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'http', 'https', 'net', 'fastify', 'fhir-kit-client', 'pg', 'better-sqlite3', 'kysely', '../cds/*', '../audit/*', '../fhir/*', '../console/*', '../settings*'], message: 'src/engine is pure: no IO and no adapters' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'http', 'https', 'net', 'fastify', 'pg', 'better-sqlite3', 'kysely', '../cds/*', '../audit/*', '../fhir/*', '../console/*', '../settings*'], message: 'src/engine is pure: no IO and no adapters' }] }],
     },
   },
   {

@@ -24,6 +24,7 @@ import { installErrorHandling } from './http/errors.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import type { Settings } from './settings.js';
+import { realTimers, type Timers } from './util/timers.js';
 
 /** Largest request body accepted (413 above): prefetch of a long episode fits many times over. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -43,6 +44,8 @@ export interface AppDeps {
   readonly fetchJwks?: (url: string) => Promise<unknown>;
   /** Metrics registry (default: a new one for this app). */
   readonly metrics?: Metrics;
+  /** The timers of the FHIR pull's time bound, fhirPullTimeoutMs (default: the real clock's). */
+  readonly timers?: Timers;
 }
 
 /** The product version, recorded in every evaluation record as the engine version. */
@@ -156,7 +159,7 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
     return reply.type(metrics.registry.contentType).header('cache-control', 'no-store').send(text);
   });
 
-  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION });
+  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, timers: deps.timers ?? realTimers });
   await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
   await app.register(consolePlugin, { runtime: deps.runtime, settings });
 

@@ -131,6 +131,24 @@ export const ERRORS = {
     title: 'The FHIR server sent a paging link to another origin',
     fix: 'A search result\'s link[rel=next] pointed away from fhirServer\'s origin and was not followed (the access token is never sent to another host): configure the FHIR server to return next links on its own base URL.',
   },
+  TNP_ERR_FHIR_SERVER_NOT_ALLOWED: {
+    status: 412,
+    issueCode: 'security',
+    title: 'The fhirServer is not one this CDS client may name',
+    fix: 'The service reads only the FHIR server bases listed for the calling client (cdsClients[].fhirServers in the settings; a base allows itself and paths under it). Ask the site to list the EHR\'s FHIR base there, send fhirServer as that base (no credentials in the URL), or send the data as prefetch.',
+  },
+  TNP_ERR_FHIR_UNAVAILABLE: {
+    status: 412,
+    issueCode: 'incomplete',
+    title: 'The FHIR server could not be queried',
+    fix: 'The data could not be read from fhirServer. What the server answered is not sent back; it is in the service log (event "data-unavailable") and in the call\'s evaluation-failure audit record (error.cause). Check the FHIR server and the access token, or send the data as prefetch.',
+  },
+  TNP_ERR_FHIR_LIMIT_EXCEEDED: {
+    status: 412,
+    issueCode: 'too-costly',
+    title: 'The FHIR server sent more than the service reads',
+    fix: 'A search needed more pages or resources, or a response body was larger, than the service reads (README, "How a CDS call gets its data"); the record could not be completely obtained, so it was not evaluated. Send the episode\'s data as prefetch, or have the FHIR server return fewer, smaller pages.',
+  },
   TNP_ERR_CONSOLE_REQUEST_INVALID: {
     status: 400,
     issueCode: 'invalid',

@@ -10,6 +10,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsImport from 'ajv-formats';
 import { TnpError } from './errors.js';
 import { deepFreeze } from './util/freeze.js';
+import { fhirBaseSettingProblem } from './fhir/allow-list.js';
 import type { AssayDefinition, DecisionOptions } from './engine/catalogue.js';
 import { ALLOWED_JWT_ALGORITHMS, DEFAULT_JWT_ALGORITHMS, type JwtAlgorithm } from './cds/jwt-algorithms.js';
 
@@ -21,6 +22,8 @@ export interface CdsClientSettings {
   readonly jwks?: { readonly keys: readonly Record<string, unknown>[] };
   readonly jwksUrl?: string;
   readonly tenant?: string;
+  /** The FHIR server bases this client may name as `fhirServer` (src/fhir/allow-list.ts); none: no FHIR pull. */
+  readonly fhirServers?: readonly string[];
 }
 
 export type StorageSettings =
@@ -101,6 +104,7 @@ export const settingsSchema = {
           },
           jwksUrl: { type: 'string', format: 'uri', pattern: '^https?://' },
           tenant: { type: 'string' },
+          fhirServers: { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', maxLength: 2048 } },
         },
         oneOf: [{ required: ['jwks'] }, { required: ['jwksUrl'] }],
       },
@@ -238,6 +242,13 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     throw new TnpError('TNP_ERR_SETTINGS_INVALID', `invalid settings${file !== undefined ? ` in ${file}` : ''}: ${problems.join('; ')}`, { details: problems });
   }
   const s = raw as Partial<Settings>;
+  const badBases = (s.cdsClients ?? []).flatMap((c, i) =>
+    (c.fhirServers ?? []).flatMap((base, j) => {
+      const problem = fhirBaseSettingProblem(base);
+      return problem === null ? [] : [`"cdsClients[${i}].fhirServers[${j}]" ${problem}`];
+    }),
+  );
+  if (badBases.length > 0) throw new TnpError('TNP_ERR_SETTINGS_INVALID', `invalid settings${file !== undefined ? ` in ${file}` : ''}: ${badBases.join('; ')}`, { details: badBases });
   if (s.displayTimeZone !== undefined) {
     try {
       new Intl.DateTimeFormat('en-GB', { timeZone: s.displayTimeZone });

@@ -7,7 +7,7 @@
  * time the Patient bears on the decision):
  *
  * - key present with a Bundle: its entries are the data; a `link[rel=next]` is followed on `fhirServer`
- *   (same origin only, with `fhirAuthorization` as Bearer), and without a `fhirServer` the data are
+ *   (under that base only, with `fhirAuthorization` as Bearer), and without a `fhirServer` the data are
  *   incomplete: 412;
  * - key present and `null`: there are no such data;
  * - key present with an `OperationOutcome`: the EHR could not get them; they are pulled from
@@ -15,14 +15,20 @@
  * - key absent: pulled from `fhirServer` (src/fhir/pull.ts, one search followed through its pages);
  *   without one: 412.
  *
- * Every failure is a coded TnpError: 412 (`TNP_ERR_DATA_UNAVAILABLE`, `TNP_ERR_FHIR_*`) when the data
- * cannot be had, 400 (`TNP_ERR_PREFETCH_INVALID`) when a prefetch value is not what its template asks for.
- * The access token is passed on to the FHIR client only; it is never logged nor put in an error.
+ * The FHIR server is read only when it is one the calling client may name (`cdsClients[].fhirServers`),
+ * through one FHIR session (src/fhir/session.ts: allow-list, no redirects, time bound, size limits).
+ *
+ * Every failure is a coded TnpError: 412 when the data cannot be had (`TNP_ERR_DATA_UNAVAILABLE`;
+ * `TNP_ERR_FHIR_SERVER_NOT_ALLOWED`; `TNP_ERR_FHIR_UNAVAILABLE`, whose `cause` says what the FHIR server
+ * did), 400 (`TNP_ERR_PREFETCH_INVALID`) when a prefetch value is not what its template asks for. The
+ * access token is passed on to the FHIR session only; it is never logged nor put in an error.
  */
-import { Client, type FhirResource } from 'fhir-kit-client';
 import { TnpError } from '../errors.js';
 import type { PathwayRuntime } from '../engine/catalogue.js';
-import { operationOutcomeText, PULL_MAX_PAGES, pullPathwayData } from '../fhir/pull.js';
+import { operationOutcomeText } from '../fhir/http.js';
+import { bundleEntryResources, nextLink } from '../fhir/paging.js';
+import { pullPathwayData } from '../fhir/pull.js';
+import type { Timers } from '../util/timers.js';
 import type { CdsPatientViewRequest } from './types.js';
 
 /** The prefetch key of the Observations the pathway reads. */
@@ -47,6 +53,10 @@ export interface GatherOptions {
   /** True when the Patient bears on the decision (sex-specific URLs). */
   readonly needPatient: boolean;
   readonly timeoutMs: number;
+  /** The FHIR server bases the calling client may name (`cdsClients[].fhirServers`); none: no FHIR pull. */
+  readonly fhirServers: readonly string[];
+  /** The timers of the FHIR pull's time bound. */
+  readonly timers: Timers;
   /** Told of each FHIR pull (for metrics): its duration and, when it failed, the error. */
   readonly onPull?: (ms: number, error: TnpError | null) => void;
 }
@@ -89,35 +99,16 @@ type KeyState =
   | { readonly kind: 'absent' }
   | { readonly kind: 'null' }
   | { readonly kind: 'failed'; readonly text: string }
-  | { readonly kind: 'data'; readonly resources: unknown[]; readonly next: string | null };
+  | { readonly kind: 'data'; readonly resources: unknown[]; readonly bundle: Json | null; readonly next: string | null };
 
 function outcomeText(oo: Json): string {
   return operationOutcomeText(oo) ?? 'no details given';
 }
 
-function nextLink(bundle: Json): string | null {
-  const links = bundle['link'];
-  if (!Array.isArray(links)) return null;
-  for (const l of links as unknown[]) {
-    if (isObject(l) && l['relation'] === 'next' && typeof l['url'] === 'string' && l['url'] !== '') return l['url'];
-  }
-  return null;
-}
-
 function bundleResources(bundle: Json, key: string): unknown[] {
-  const entries = bundle['entry'];
-  if (entries === undefined) return [];
-  if (!Array.isArray(entries)) throw new TnpError('TNP_ERR_PREFETCH_INVALID', `prefetch "${key}": Bundle.entry is not an array`, { expression: [`prefetch.${key}.entry`] });
-  const out: unknown[] = [];
-  for (const e of entries as unknown[]) {
-    if (!isObject(e) || !isObject(e['resource'])) continue;
-    const search = e['search'];
-    if (isObject(search) && search['mode'] === 'outcome') continue;
-    const r = e['resource'];
-    if (r['resourceType'] === 'OperationOutcome') continue;
-    out.push(r);
-  }
-  return out;
+  const resources = bundleEntryResources(bundle);
+  if (resources === null) throw new TnpError('TNP_ERR_PREFETCH_INVALID', `prefetch "${key}": Bundle.entry is not an array`, { expression: [`prefetch.${key}.entry`] });
+  return resources;
 }
 
 function readKey(prefetch: Readonly<Record<string, unknown>> | null | undefined, key: string, expect: 'Bundle' | 'Patient'): KeyState {
@@ -128,80 +119,28 @@ function readKey(prefetch: Readonly<Record<string, unknown>> | null | undefined,
     throw new TnpError('TNP_ERR_PREFETCH_INVALID', `prefetch "${key}" is not a FHIR resource (expected ${expect === 'Bundle' ? 'a searchset Bundle' : 'a Patient'}, null or an OperationOutcome)`, { expression: [`prefetch.${key}`] });
   }
   if (v['resourceType'] === 'OperationOutcome') return { kind: 'failed', text: outcomeText(v) };
-  if (v['resourceType'] === 'Bundle') return { kind: 'data', resources: bundleResources(v, key), next: nextLink(v) };
-  if (expect === 'Patient' && v['resourceType'] === 'Patient') return { kind: 'data', resources: [v], next: null };
+  if (v['resourceType'] === 'Bundle') return { kind: 'data', resources: bundleResources(v, key), bundle: v, next: nextLink(v) };
+  if (expect === 'Patient' && v['resourceType'] === 'Patient') return { kind: 'data', resources: [v], bundle: null, next: null };
   throw new TnpError('TNP_ERR_PREFETCH_INVALID', `prefetch "${key}" is a ${String(v['resourceType']).slice(0, 64)}, not ${expect === 'Bundle' ? 'a Bundle' : 'a Patient'}, null or an OperationOutcome`, { expression: [`prefetch.${key}`] });
 }
 
-/** fhir-kit-client throws `{ response: { status, data } }` for an HTTP error. */
-function httpStatusOf(e: unknown): { status: number; data: unknown } | null {
-  if (!isObject(e) || !isObject(e['response']) || typeof e['response']['status'] !== 'number') return null;
-  return { status: e['response']['status'], data: e['response']['data'] };
-}
-
 /**
- * Follows a prefetch Bundle's `link[rel=next]` pages on `fhirServer`, within `timeoutMs`, never leaving
- * its origin (the access token goes nowhere else). Returns the resources of the further pages.
+ * What the EHR is told when its FHIR server could not be read. A refusal of the `fhirServer` itself
+ * (not allowed for this client; nothing was sent) says why. Anything the far side did (refused the
+ * token, failed, redirected, timed out, sent too much, could not be reached) gets one answer that says
+ * in general terms what could not be had, never what the server answered, how, or how fast: otherwise
+ * the answers would let a caller map what listens where. The detail is the `cause` (for the log and the
+ * audit record), with the access token and the patient id blanked out of its message.
  */
-async function followPages(firstNext: string, fhirServer: string, accessToken: string | null, timeoutMs: number, key: string): Promise<{ resources: unknown[]; requests: number }> {
-  let base: URL;
-  try {
-    base = new URL(fhirServer);
-  } catch (cause) {
-    throw new TnpError('TNP_ERR_FHIR_FAILED', 'fhirServer is not a URL, so the prefetch pages could not be followed', { cause });
-  }
-  const origin = base.origin;
-  const client = new Client({ baseUrl: base.href.replace(/\/+$/, ''), ...(accessToken !== null ? { bearerToken: accessToken } : {}) });
-  const controller = new AbortController();
-  const deadline = Date.now() + timeoutMs;
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const resources: unknown[] = [];
-  const seen = new Set<string>();
-  let requests = 0;
-  let next: string | null = firstNext;
-  try {
-    for (let page = 2; next !== null; page++) {
-      let url: URL;
-      try {
-        url = new URL(next, `${base.href.replace(/\/+$/, '')}/`);
-      } catch (cause) {
-        throw new TnpError('TNP_ERR_FHIR_FAILED', `prefetch "${key}": the next-page link of page ${page - 1} is not a URL`, { cause });
-      }
-      if (url.origin !== origin) {
-        throw new TnpError('TNP_ERR_FHIR_FOREIGN_LINK', `prefetch "${key}": the next-page link of page ${page - 1} points to another origin (${url.origin}) than fhirServer (${origin}); it was not followed, so the access token was not sent there`);
-      }
-      if (seen.has(url.href) || page > PULL_MAX_PAGES) {
-        throw new TnpError('TNP_ERR_FHIR_FAILED', `prefetch "${key}": the FHIR server ${origin} kept paging (${seen.has(url.href) ? 'a next link repeats' : `more than ${PULL_MAX_PAGES} pages`}); stopped`);
-      }
-      seen.add(url.href);
-      requests += 1;
-      let bundle: FhirResource;
-      try {
-        bundle = await client.request(url.href, { options: { signal: controller.signal } });
-      } catch (e) {
-        if (controller.signal.aborted || Date.now() >= deadline) {
-          throw new TnpError('TNP_ERR_FHIR_TIMEOUT', `the FHIR server ${origin} did not answer page ${page} of prefetch "${key}" within ${timeoutMs} ms (fhirPullTimeoutMs)`, { cause: e });
-        }
-        const http = httpStatusOf(e);
-        if (http !== null && (http.status === 401 || http.status === 403)) {
-          const text = operationOutcomeText(http.data);
-          throw new TnpError('TNP_ERR_FHIR_UNAUTHORIZED', `the FHIR server ${origin} refused the access token (HTTP ${http.status}) for page ${page} of prefetch "${key}"${text === null ? '' : `: ${text}`}`, { cause: e });
-        }
-        if (http !== null) {
-          const text = operationOutcomeText(http.data);
-          throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${origin} answered HTTP ${http.status} to page ${page} of prefetch "${key}"${text === null ? '' : `: ${text}`}`, { cause: e });
-        }
-        throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${origin} could not be reached for page ${page} of prefetch "${key}"`, { cause: e });
-      }
-      const b = bundle as unknown as Json;
-      if (b['resourceType'] !== 'Bundle') throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${origin} answered page ${page} of prefetch "${key}" with something that is not a Bundle`);
-      resources.push(...bundleResources(b, key));
-      next = nextLink(b);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return { resources, requests };
+export function publicFhirError(err: TnpError, wanted: readonly string[], secrets: readonly (string | null)[]): TnpError {
+  if (err.code === 'TNP_ERR_FHIR_SERVER_NOT_ALLOWED') return err;
+  let detail = err.message;
+  for (const s of secrets) if (s !== null && s.length >= 4) detail = detail.split(s).join('[redacted]');
+  const what = wanted.length === 0 ? 'the data the pathway requires' : `the data the pathway requires (${wanted.join(' and ')})`;
+  return new TnpError('TNP_ERR_FHIR_UNAVAILABLE', `${what} could not be obtained: the FHIR server could not be queried. What it answered is in the service log and in this call's audit record.`, {
+    expression: ['fhirServer'],
+    cause: new TnpError(err.code, detail),
+  });
 }
 
 /** The patient id a `subject` reference names (last segment of `Patient/<id>`), or null when it names none. */
@@ -250,43 +189,33 @@ export async function gatherData(req: CdsPatientViewRequest, opts: GatherOptions
   let obsSource: DataSource = obs.kind === 'null' ? 'prefetch-null' : 'prefetch';
   let patSource: DataSource = !opts.needPatient ? 'not-needed' : pat.kind === 'null' ? 'prefetch-null' : 'prefetch';
 
-  if (server !== null && (pullObservations || pullPatient)) {
+  const pagePrefetch = obs.kind === 'data' && obs.next !== null && obs.bundle !== null ? obs.bundle : null;
+  if (obs.kind === 'data') resources.push(...obs.resources);
+  if (server !== null && (pullObservations || pullPatient || pagePrefetch !== null)) {
     const started = performance.now();
     try {
       const pulled = await pullPathwayData({
         fhirServer: server,
+        allowedServers: opts.fhirServers,
         accessToken: token,
         patientId,
         observationCodes: pullObservations ? pathwayObservationCodes(opts.runtime) : [],
+        ...(pagePrefetch === null ? {} : { prefetchPages: { bundle: pagePrefetch, key: OBSERVATIONS_KEY } }),
         includePatient: pullPatient,
         timeoutMs: opts.timeoutMs,
+        timers: opts.timers,
       });
       opts.onPull?.(performance.now() - started, null);
       fhirRequests += pulled.requests;
       resources.push(...pulled.resources);
       if (pullObservations) obsSource = 'fhir-pull';
+      if (pagePrefetch !== null) obsSource = 'prefetch-paged';
       if (pullPatient) patSource = 'fhir-pull';
     } catch (e) {
       const err = e instanceof TnpError ? e : new TnpError('TNP_ERR_FHIR_FAILED', 'the FHIR pull failed', { cause: e });
       opts.onPull?.(performance.now() - started, err);
-      throw err;
-    }
-  }
-  if (obs.kind === 'data') {
-    resources.push(...obs.resources);
-    if (obs.next !== null && server !== null) {
-      const started = performance.now();
-      try {
-        const more = await followPages(obs.next, server, token, opts.timeoutMs, OBSERVATIONS_KEY);
-        opts.onPull?.(performance.now() - started, null);
-        fhirRequests += more.requests;
-        resources.push(...more.resources);
-        obsSource = 'prefetch-paged';
-      } catch (e) {
-        const err = e instanceof TnpError ? e : new TnpError('TNP_ERR_FHIR_FAILED', 'following the prefetch pages failed', { cause: e });
-        opts.onPull?.(performance.now() - started, err);
-        throw err;
-      }
+      const wanted = [pullObservations ? 'the Observations' : null, pagePrefetch !== null ? `the further pages of prefetch "${OBSERVATIONS_KEY}"` : null, pullPatient ? 'the Patient' : null].filter((w): w is string => w !== null);
+      throw publicFhirError(err, wanted, [token, patientId]);
     }
   }
   if (pat.kind === 'data') resources.push(...pat.resources);

@@ -24,7 +24,7 @@ export const serviceRequestSchema = {
   properties: {
     hook: { type: 'string', minLength: 1, maxLength: 200 },
     hookInstance: { type: 'string', pattern: TOKEN_PATTERN },
-    fhirServer: { type: 'string', pattern: '^https?://[^\\s]+$', maxLength: 2048 },
+    fhirServer: { type: 'string', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$', maxLength: 2048 },
     fhirAuthorization: {
       type: 'object',
       required: ['access_token'],

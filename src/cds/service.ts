@@ -23,7 +23,9 @@ import { TnpError, toOperationOutcome } from '../errors.js';
 import { FHIR_JSON, publicError, UNAUTHORIZED_OUTCOME } from '../http/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Settings } from '../settings.js';
+import { auditableFhirUrl } from '../fhir/allow-list.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import type { Timers } from '../util/timers.js';
 import { cardsFor, suggestsRetest, summaryFor } from './cards.js';
 import { CdsUnauthorizedError, replayGuardExpiry, type JwtVerifier, type VerifiedClient } from './jwt.js';
 import { gatherData, prefetchTemplates, type GatheredData } from './prefetch.js';
@@ -70,6 +72,8 @@ export interface CdsServiceOptions {
   readonly newId: () => string;
   /** The product version (package.json), recorded in every evaluation record as the engine version. */
   readonly engineVersion: string;
+  /** The timers of the FHIR pull's time bound. */
+  readonly timers: Timers;
 }
 
 type Json = Record<string, unknown>;
@@ -99,7 +103,7 @@ function plain(value: unknown): unknown {
 
 /** The CDS Hooks routes. Registered inside buildApp, which installs the error handler and the parsers. */
 export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions): Promise<void> {
-  const { settings, runtime, store, verifier, metrics, newId, engineVersion } = opts;
+  const { settings, runtime, store, verifier, metrics, newId, engineVersion, timers } = opts;
   const needPatient = runtime.sexSpecificUrls;
 
   /** CDS Hooks 2.0 "Trusting CDS Clients": `aud` is the exact URL of the endpoint, from publicBaseUrl. */
@@ -261,7 +265,16 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
     userId: body.context.userId,
     patientId: body.context.patientId,
     encounterId: body.context.encounterId ?? null,
-    fhirServer: body.fhirServer ?? null,
+    // Origin and path only: a query or credentials in it (tokens, patient ids) are not kept.
+    fhirServer: auditableFhirUrl(body.fhirServer),
+  });
+
+  /** What the EHR was told and, for a FHIR failure, what the FHIR server did (the answer leaves that out). */
+  const errorOf = (err: TnpError): Json => ({
+    code: err.code,
+    status: err.status,
+    message: err.message,
+    ...(err.cause instanceof TnpError ? { cause: { code: err.cause.code, message: err.cause.message } } : {}),
   });
 
   const failureRecord = async (req: FastifyRequest, body: CdsPatientViewRequest, client: VerifiedClient, err: TnpError): Promise<string> => {
@@ -272,7 +285,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
       body: plain({
         ...callOf(body, client),
         prefetchKeys: isObject(body.prefetch) ? Object.keys(body.prefetch).sort() : [],
-        error: { code: err.code, status: err.status, message: err.message },
+        error: errorOf(err),
         pathway: runtime.identity,
         engineVersion,
       }),
@@ -298,6 +311,8 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
           runtime,
           needPatient,
           timeoutMs: settings.fhirPullTimeoutMs,
+          fhirServers: settings.cdsClients.find((c) => c.iss === client.iss)?.fhirServers ?? [],
+          timers,
           onPull: (ms, error) => {
             metrics.fhirPullDuration.observe({ outcome: error === null ? 'ok' : 'error' }, ms / 1000);
             if (error !== null) metrics.fhirPullErrors.inc({ code: error.code });
@@ -305,9 +320,10 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         });
       } catch (e) {
         if (e instanceof TnpError && e.status === 412) {
-          metrics.dataUnavailable.inc({ code: e.code });
+          const detail = e.cause instanceof TnpError ? e.cause : null;
+          metrics.dataUnavailable.inc({ code: (detail ?? e).code });
           const auditId = await failureRecord(req, body, client, e);
-          req.log.warn({ event: 'data-unavailable', code: e.code, auditId }, 'CDS call answered 412: required data unobtainable');
+          req.log.warn({ event: 'data-unavailable', code: e.code, auditId, ...(detail === null ? {} : { detail: { code: detail.code, message: detail.message } }) }, 'CDS call answered 412: required data unobtainable');
         }
         throw e;
       }

@@ -13,6 +13,7 @@ import { openAuditStore, type AuditStore } from '../../src/audit/store.js';
 import type { CdsTestClient } from '../support/cds-client.js';
 import { createCdsClient } from '../support/cds-client.js';
 import { startFhirServer, type TestFhirServer } from '../support/fhir-server.js';
+import { manualTimers } from '../support/manual-timers.js';
 import { pgAvailable, requireService } from '../support/services.js';
 import { randomUUID } from 'node:crypto';
 import { TnpError } from '../../src/errors.js';
@@ -84,14 +85,17 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     let app: RunningApp;
     let sexApp: RunningApp;
     let storage: AuditStoreSettings;
+    const pullTimers = manualTimers();
+    const UNREACHABLE = 'http://127.0.0.1:1/fhir';
 
     beforeAll(async () => {
       ehr = await createCdsClient({ iss: EHR_ISS, alg: 'RS384', now: clock.now });
       fhir = await startFhirServer({ bearerToken: FHIR_TOKEN });
       for (const f of fixtures) await fhir.seed([f.patient, ...f.observations] as never);
       storage = harness.fresh();
-      app = await startApp({ storage, clients: [ehr], now: clock.now, settings: { fhirPullTimeoutMs: 2000, corsOrigins: ['https://ehr-ui.hospital.example'] } });
-      sexApp = await startApp({ storage: harness.fresh(), clients: [ehr], now: clock.now, settings: { sexSpecificUrls: true } });
+      // The pull's time bound never fires on its own: only the timeout case fires it (no real clock, no load flakiness).
+      app = await startApp({ storage, clients: [ehr], now: clock.now, timers: pullTimers, fhirServers: [fhir.baseUrl, UNREACHABLE], settings: { fhirPullTimeoutMs: 2000, corsOrigins: ['https://ehr-ui.hospital.example'] } });
+      sexApp = await startApp({ storage: harness.fresh(), clients: [ehr], now: clock.now, timers: pullTimers, fhirServers: [fhir.baseUrl], settings: { sexSpecificUrls: true } });
     });
 
     afterAll(async () => {
@@ -222,32 +226,52 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       }
     });
 
-    /** The 412 answers: each names what failed, and each has its evaluation-failure record. */
-    const cases412: readonly [string, (patientId: string) => Record<string, unknown>, RegExp, (() => void)?][] = [
-      ['no prefetch and no fhirServer', () => ({}), /no prefetch "observations".*no fhirServer/],
-      ['a prefetch OperationOutcome and no fhirServer', () => ({ prefetch: { observations: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'timeout', details: { text: 'EHR lab feed down' } }] } } }), /OperationOutcome \(EHR lab feed down\)/],
-      ['a paged prefetch and no fhirServer', (p) => ({ prefetch: { observations: searchset([], `https://ehr.hospital.example/fhir/Observation?patient=${p}&_offset=1`) } }), /further pages/],
-      ['the FHIR server refuses the token (401)', () => ({ fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: 'wrong-token', token_type: 'Bearer' } }), /refused the access token \(HTTP 401\)/],
-      ['the FHIR server fails (500)', () => ({ fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' } }), /HTTP 500.*database on fire/, () => fhir.setFaults({ fail: { status: 500, text: 'database on fire' } })],
-      ['the FHIR server times out', () => ({ fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' } }), /did not answer.*within 2000 ms/, () => fhir.setFaults({ delayMs: 10_000 })],
-      ['the FHIR server is unreachable', () => ({ fhirServer: 'http://127.0.0.1:1/fhir', fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' } }), /could not be reached/],
-      ['a paging link to another origin', (p) => ({ fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' }, prefetch: { observations: searchset([], `http://127.0.0.1:9/fhir/Observation?patient=${p}`) } }), /another origin/],
+    /**
+     * The 412 answers, each with its evaluation-failure record. When the request itself lacks the data the
+     * answer names what failed; when the FHIR server failed, the answer only says it could not be queried
+     * (never what it answered) and the record keeps what it did.
+     */
+    const TIMES_OUT = () => fhir.setFaults({ delayMs: 600_000 });
+    const cases412: readonly { label: string; extra: (patientId: string) => Record<string, unknown>; detail: RegExp; farSide: boolean; fault?: () => void }[] = [
+      { label: 'no prefetch and no fhirServer', extra: () => ({}), detail: /no prefetch "observations".*no fhirServer/, farSide: false },
+      { label: 'a prefetch OperationOutcome and no fhirServer', extra: () => ({ prefetch: { observations: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'timeout', details: { text: 'EHR lab feed down' } }] } } }), detail: /OperationOutcome \(EHR lab feed down\)/, farSide: false },
+      { label: 'a paged prefetch and no fhirServer', extra: (p) => ({ prefetch: { observations: searchset([], `https://ehr.hospital.example/fhir/Observation?patient=${p}&_offset=1`) } }), detail: /further pages/, farSide: false },
+      { label: 'the FHIR server refuses the token (401)', extra: () => ({ fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: 'wrong-token', token_type: 'Bearer' } }), detail: /refused the access token \(HTTP 401\)/, farSide: true },
+      { label: 'the FHIR server fails (500)', extra: () => ({ fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' } }), detail: /HTTP 500.*database on fire/, farSide: true, fault: () => fhir.setFaults({ fail: { status: 500, text: 'database on fire' } }) },
+      { label: 'the FHIR server times out', extra: () => ({ fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' } }), detail: /did not answer.*within 2000 ms/, farSide: true, fault: TIMES_OUT },
+      { label: 'the FHIR server is unreachable', extra: () => ({ fhirServer: UNREACHABLE, fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' } }), detail: /could not be reached/, farSide: true },
+      { label: 'a paging link to another origin', extra: (p) => ({ fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' }, prefetch: { observations: searchset([], `http://127.0.0.1:9/fhir/Observation?patient=${p}`) } }), detail: /another origin/, farSide: true },
+      { label: 'a fhirServer this client may not name', extra: () => ({ fhirServer: 'https://ehr.elsewhere.example/fhir', fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' } }), detail: /not one of the FHIR servers this CDS client may name/, farSide: false },
     ];
-    it.each(cases412)('412 when %s, with an audit record of the failure', async (_label, extra, message, fault) => {
+    it.each(cases412.map((c) => [c.label, c] as const))('412 when %s, with an audit record of the failure', async (_label, c) => {
       const patientId = `p412-${randomUUID().slice(0, 8)}`;
       clock.set('2026-04-17T13:20:00Z');
-      fault?.();
+      c.fault?.();
       try {
-        const res = await call(app, ehr, 'POST', SERVICE_PATH, hookBody(patientId, extra(patientId)));
+        const answer = call(app, ehr, 'POST', SERVICE_PATH, hookBody(patientId, c.extra(patientId)));
+        if (c.fault === TIMES_OUT) {
+          // fhirPullTimeoutMs "passes" once the search is in flight.
+          await fhir.until(() => fhir.requests.some((r) => r.url.includes(patientId)));
+          expect(pullTimers.fireAll()).toBe(1);
+        }
+        const res = await answer;
         expect(res.status, res.text).toBe(412);
         expect(res.json.resourceType).toBe('OperationOutcome');
-        expect(res.json.issue[0].details.text).toMatch(message);
+        if (c.farSide) {
+          expect(res.json.issue[0].details.coding[0].code).toBe('TNP_ERR_FHIR_UNAVAILABLE');
+          expect(res.json.issue[0].details.text).toMatch(/FHIR server could not be queried/);
+          expect(res.json.issue[0].details.text).not.toMatch(c.detail);
+        } else {
+          expect(res.json.issue[0].details.text).toMatch(c.detail);
+        }
         expect(res.text).not.toContain(FHIR_TOKEN);
         expect(res.text).not.toContain('wrong-token');
         const list = await admin(app, `/audit?patient=${patientId}`);
         expect(list.status).toBe(200);
         expect(list.json.records).toHaveLength(1);
         expect(list.json.records[0]).toMatchObject({ kind: 'evaluation-failure', patientId, body: { error: { status: 412 }, client: { iss: EHR_ISS } } });
+        const error = list.json.records[0].body.error;
+        expect(c.farSide ? error.cause.message : error.message).toMatch(c.detail);
         expect(JSON.stringify(list.json)).not.toContain(FHIR_TOKEN);
       } finally {
         fhir.setFaults({});

@@ -1,13 +1,17 @@
 /**
  * The FHIR pull over real HTTP against a real in-memory FHIR R4 server (medplum fhir-router).
+ *
+ * No test here waits on the real clock: the pull's time bound runs on timers the test fires
+ * (tests/support/manual-timers.ts), and waits are on the server's own events.
  */
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Observation, Patient } from '@medplum/fhirtypes';
-import { pullPathwayData, PULL_MAX_PAGES, type PullRequest } from '../../src/fhir/pull.js';
+import { pullPathwayData, type PullRequest } from '../../src/fhir/pull.js';
+import { FHIR_LIMITS } from '../../src/fhir/session.js';
 import { TnpError, toOperationOutcome } from '../../src/errors.js';
 import { startFhirServer, type TestFhirServer } from '../support/fhir-server.js';
+import { closedPort, sendJson, startLoopbackServer } from '../support/loopback-server.js';
+import { manualTimers } from '../support/manual-timers.js';
 
 const TOKEN = 'tok-9f1c2e7d-secret';
 const LOINC = 'http://loinc.org';
@@ -41,7 +45,7 @@ beforeAll(async () => {
   ehr = await startFhirServer({ bearerToken: TOKEN });
   foreign = await startFhirServer();
   await ehr.seed([patient, { resourceType: 'Patient', id: 'p2' }, ...matching, ...others]);
-  await ehr.seed([{ resourceType: 'Patient', id: 'p-many' }, ...Array.from({ length: PULL_MAX_PAGES + 1 }, (_, i) => observation(`many-${i}`, 'p-many', HS_TNT, i % 60))]);
+  await ehr.seed([{ resourceType: 'Patient', id: 'p-many' }, ...Array.from({ length: FHIR_LIMITS.maxPages + 1 }, (_, i) => observation(`many-${i}`, 'p-many', HS_TNT, i % 60))]);
   await foreign.seed([patient, ...matching]);
 });
 
@@ -56,8 +60,9 @@ beforeEach(() => {
   foreign.requests.length = 0;
 });
 
+/** A pull from `ehr`; its time bound never fires unless the test fires `timers`. */
 function pullReq(over: Partial<PullRequest> = {}): PullRequest {
-  return { fhirServer: ehr.baseUrl, accessToken: TOKEN, patientId: 'p1', observationCodes: CODES, includePatient: true, timeoutMs: 3000, ...over };
+  return { fhirServer: ehr.baseUrl, allowedServers: [ehr.baseUrl, foreign.baseUrl], accessToken: TOKEN, patientId: 'p1', observationCodes: CODES, includePatient: true, timeoutMs: 3000, timers: manualTimers(), ...over };
 }
 
 async function pullError(req: PullRequest): Promise<TnpError> {
@@ -132,7 +137,6 @@ describe('pullPathwayData', () => {
     expect(e.code).toBe('TNP_ERR_FHIR_UNAUTHORIZED');
     expect(e.message).toMatch(/refused the access token \(HTTP 401\)/);
     expect(e.message).toContain(ehr.origin);
-    expect(e.cause).toBeDefined();
   });
 
   it('maps 403 from the FHIR server to TNP_ERR_FHIR_UNAUTHORIZED', async () => {
@@ -147,7 +151,6 @@ describe('pullPathwayData', () => {
     const e = await pullError(pullReq({ includePatient: false }));
     expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
     expect(e.message).toBe(`the FHIR server ${ehr.origin} answered HTTP 500 to the Observation search: Database connection pool exhausted`);
-    expect((e.cause as { response: { status: number } }).response.status).toBe(500);
     expect(toOperationOutcome(e).issue[0]?.details?.text).toContain('Database connection pool exhausted');
   });
 
@@ -166,29 +169,41 @@ describe('pullPathwayData', () => {
 
   it('maps an unreachable server to TNP_ERR_FHIR_FAILED', async () => {
     const port = await closedPort();
-    const e = await pullError(pullReq({ fhirServer: `http://127.0.0.1:${port}/fhir` }));
+    const e = await pullError(pullReq({ fhirServer: `http://127.0.0.1:${port}/fhir`, allowedServers: [`http://127.0.0.1:${port}/fhir`] }));
     expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
     expect(e.message).toMatch(/could not be reached for the (Observation search|Patient read) \(ECONNREFUSED\)/);
   });
 
-  it('times out within timeoutMs, aborting the requests in flight', async () => {
-    ehr.setFaults({ delayMs: 10_000 });
-    const started = Date.now();
-    const e = await pullError(pullReq({ timeoutMs: 300 }));
-    const elapsed = Date.now() - started;
+  it('times out when the time bound fires, aborting the requests in flight', async () => {
+    ehr.setFaults({ delayMs: 600_000 });
+    const timers = manualTimers();
+    const failing = pullError(pullReq({ timeoutMs: 300, timers }));
+    await ehr.until(() => ehr.requests.length === 2);
+    expect(timers.delays).toEqual([300]);
+    expect(timers.fireAll()).toBe(1);
+    const e = await failing;
     expect(e.code).toBe('TNP_ERR_FHIR_TIMEOUT');
     expect(e.message).toMatch(/did not answer .* within 300 ms/);
-    expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(2_000);
     // The server sees both requests go away (aborted), not left hanging until its delay ends.
-    await waitFor(() => ehr.requests.length === 2 && ehr.requests.every((r) => r.aborted));
+    await ehr.until(() => ehr.requests.length === 2 && ehr.requests.every((r) => r.aborted));
   });
 
   it('times out on a later page, naming it', async () => {
-    ehr.setFaults({ pageSize: 3, delayMs: 10_000, delayOnly: '_offset=' });
-    const e = await pullError(pullReq({ includePatient: false, timeoutMs: 400 }));
+    ehr.setFaults({ pageSize: 3, delayMs: 600_000, delayOnly: '_offset=' });
+    const timers = manualTimers();
+    const failing = pullError(pullReq({ includePatient: false, timeoutMs: 400, timers }));
+    await ehr.until(() => ehr.requests.length === 2);
+    timers.fireAll();
+    const e = await failing;
     expect(e.code).toBe('TNP_ERR_FHIR_TIMEOUT');
     expect(e.message).toMatch(/did not answer the Observation search \(page 2\) within 400 ms/);
+  });
+
+  it('a pull that ends in time cancels its time bound', async () => {
+    const timers = manualTimers();
+    await pullPathwayData(pullReq({ timers }));
+    expect(timers.delays).toEqual([3000]);
+    expect(timers.pending).toBe(0);
   });
 
   it('refuses a next link to another origin and never sends the token there', async () => {
@@ -207,12 +222,12 @@ describe('pullPathwayData', () => {
     expect(e.code).toBe('TNP_ERR_FHIR_FOREIGN_LINK');
   });
 
-  it(`stops a search needing more than ${PULL_MAX_PAGES} pages`, async () => {
+  it(`stops a search needing more than ${FHIR_LIMITS.maxPages} pages`, async () => {
     ehr.setFaults({ pageSize: 1 });
-    const e = await pullError(pullReq({ patientId: 'p-many', includePatient: false, timeoutMs: 20_000 }));
-    expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
-    expect(e.message).toMatch(new RegExp(`more than ${PULL_MAX_PAGES} pages`));
-    expect(ehr.requests).toHaveLength(PULL_MAX_PAGES);
+    const e = await pullError(pullReq({ patientId: 'p-many', includePatient: false }));
+    expect(e.code).toBe('TNP_ERR_FHIR_LIMIT_EXCEEDED');
+    expect(e.message).toMatch(new RegExp(`more than ${FHIR_LIMITS.maxPages} pages`));
+    expect(ehr.requests).toHaveLength(FHIR_LIMITS.maxPages);
   });
 
   it('stops a paging loop (a next link that repeats)', async () => {
@@ -230,24 +245,58 @@ describe('pullPathwayData', () => {
   });
 
   it('refuses a fhirServer that is not an http(s) URL', async () => {
-    expect((await pullError(pullReq({ fhirServer: 'not a url' }))).code).toBe('TNP_ERR_FHIR_FAILED');
-    expect((await pullError(pullReq({ fhirServer: 'file:///etc/passwd' }))).code).toBe('TNP_ERR_FHIR_FAILED');
+    expect((await pullError(pullReq({ fhirServer: 'not a url' }))).code).toBe('TNP_ERR_FHIR_SERVER_NOT_ALLOWED');
+    expect((await pullError(pullReq({ fhirServer: 'file:///etc/passwd' }))).code).toBe('TNP_ERR_FHIR_SERVER_NOT_ALLOWED');
+  });
+
+  it('refuses a fhirServer the client may not name, before any connection', async () => {
+    const before = ehr.connections;
+    const e = await pullError(pullReq({ allowedServers: [foreign.baseUrl] }));
+    expect(e.code).toBe('TNP_ERR_FHIR_SERVER_NOT_ALLOWED');
+    expect((await pullError(pullReq({ allowedServers: [] }))).code).toBe('TNP_ERR_FHIR_SERVER_NOT_ALLOWED');
+    expect(ehr.connections - before).toBe(0);
+  });
+
+  it('a resource sent twice, identical, is kept once; two versions of one resource are both kept', async () => {
+    const v1 = observation('twice', 'p1', HS_TNT, 0);
+    const v2 = { ...v1, meta: { versionId: '2' }, valueQuantity: { ...v1.valueQuantity, value: 99 } };
+    const srv = await startLoopbackServer((req, res) => {
+      const second = (req.url ?? '').includes('page=2');
+      sendJson(res, 200, {
+        resourceType: 'Bundle',
+        type: 'searchset',
+        link: second ? [] : [{ relation: 'next', url: 'Observation?page=2' }],
+        entry: (second ? [v1, v2] : [v1]).map((resource) => ({ resource })),
+      });
+    });
+    try {
+      const { resources } = await pullPathwayData(pullReq({ fhirServer: srv.origin, allowedServers: [srv.origin], includePatient: false }));
+      expect(resources).toEqual([v1, v2]);
+    } finally {
+      await srv.close();
+    }
   });
 });
 
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-async function waitFor(cond: () => boolean, ms = 2_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+describe('pullPathwayData: the link array of a page is bounded by the body size only', () => {
+  // Normal: two links (self, next). 10x and 1,000x link entries cost a scan bounded by FHIR_LIMITS.maxBodyBytes.
+  it.each([20, 2000])('%i links on a page: read, the next link found among them', async (n) => {
+    const srv = await startLoopbackServer((req, res) => {
+      const second = (req.url ?? '').includes('page=2');
+      const links = Array.from({ length: n - 1 }, (_, i) => ({ relation: 'related', url: `Observation?other=${i}` }));
+      sendJson(res, 200, {
+        resourceType: 'Bundle',
+        type: 'searchset',
+        link: second ? links : [...links, { relation: 'next', url: 'Observation?page=2' }],
+        entry: [{ resource: observation(second ? 'b' : 'a', 'p1', HS_TNT, second ? 30 : 0) }],
+      });
+    });
+    try {
+      const { resources, requests } = await pullPathwayData(pullReq({ fhirServer: srv.origin, allowedServers: [srv.origin], includePatient: false }));
+      expect(ids(resources)).toEqual(['Observation/a', 'Observation/b']);
+      expect(requests).toBe(2);
+    } finally {
+      await srv.close();
+    }
+  });
+});

@@ -19,6 +19,7 @@ import { FEEDBACK_PATH, SERVICE_PATH, DISCOVERY_PATH } from '../../src/cds/servi
 import { createLogger } from '../../src/observability/logger.js';
 import { loadRuntime } from '../../src/pathways/load.js';
 import { loadSettings, type Settings } from '../../src/settings.js';
+import type { Timers } from '../../src/util/timers.js';
 import { createCdsClient, type CdsTestClient } from './cds-client.js';
 import { postgresHarness, sqliteHarness, type AuditHarness } from './audit-harness.js';
 
@@ -60,6 +61,10 @@ export interface StartOptions {
   readonly logLevel?: 'info' | 'debug';
   /** Adds routes to the built app before it listens (to reach its error handler from a test). */
   readonly routes?: (app: FastifyInstance) => void;
+  /** `fhirServers` of every client (the FHIR server bases each may name; default none: no FHIR pull). */
+  readonly fhirServers?: readonly string[];
+  /** The pull's timers (default: real ones); tests that meet a timeout inject timers they fire. */
+  readonly timers?: Timers;
 }
 
 /** Starts the app on 127.0.0.1 and an ephemeral port. */
@@ -67,7 +72,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
   const settings = loadSettings({
     object: {
       publicBaseUrl: PUBLIC_BASE_URL,
-      cdsClients: (opts.clients ?? []).map((c) => ({ iss: c.iss, jwks: c.jwks })),
+      cdsClients: (opts.clients ?? []).map((c) => ({ iss: c.iss, jwks: c.jwks, ...(opts.fhirServers === undefined ? {} : { fhirServers: [...opts.fhirServers] }) })),
       adminTokens: [ADMIN_TOKEN],
       logLevel: 'info',
       ...opts.settings,
@@ -90,6 +95,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
     newId: randomUUID,
     logger: createLogger(opts.logLevel ?? 'info', sink),
     ...(opts.fetchJwks === undefined ? {} : { fetchJwks: opts.fetchJwks }),
+    ...(opts.timers === undefined ? {} : { timers: opts.timers }),
   });
   opts.routes?.(app);
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -56,6 +56,10 @@ export interface TestFhirServer {
   readonly baseUrl: string;
   /** Every request received, in order. */
   readonly requests: RecordedRequest[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
+  /** Resolves once `cond()` holds; checked on every connection, request and request end (no polling, no clock). */
+  until(cond: () => boolean): Promise<void>;
   readonly repo: MemoryRepository;
   /** Stores resources (an `id` given is kept). */
   seed(resources: readonly Resource[]): Promise<void>;
@@ -112,6 +116,11 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Tes
   const timers = new Set<NodeJS.Timeout>();
   let faults: FhirServerFaults = {};
   let origin = '';
+  let connections = 0;
+  const waiters = new Set<() => void>();
+  const changed = (): void => {
+    for (const w of [...waiters]) w();
+  };
 
   const delay = (ms: number, res: ServerResponse): Promise<void> =>
     new Promise((resolve) => {
@@ -132,7 +141,9 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Tes
     requests.push(rec);
     res.once('close', () => {
       if (!res.writableFinished) rec.aborted = true;
+      changed();
     });
+    changed();
 
     if (opts.bearerToken !== undefined && req.headers.authorization !== `Bearer ${opts.bearerToken}`) {
       send(res, 401, outcome('login', 'Invalid or missing access token'));
@@ -210,6 +221,10 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Tes
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => send(res, 500, outcome('exception', e instanceof Error ? e.message : 'test server failure')));
   });
+  server.on('connection', () => {
+    connections += 1;
+    changed();
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -217,6 +232,20 @@ export async function startFhirServer(opts: FhirServerOptions = {}): Promise<Tes
     origin,
     baseUrl: `${origin}${basePath}`,
     requests,
+    get connections() {
+      return connections;
+    },
+    until(cond) {
+      return new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (!cond()) return;
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
     repo,
     async seed(resources) {
       for (const r of resources) await repo.createResource(r);

@@ -1,0 +1,128 @@
+/**
+ * FHIR search paging: following a searchset Bundle's `link[rel=next]` to the end, the one way the
+ * service does it, for a search it sent (src/fhir/pull.ts) and for a prefetch Bundle the EHR sent with
+ * further pages (src/cds/prefetch.ts).
+ *
+ * Every next link goes through the session (src/fhir/session.ts): it must stay under the allowed
+ * `fhirServer` base, on its origin, with no redirect, within the time bound. Paging stops with a 412
+ * past {@link FhirLimits.maxPages} pages or {@link FhirLimits.maxResources} resources (a runaway or
+ * looping result is never evaluated as if complete), and on a next link already followed (a loop).
+ */
+import { TnpError } from '../errors.js';
+import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import { operationOutcomeText } from './http.js';
+import type { FhirSession } from './session.js';
+
+type Json = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The first `link[rel=next]` URL of a Bundle, or null. */
+export function nextLink(bundle: Json): string | null {
+  const links = bundle['link'];
+  if (!Array.isArray(links)) return null;
+  for (const l of links as unknown[]) {
+    if (isRecord(l) && l['relation'] === 'next' && typeof l['url'] === 'string' && l['url'] !== '') return l['url'];
+  }
+  return null;
+}
+
+/**
+ * The resources of a Bundle's entries, without search outcomes and OperationOutcomes (issues about the
+ * search, not data); null when `entry` is present but not an array.
+ */
+export function bundleEntryResources(bundle: Json): unknown[] | null {
+  const entries = bundle['entry'];
+  if (entries === undefined) return [];
+  if (!Array.isArray(entries)) return null;
+  const out: unknown[] = [];
+  for (const e of entries as unknown[]) {
+    if (!isRecord(e) || !isRecord(e['resource'])) continue;
+    const search = e['search'];
+    if (isRecord(search) && search['mode'] === 'outcome') continue;
+    const r = e['resource'];
+    if (r['resourceType'] === 'OperationOutcome') continue;
+    out.push(r);
+  }
+  return out;
+}
+
+/** A short description of a JSON resource for messages: "a Patient", "an OperationOutcome (text)". */
+export function describeResource(r: Json): string {
+  const text = operationOutcomeText(r);
+  if (text !== null) return `an OperationOutcome (${text})`;
+  return typeof r['resourceType'] === 'string' ? `a ${r['resourceType'].slice(0, 64)}` : 'JSON that is not a FHIR resource';
+}
+
+/**
+ * Gathers the resources of the pages, at most `limit`. A resource sent twice, identical (a result set
+ * that shifted between pages), is kept once; two different versions of one resource are both kept (the
+ * pathway's status and version rules decide between them, never the order of pages).
+ */
+class Collector {
+  readonly resources: unknown[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly origin: string,
+  ) {}
+
+  add(resources: readonly unknown[], what: string): void {
+    for (const r of resources) {
+      if (isRecord(r) && typeof r['id'] === 'string') {
+        const key = `${String(r['resourceType'])}/${r['id']}/${sha256Hex(canonicalJson(r))}`;
+        if (this.seen.has(key)) continue;
+        this.seen.add(key);
+      }
+      if (this.resources.length >= this.limit) {
+        throw new TnpError('TNP_ERR_FHIR_LIMIT_EXCEEDED', `the FHIR server ${this.origin} sent more than ${this.limit} resources for ${what}; the rest was not read, so the record could not be completely obtained`);
+      }
+      this.resources.push(r);
+    }
+  }
+}
+
+export interface PagesOptions {
+  /** The search, for messages: "the Observation search", `prefetch "observations"`. */
+  readonly what: string;
+  /** True when page 1's resources are to be gathered too (a search sent); false for a prefetch Bundle. */
+  readonly includeFirst: boolean;
+}
+
+/**
+ * Follows `first`'s next links to the last page and returns the resources gathered.
+ *
+ * @throws TnpError (412): `TNP_ERR_FHIR_LIMIT_EXCEEDED` past the page or resource limit;
+ *   `TNP_ERR_FHIR_FOREIGN_LINK` for a next link outside `fhirServer`; `TNP_ERR_FHIR_FAILED` for a page
+ *   that is not a Bundle, an `entry` that is not an array, or a next link that repeats; and whatever the
+ *   session's requests throw.
+ */
+export async function followPages(session: FhirSession, first: Json, opts: PagesOptions): Promise<unknown[]> {
+  const origin = session.base.origin;
+  const { maxPages, maxResources } = session.limits;
+  const collector = new Collector(maxResources, origin);
+  const followed = new Set<string>();
+  let bundle = first;
+  for (let page = 1; ; page++) {
+    if (page > 1 || opts.includeFirst) {
+      if (bundle['resourceType'] !== 'Bundle') {
+        throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${origin} answered ${opts.what} (page ${page}) with ${describeResource(bundle)}, not a Bundle`);
+      }
+      const resources = bundleEntryResources(bundle);
+      if (resources === null) throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${origin} answered ${opts.what} (page ${page}) with a Bundle whose entry is not an array`);
+      collector.add(resources, opts.what);
+    }
+    const next = nextLink(bundle);
+    if (next === null) return collector.resources;
+    if (page >= maxPages) {
+      throw new TnpError('TNP_ERR_FHIR_LIMIT_EXCEEDED', `the FHIR server ${origin} kept paging ${opts.what}: more than ${maxPages} pages; the rest was not read, so the record could not be completely obtained`);
+    }
+    const url = session.link(next, `page ${page} of ${opts.what}`);
+    if (followed.has(url.href)) throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${origin} kept paging ${opts.what} (a next link repeats); the pull was stopped`);
+    followed.add(url.href);
+    bundle = await session.get(url, `${opts.what} (page ${page + 1})`);
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * S-17: the FHIR pull is bounded. A FHIR server (or whoever answers as one) can send any number of
+ * Observations, pages and bytes; the service reads at most FHIR_LIMITS of each, and past a limit answers
+ * 412 (the record could not be completely obtained, so it is never evaluated as if complete), audited
+ * with the limit that was met. Each bound is tested at 10x normal size (answered) and 1,000x (refused
+ * early): normal is one episode's 20 Observations on one page of about 20 KB.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FHIR_LIMITS } from '../../src/fhir/session.js';
+import { admin, call, EHR_ISS, hookBody, searchset, SERVICE_PATH, startApp, type RunningApp, type WireJson } from '../support/cds-app.js';
+import { createCdsClient, type CdsTestClient } from '../support/cds-client.js';
+import { startLoopbackServer, type LoopbackServer } from '../support/loopback-server.js';
+import { manualTimers } from '../support/manual-timers.js';
+
+const NOW = '2026-04-17T13:20:00Z';
+const now = (): Date => new Date(NOW);
+const NORMAL_OBSERVATIONS = 20;
+
+let ehr: CdsTestClient;
+let fhir: LoopbackServer;
+let app: RunningApp;
+
+/** How the synthetic FHIR server answers a search: `total` Observations, `perPage` a page, each padded. */
+let shape = { total: 0, perPage: 100, pad: 0 };
+
+function observation(patientId: string, i: number, pad: number): Record<string, unknown> {
+  return {
+    resourceType: 'Observation',
+    id: `o-${i}`,
+    status: 'final',
+    subject: { reference: `Patient/${patientId}` },
+    code: { coding: [{ system: 'http://loinc.org', code: '67151-1' }] },
+    effectiveDateTime: new Date(Date.parse(NOW) - (i + 1) * 60_000).toISOString(),
+    valueQuantity: { value: 5 + (i % 7), unit: 'ng/L', system: 'http://unitsofmeasure.org', code: 'ng/L' },
+    ...(pad > 0 ? { note: [{ text: 'x'.repeat(pad) }] } : {}),
+  };
+}
+
+/** Writes a page without ever holding it whole: entry by entry, respecting backpressure. */
+async function writePage(res: ServerResponse, patientId: string, offset: number): Promise<void> {
+  const end = Math.min(shape.total, offset + shape.perPage);
+  const next = end < shape.total ? `${fhir.origin}/fhir/Observation?patient=${patientId}&_offset=${end}` : null;
+  res.writeHead(200, { 'content-type': 'application/fhir+json' });
+  const head = { resourceType: 'Bundle', type: 'searchset', total: shape.total, link: next === null ? [] : [{ relation: 'next', url: next }] };
+  const write = (text: string): Promise<void> => (res.write(text) ? Promise.resolve() : new Promise((r) => res.once('drain', () => r())));
+  await write(`${JSON.stringify(head).slice(0, -1)},"entry":[`);
+  for (let i = offset; i < end; i++) {
+    if (res.destroyed) return;
+    await write(`${i > offset ? ',' : ''}${JSON.stringify({ resource: observation(patientId, i, shape.pad), search: { mode: 'match' } })}`);
+  }
+  res.end(']}');
+}
+
+beforeAll(async () => {
+  ehr = await createCdsClient({ iss: EHR_ISS, alg: 'ES384', now });
+  fhir = await startLoopbackServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    await writePage(res, url.searchParams.get('patient') ?? 'p', Number(url.searchParams.get('_offset') ?? '0'));
+  });
+  app = await startApp({ clients: [ehr], now, fhirServers: [`${fhir.origin}/fhir`], timers: manualTimers() });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await fhir?.close();
+});
+
+async function pull(extra: Record<string, unknown> = {}): Promise<{ status: number; json: WireJson; record: WireJson }> {
+  const patientId = `pbig-${randomUUID().slice(0, 8)}`;
+  fhir.requests.length = 0;
+  const res = await call(app, ehr, 'POST', SERVICE_PATH, hookBody(patientId, { fhirServer: `${fhir.origin}/fhir`, fhirAuthorization: { access_token: 'tok', token_type: 'Bearer' }, ...extra }));
+  const list = await admin(app, `/audit?patient=${patientId}`);
+  expect(list.json.records).toHaveLength(1);
+  return { status: res.status, json: res.json, record: list.json.records[0] };
+}
+
+function expectLimit(r: { status: number; json: WireJson; record: WireJson }, what: RegExp): void {
+  expect(r.status).toBe(412);
+  expect(r.json.issue[0].details.coding[0].code).toBe('TNP_ERR_FHIR_UNAVAILABLE');
+  expect(r.record.kind).toBe('evaluation-failure');
+  expect(r.record.body.error.cause.code).toBe('TNP_ERR_FHIR_LIMIT_EXCEEDED');
+  expect(r.record.body.error.cause.message).toMatch(what);
+}
+
+describe('S-17: Observations', () => {
+  it('10x normal (200 Observations, two pages): all read and evaluated', async () => {
+    shape = { total: 10 * NORMAL_OBSERVATIONS, perPage: 100, pad: 0 };
+    const r = await pull();
+    expect(r.status).toBe(200);
+    expect(r.record.body.inputResources).toHaveLength(200);
+    expect(fhir.requests).toHaveLength(2);
+  });
+
+  it(`1,000x normal (20,000 Observations in pages of 1,000): 412 past ${FHIR_LIMITS.maxResources} resources, the rest never requested`, async () => {
+    shape = { total: 1000 * NORMAL_OBSERVATIONS, perPage: 1000, pad: 0 };
+    const r = await pull();
+    expectLimit(r, new RegExp(`more than ${FHIR_LIMITS.maxResources} resources`));
+    expect(fhir.requests.length).toBeLessThanOrEqual(Math.ceil(FHIR_LIMITS.maxResources / 1000) + 1);
+  });
+});
+
+describe('S-17: pages', () => {
+  it('10x normal (10 pages of 2): followed to the end', async () => {
+    shape = { total: NORMAL_OBSERVATIONS, perPage: 2, pad: 0 };
+    const r = await pull();
+    expect(r.status).toBe(200);
+    expect(r.record.body.inputResources).toHaveLength(NORMAL_OBSERVATIONS);
+    expect(fhir.requests).toHaveLength(10);
+  });
+
+  it(`1,000x normal (1,000 pages): 412 after ${FHIR_LIMITS.maxPages} pages, by pull and by prefetch paging`, async () => {
+    shape = { total: 1000, perPage: 1, pad: 0 };
+    const r = await pull();
+    expectLimit(r, new RegExp(`more than ${FHIR_LIMITS.maxPages} pages`));
+    expect(fhir.requests).toHaveLength(FHIR_LIMITS.maxPages);
+    const paged = await pull({ prefetch: { observations: searchset([], `${fhir.origin}/fhir/Observation?patient=x&_offset=1`) } });
+    expectLimit(paged, new RegExp(`more than ${FHIR_LIMITS.maxPages} pages`));
+    // The prefetch Bundle is page 1.
+    expect(fhir.requests).toHaveLength(FHIR_LIMITS.maxPages - 1);
+  });
+});
+
+describe('S-17: bytes of a response body', () => {
+  it('10x normal (a 200 KB page): read', async () => {
+    shape = { total: NORMAL_OBSERVATIONS, perPage: 100, pad: 10_000 };
+    const r = await pull();
+    expect(r.status).toBe(200);
+    expect(r.record.body.inputResources).toHaveLength(NORMAL_OBSERVATIONS);
+  });
+
+  it(`1,000x normal (a 20 MB page): 412, reading stops past ${FHIR_LIMITS.maxBodyBytes} bytes`, async () => {
+    shape = { total: NORMAL_OBSERVATIONS, perPage: 100, pad: 1_000_000 };
+    const r = await pull();
+    expectLimit(r, new RegExp(`larger than ${FHIR_LIMITS.maxBodyBytes} bytes`));
+    // The service went away before the server had written the page.
+    await fhir.until(() => fhir.requests.length === 1 && fhir.requests[0]!.aborted);
+  });
+});
