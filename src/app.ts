@@ -89,6 +89,8 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
     // One log line per request, written by the onResponse hook below (with the hookInstance).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
+    // The client of a request is the socket's peer, or behind a listed proxy the X-Forwarded-For client.
+    trustProxy: settings.trustedProxies.length === 0 ? false : [...settings.trustedProxies],
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -156,7 +158,8 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
 
   await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION });
   await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
-  await app.register(consolePlugin, { runtime: deps.runtime, settings });
+  // Public, per-client rate limited (settings rateLimit); /healthz and /metrics above are not limited.
+  await app.register(consolePlugin, { runtime: deps.runtime, settings, now: deps.now, metrics });
 
   app.log.info({ event: 'app-built', discovery: DISCOVERY_PATH, publicBaseUrl: settings.publicBaseUrl, cdsClients: settings.cdsClients.map((c) => c.iss), store: deps.store.location }, 'hs-troponin-cds ready');
   return app;

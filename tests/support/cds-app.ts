@@ -19,6 +19,7 @@ import { FEEDBACK_PATH, SERVICE_PATH, DISCOVERY_PATH } from '../../src/cds/servi
 import { createLogger } from '../../src/observability/logger.js';
 import { loadRuntime } from '../../src/pathways/load.js';
 import { loadSettings, type Settings } from '../../src/settings.js';
+import { UNLIMITED } from './limits.js';
 import { createCdsClient, type CdsTestClient } from './cds-client.js';
 import { postgresHarness, sqliteHarness, type AuditHarness } from './audit-harness.js';
 
@@ -60,6 +61,8 @@ export interface StartOptions {
 export async function startApp(opts: StartOptions): Promise<RunningApp> {
   const settings = loadSettings({
     object: {
+      // Limits no test reaches (many suites make hundreds of console calls); `rateLimit: {}` for the defaults.
+      rateLimit: UNLIMITED,
       publicBaseUrl: PUBLIC_BASE_URL,
       cdsClients: (opts.clients ?? []).map((c) => ({ iss: c.iss, jwks: c.jwks })),
       adminTokens: [ADMIN_TOKEN],
