@@ -70,6 +70,8 @@ export interface CdsServiceOptions {
   readonly newId: () => string;
   /** The product version (package.json), recorded in every evaluation record as the engine version. */
   readonly engineVersion: string;
+  /** Signs the cards' links to the console (src/cds/case-link-key.ts). */
+  readonly caseLinkKey: Uint8Array;
 }
 
 type Json = Record<string, unknown>;
@@ -324,6 +326,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         displayTimeZone: settings.displayTimeZone,
         runtime,
         resources: data.resources,
+        caseLinkKey: opts.caseLinkKey,
         patientId: body.context.patientId,
         encounterId: body.context.encounterId ?? null,
         suggestionUuid,

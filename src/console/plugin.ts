@@ -43,6 +43,8 @@ export interface ConsolePluginOptions {
   readonly fixturesDir?: string;
   /** Where docs/pathway.md is (default: docs/pathway.md of the project). */
   readonly pathwayDoc?: string;
+  /** The key that checks case links' signatures (src/cds/case-link-key.ts). */
+  readonly caseLinkKey: Uint8Array;
   /** The clock of the rate limits' windows and of evaluations without a time (default: the real clock). */
   readonly now?: () => Date;
   /** Metrics (refusals by rate limit, the map's evaluations and caches); none when absent. */
@@ -100,7 +102,7 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
         metrics?.consoleMapCacheEntries.set({ cache: 'sweep' }, size.sweeps);
       },
     });
-  const evaluator = consoleEvaluator({ runtime, settings, now });
+  const evaluator = consoleEvaluator({ runtime, settings, caseLinkKey: opts.caseLinkKey, now });
   const limits = { now, onLimited: (group: keyof Settings['rateLimit']) => metrics?.rateLimited.inc({ group }) };
 
   app.setErrorHandler(async (err: FastifyError, req, reply) => {

@@ -61,6 +61,8 @@ export interface StartOptions {
 export async function startApp(opts: StartOptions): Promise<RunningApp> {
   const settings = loadSettings({
     object: {
+      // The case-link key file goes to a fresh directory, never the working directory's data/.
+      dataDir: mkdtempSync(join(tmpdir(), 'tnp-data-')),
       // Limits no test reaches (many suites make hundreds of console calls); `rateLimit: {}` for the defaults.
       rateLimit: UNLIMITED,
       publicBaseUrl: PUBLIC_BASE_URL,
