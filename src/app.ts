@@ -14,6 +14,7 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuditStore } from './audit/store.js';
+import { loadCaseLinkKey } from './cds/case-link-key.js';
 import { createJwtVerifier } from './cds/jwt.js';
 import { cdsServicePlugin, DISCOVERY_PATH } from './cds/service.js';
 import { consolePlugin } from './console/plugin.js';
@@ -46,6 +47,8 @@ export interface AppDeps {
   readonly metrics?: Metrics;
   /** The timers of the FHIR pull's time bound, fhirPullTimeoutMs (default: the real clock's). */
   readonly timers?: Timers;
+  /** The key that signs card links to the console (default: from the settings or the data directory). */
+  readonly caseLinkKey?: Uint8Array;
 }
 
 /** The product version, recorded in every evaluation record as the engine version. */
@@ -76,11 +79,13 @@ export function jsonDepth(text: string): number {
 /**
  * Builds the app (not listening). The caller owns the store: `app.close()` does not close it.
  *
- * @throws TnpError `TNP_ERR_SETTINGS_INVALID` when the CDS clients cannot be set up (e.g. two with one `iss`).
+ * @throws TnpError `TNP_ERR_SETTINGS_INVALID` when the CDS clients cannot be set up (e.g. two with one `iss`);
+ *   `TNP_ERR_CASE_LINK_KEY_UNUSABLE` when the key file of the data directory cannot be used.
  */
 export async function buildApp(settings: Settings, deps: AppDeps): Promise<FastifyInstance> {
   const logger = deps.logger ?? createLogger(settings.logLevel);
   const metrics = deps.metrics ?? createMetrics();
+  const caseLinkKey = deps.caseLinkKey ?? loadCaseLinkKey(settings);
   const verifier = createJwtVerifier(settings, {
     rememberJti: (iss, jti, expiresAt) => deps.store.rememberJti(iss, jti, expiresAt),
     now: deps.now,
@@ -93,6 +98,8 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
     // One log line per request, written by the onResponse hook below (with the hookInstance).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
+    // The client of a request is the socket's peer, or behind a listed proxy the X-Forwarded-For client.
+    trustProxy: settings.trustedProxies.length === 0 ? false : [...settings.trustedProxies],
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -159,10 +166,17 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
     return reply.type(metrics.registry.contentType).header('cache-control', 'no-store').send(text);
   });
 
-  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, timers: deps.timers ?? realTimers });
+  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, timers: deps.timers ?? realTimers, caseLinkKey });
   await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
-  await app.register(consolePlugin, { runtime: deps.runtime, settings });
+  // Public, per-client rate limited (settings rateLimit); /healthz and /metrics above are not limited.
+  await app.register(consolePlugin, { runtime: deps.runtime, settings, caseLinkKey, now: deps.now, metrics });
 
+  if (settings.caseLinkKey === null && settings.storage.kind === 'postgres') {
+    app.log.warn(
+      { event: 'case-link-key-per-process', dataDir: settings.dataDir },
+      'No caseLinkKey is set: this process signs card links with its own key from dataDir. Processes sharing the PostgreSQL store need the same caseLinkKey, or the console shows the links of the others as unverified.',
+    );
+  }
   app.log.info({ event: 'app-built', discovery: DISCOVERY_PATH, publicBaseUrl: settings.publicBaseUrl, cdsClients: settings.cdsClients.map((c) => c.iss), store: deps.store.location }, 'hs-troponin-cds ready');
   return app;
 }

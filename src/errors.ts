@@ -165,7 +165,25 @@ export const ERRORS = {
     status: 400,
     issueCode: 'invalid',
     title: 'The case link cannot be read',
-    fix: 'The ?case= parameter must be base64url-encoded JSON as docs/console.md ("Case links") describes; open the link from the card again or enter the case by hand.',
+    fix: 'The #case= part of the link must be the base64url-encoded case (and its signature) of at most 8,192 characters, as docs/console.md ("Case links") describes; open the link from the card again or enter the case by hand.',
+  },
+  TNP_ERR_CONSOLE_TOO_LARGE: {
+    status: 413,
+    issueCode: 'too-long',
+    title: 'The console request is too large',
+    fix: 'A case is a few kB: the console API takes bodies of at most 64 kB and at most 200 resources per request (docs/console.md, "Limits"). Send the episode\'s troponin, ECG and TIMI Observations and the Patient only.',
+  },
+  TNP_ERR_RATE_LIMITED: {
+    status: 429,
+    issueCode: 'throttled',
+    title: 'Too many requests from this client',
+    fix: 'Wait the number of seconds in the Retry-After header, then try again. The per-client limits are the rateLimit settings (README, "Settings"); behind a reverse proxy, list it in trustedProxies so that each client is counted on its own.',
+  },
+  TNP_ERR_CASE_LINK_KEY_UNUSABLE: {
+    status: 500,
+    issueCode: 'security',
+    title: 'The key that signs case links cannot be used',
+    fix: 'The file case-link.key in dataDir must hold 64 hexadecimal characters and be readable by the service only (chmod 600); delete it to have a new key made at the next start (links already issued then show as unverified), or set caseLinkKey in the settings.',
   },
   TNP_ERR_REQUEST_INVALID: {
     status: 400,

@@ -11,8 +11,11 @@ import addFormatsImport from 'ajv-formats';
 import { TnpError } from './errors.js';
 import { deepFreeze } from './util/freeze.js';
 import { fhirBaseSettingProblem } from './fhir/allow-list.js';
+import { isProxyAddress, RATE_LIMIT_DEFAULTS, rateLimitRuleSchema, type RateLimitSettings } from './settings-public.js';
 import type { AssayDefinition, DecisionOptions } from './engine/catalogue.js';
 import { ALLOWED_JWT_ALGORITHMS, DEFAULT_JWT_ALGORITHMS, type JwtAlgorithm } from './cds/jwt-algorithms.js';
+
+export type { RateLimitRule, RateLimitSettings } from './settings-public.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -55,6 +58,13 @@ export interface Settings extends DecisionSettings {
   readonly jwtMaxLifetimeSeconds: number;
   /** The algorithms a client key published without `alg` verifies (a key with `alg` verifies that one only). */
   readonly jwtAlgorithms: readonly JwtAlgorithm[];
+  readonly rateLimit: RateLimitSettings;
+  /** Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); empty: none. */
+  readonly trustedProxies: readonly string[];
+  /** The key that signs card links to the console; null: the key file in `dataDir`. */
+  readonly caseLinkKey: string | null;
+  /** Where the service keeps the files it makes (the case-link key), relative to the working directory. */
+  readonly dataDir: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -170,6 +180,14 @@ export const settingsSchema = {
     jwtClockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
     jwtMaxLifetimeSeconds: { type: 'integer', minimum: 60, maximum: 86400 },
     jwtAlgorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...ALLOWED_JWT_ALGORITHMS] } },
+    rateLimit: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { consoleApi: rateLimitRuleSchema, consoleMap: rateLimitRuleSchema, consolePages: rateLimitRuleSchema },
+    },
+    trustedProxies: { type: 'array', items: { type: 'string', minLength: 1 } },
+    caseLinkKey: { type: 'string', minLength: 32 },
+    dataDir: { type: 'string', minLength: 1 },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   },
 } as const;
@@ -256,6 +274,10 @@ export function loadSettings(source: SettingsSource = {}): Settings {
       throw new TnpError('TNP_ERR_SETTINGS_INVALID', `invalid settings: "displayTimeZone" is not a known IANA time zone: ${s.displayTimeZone}`);
     }
   }
+  const badProxy = (s.trustedProxies ?? []).findIndex((p) => !isProxyAddress(p));
+  if (badProxy >= 0) {
+    throw new TnpError('TNP_ERR_SETTINGS_INVALID', `invalid settings: "trustedProxies[${badProxy}]" must be an IP address or a CIDR range (e.g. 10.0.0.0/8), got "${s.trustedProxies?.[badProxy] ?? ''}"`);
+  }
   const publicBaseUrl = (s.publicBaseUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '');
   const settings: Settings = {
     host,
@@ -279,6 +301,10 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     jwtClockToleranceSeconds: s.jwtClockToleranceSeconds ?? 5,
     jwtMaxLifetimeSeconds: s.jwtMaxLifetimeSeconds ?? 3600,
     jwtAlgorithms: s.jwtAlgorithms ?? [...DEFAULT_JWT_ALGORITHMS],
+    rateLimit: { ...RATE_LIMIT_DEFAULTS, ...s.rateLimit },
+    trustedProxies: s.trustedProxies ?? [],
+    caseLinkKey: s.caseLinkKey ?? null,
+    dataDir: s.dataDir ?? 'data',
     logLevel: s.logLevel ?? 'info',
   };
   return deepFreeze(settings);

@@ -9,13 +9,14 @@
  *   taken, what is missing and what could not be interpreted. Text that comes from the data is escaped.
  * - `extension["hs-troponin-cds"]`: the machine-readable decision of section 7.
  * - `awaiting-retest`: a suggestion to order the repeat hs-troponin at the due time.
- * - `overrideReasons` the clinician can pick, and a link to the console with the de-identified case.
+ * - `overrideReasons` the clinician can pick, and a signed link to the console with the de-identified
+ *   case (src/cds/case-link-codec.ts).
  *
  * @see {@link https://cds-hooks.hl7.org/2.0/#card-attributes | CDS Hooks 2.0, Card attributes}
  */
 import type { PathwayRuntime } from '../engine/catalogue.js';
 import type { Decision, OutcomeCode } from '../engine/types.js';
-import { caseFromResources, encodeCase } from './case-link.js';
+import { caseLinkUrl } from './case-link-codec.js';
 import type { CdsCard, CdsCoding, CdsLink, CdsSuggestion, HsTroponinCardExtension } from './types.js';
 
 /** The key of the card extension (chart2-pathway.md, section 7). */
@@ -50,6 +51,8 @@ export interface CardContext {
   readonly runtime?: PathwayRuntime;
   /** The resources the decision was made from: for the console link (de-identified) and the order's code. */
   readonly resources?: readonly unknown[];
+  /** The key that signs the console link (src/cds/case-link-key.ts); without it the card has no link. */
+  readonly caseLinkKey?: Uint8Array;
   /** The patient in context (the ServiceRequest's subject); never put in the link. */
   readonly patientId?: string;
   /** The encounter in context (the ServiceRequest's encounter; the case link says only same/other). */
@@ -262,9 +265,9 @@ function retestSuggestion(decision: Decision, ctx: CardContext): CdsSuggestion |
 }
 
 function consoleLink(decision: Decision, ctx: CardContext): CdsLink | null {
-  if (ctx.runtime === undefined || ctx.resources === undefined) return null;
-  const c = caseFromResources(ctx.resources, decision, ctx.runtime, ctx.encounterId ?? null);
-  return { label: 'Open this evaluation in the pathway console (de-identified)', url: `${ctx.publicBaseUrl.replace(/\/+$/, '')}/console?case=${encodeCase(c)}`, type: 'absolute' };
+  if (ctx.runtime === undefined || ctx.resources === undefined || ctx.caseLinkKey === undefined) return null;
+  const url = caseLinkUrl({ publicBaseUrl: ctx.publicBaseUrl, key: ctx.caseLinkKey, resources: ctx.resources, decision, runtime: ctx.runtime, encounterId: ctx.encounterId ?? null });
+  return { label: 'Open this evaluation in the pathway console (de-identified)', url, type: 'absolute' };
 }
 
 /**

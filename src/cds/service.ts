@@ -74,6 +74,8 @@ export interface CdsServiceOptions {
   readonly engineVersion: string;
   /** The timers of the FHIR pull's time bound. */
   readonly timers: Timers;
+  /** Signs the cards' links to the console (src/cds/case-link-key.ts). */
+  readonly caseLinkKey: Uint8Array;
 }
 
 type Json = Record<string, unknown>;
@@ -340,6 +342,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         displayTimeZone: settings.displayTimeZone,
         runtime,
         resources: data.resources,
+        caseLinkKey: opts.caseLinkKey,
         patientId: body.context.patientId,
         encounterId: body.context.encounterId ?? null,
         suggestionUuid,

@@ -13,29 +13,28 @@
  *   GET  /console/api/fixtures       every fixture, expected and actual outcome, pass/fail
  *   GET  /console/api/fixtures/:name one fixture, its Bundle, decision and cards
  *   POST /console/api/map            { assay, baseline, timi, sex? } -> outcome over retest values, heat map
+ *
+ * Everything here is public, so everything is bounded (docs/console.md, "Limits"): per-client rate
+ * limits by group (settings `rateLimit`: `consolePages`, `consoleApi`, `consoleMap`), a 64 kB body
+ * limit on the API, at most 200 resources per request, and the map's caches of fixed size.
  */
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import type { Resource } from 'fhir/r4.js';
 import type { PathwayRuntime } from '../engine/catalogue.js';
-import type { Decision } from '../engine/types.js';
 import type { Settings } from '../settings.js';
-import { cardsFor } from '../cds/cards.js';
-import { caseToResources, decodeCase } from '../cds/case-link.js';
-import { decide, decideResources } from '../decide.js';
 import { extractResources } from '../fhir/mapping.js';
 import { TnpError, isTnpError, toOperationOutcome, type OperationOutcome } from '../errors.js';
-import { loadCatalogue, runtimeFrom } from '../pathways/load.js';
-import { annotate } from './annotations.js';
+import { limitRoutes } from '../http/rate-limit.js';
+import type { Metrics } from '../observability/metrics.js';
+import { consoleEvaluator } from './evaluate.js';
 import { FIXTURE_BASIS, FixtureLibrary } from './fixtures.js';
 import { MapCache } from './map.js';
 import { rulesPage } from './rules.js';
 import { validateEvaluateBody, validateMapBody } from './schemas.js';
-import type { AssayView, EvaluateResponse, FixtureResponse, FixturesResponse, PathwayResponse, SettingsUsed } from './web/api-types.js';
+import type { AssayView, EvaluateResponse, FixtureResponse, FixturesResponse, PathwayResponse } from './web/api-types.js';
 
 export interface ConsolePluginOptions {
   readonly runtime: PathwayRuntime;
@@ -44,6 +43,14 @@ export interface ConsolePluginOptions {
   readonly fixturesDir?: string;
   /** Where docs/pathway.md is (default: docs/pathway.md of the project). */
   readonly pathwayDoc?: string;
+  /** The key that checks case links' signatures (src/cds/case-link-key.ts). */
+  readonly caseLinkKey: Uint8Array;
+  /** The clock of the rate limits' windows and of evaluations without a time (default: the real clock). */
+  readonly now?: () => Date;
+  /** Metrics (refusals by rate limit, the map's evaluations and caches); none when absent. */
+  readonly metrics?: Metrics;
+  /** The map's caches (default: a MapCache of the default sizes). */
+  readonly maps?: MapCache;
 }
 
 /** src/console/static (the page and its CSS), found from src/ under tests and from dist/ in production. */
@@ -51,8 +58,11 @@ export const STATIC_DIR = fileURLToPath(new URL('../../src/console/static/', imp
 /** The page's compiled ES modules (npm run build: tsc -p src/console/web/tsconfig.json). */
 export const WEB_DIR = fileURLToPath(new URL('../../dist/console/web/', import.meta.url));
 
-/** Request bodies of a FHIR Bundle can be large; the console accepts up to this many bytes. */
-const BODY_LIMIT = 5 * 1024 * 1024;
+/**
+ * Largest request body of the console API: a real case is a few kB (the largest fixture, 6 resources,
+ * is 4.3 kB of JSON; a busy episode of 100 Observations about 40 kB).
+ */
+export const API_BODY_LIMIT = 64 * 1024;
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   // Everything the page needs comes from this service: no CDN, no inline script.
@@ -69,7 +79,7 @@ function fastifyErrorToTnp(err: FastifyError): TnpError {
   if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError || /JSON/.test(err.message)) {
     return new TnpError('TNP_ERR_INPUT_NOT_JSON', `the request body is not JSON: ${err.message}`);
   }
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new TnpError('TNP_ERR_CONSOLE_REQUEST_INVALID', `the request body is larger than ${BODY_LIMIT} bytes`);
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new TnpError('TNP_ERR_CONSOLE_TOO_LARGE', `the request body is larger than ${API_BODY_LIMIT} bytes`);
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new TnpError('TNP_ERR_CONSOLE_REQUEST_INVALID', 'send the body as application/json');
   return new TnpError('TNP_ERR_CONSOLE_REQUEST_INVALID', err.message);
 }
@@ -79,43 +89,21 @@ function sendError(reply: FastifyReply, e: TnpError): FastifyReply {
 }
 
 export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOptions): Promise<void> {
-  const { runtime, settings } = opts;
+  const { runtime, settings, metrics } = opts;
+  const now = opts.now ?? ((): Date => new Date());
   const file = runtime.pathway.file;
   const fixtures = new FixtureLibrary(runtime, opts.fixturesDir);
-  const maps = new MapCache();
-  const overrideRuntimes = new Map<boolean, PathwayRuntime>();
-
-  /** The site's runtime, or one with the request's sexSpecificUrls (fixtures carry that setting). */
-  const runtimeFor = (sexSpecificUrls: boolean | undefined): { rt: PathwayRuntime; used: SettingsUsed } => {
-    if (sexSpecificUrls === undefined || sexSpecificUrls === runtime.sexSpecificUrls) {
-      return { rt: runtime, used: { sexSpecificUrls: runtime.sexSpecificUrls, source: 'site' } };
-    }
-    let rt = overrideRuntimes.get(sexSpecificUrls);
-    if (rt === undefined) {
-      rt = runtimeFrom(runtime.pathway, loadCatalogue(), { ...settings, sexSpecificUrls });
-      overrideRuntimes.set(sexSpecificUrls, rt);
-    }
-    return { rt, used: { sexSpecificUrls, source: 'request' } };
-  };
-
-  /** The card exactly as the CDS service builds it (no audit record: the console stores nothing). */
-  const respond = (decision: Decision, rt: PathwayRuntime, used: SettingsUsed, resources: readonly unknown[], now: string, encounter: string | null): EvaluateResponse => ({
-    decision,
-    cards: cardsFor(decision, {
-      newId: randomUUID,
-      publicBaseUrl: settings.publicBaseUrl,
-      displayTimeZone: settings.displayTimeZone,
-      auditId: null,
-      runtime: rt,
-      resources,
-      encounterId: encounter,
-    }),
-    annotations: annotate(decision, file),
-    settings: used,
-    resources,
-    now,
-    encounter,
-  });
+  const maps =
+    opts.maps ??
+    new MapCache({
+      onComputed: (evaluations, size) => {
+        metrics?.consoleMapEvaluations.inc(evaluations);
+        metrics?.consoleMapCacheEntries.set({ cache: 'grid' }, size.grids);
+        metrics?.consoleMapCacheEntries.set({ cache: 'sweep' }, size.sweeps);
+      },
+    });
+  const evaluator = consoleEvaluator({ runtime, settings, caseLinkKey: opts.caseLinkKey, now });
+  const limits = { now, onLimited: (group: keyof Settings['rateLimit']) => metrics?.rateLimited.inc({ group }) };
 
   app.setErrorHandler(async (err: FastifyError, req, reply) => {
     if (isTnpError(err)) return sendError(reply, err);
@@ -130,93 +118,80 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
     app.log.warn(`console: ${WEB_DIR}main.js is missing; run "npm run build" (the page will not work until it is built)`);
   }
 
-  await app.register(fastifyStatic, { root: STATIC_DIR, prefix: '/console/assets/', decorateReply: false, index: false, cacheControl: false, setHeaders: (res) => void res.headers(SECURITY_HEADERS) });
-  await app.register(fastifyStatic, { root: WEB_DIR, prefix: '/console/js/', decorateReply: false, index: false, cacheControl: false, allowedPath: (p) => p.endsWith('.js') || p.endsWith('.js.map'), setHeaders: (res) => void res.headers(SECURITY_HEADERS) });
-
-  app.get('/console', async (_req, reply) => reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(indexHtml));
-  app.get('/console/', async (_req, reply) => reply.redirect('/console'));
-
-  app.get('/console/rules', async (_req, reply) => {
-    const html = await rulesPage(file, opts.pathwayDoc);
-    return reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(html);
-  });
-
-  app.post('/console/api/evaluate', { bodyLimit: BODY_LIMIT }, async (req, reply) => {
-    const body = validateEvaluateBody(req.body);
-    let doc: unknown;
-    let now: string;
-    let encounter: string | null;
-    if (body.case !== undefined) {
-      let c;
-      try {
-        c = caseToResources(decodeCase(body.case));
-      } catch (e) {
-        throw isTnpError(e) ? new TnpError('TNP_ERR_CONSOLE_CASE_LINK_INVALID', e.message, { expression: ['case'], cause: e }) : e;
-      }
-      doc = c.resources;
-      now = body.now ?? c.now;
-      encounter = body.encounter ?? c.encounterId;
-    } else {
-      doc = body.bundle ?? body.resources;
-      now = body.now ?? new Date().toISOString();
-      encounter = body.encounter ?? null;
-    }
-    const { rt, used } = runtimeFor(body.settings?.sexSpecificUrls);
-    // A case link may hold no observation at all (nothing recorded yet): that is a case, not an empty
-    // input, and it is decided as such; anything else goes through decide() exactly as the CLI does.
-    const resources = body.case !== undefined && Array.isArray(doc) ? (doc as Resource[]) : extractResources(doc);
-    const decision = body.case !== undefined ? await decideResources(rt, resources, { now, encounterId: encounter }) : await decide(rt, doc, { now, encounterId: encounter });
-    return reply.headers(SECURITY_HEADERS).send(respond(decision, rt, used, resources, decision.evaluatedAt, encounter));
-  });
-
-  app.get('/console/api/pathway', async (_req, reply) => {
-    const catalogue = [...runtime.assays.values()].map((a): AssayView => {
-      const codings = [...runtime.codeMaps.assayByCoding.entries()]
-        .filter(([, v]) => v.assayId === a.id)
-        .map(([k]) => ({ system: k.slice(0, k.lastIndexOf('|')), code: k.slice(k.lastIndexOf('|') + 1) }));
-      return {
-        id: a.id,
-        name: a.name,
-        analyte: a.analyte,
-        codings,
-        url99: { overall: a.urlOverall.toFixed(), ...(a.urlFemale === null ? {} : { female: a.urlFemale.toFixed() }), ...(a.urlMale === null ? {} : { male: a.urlMale.toFixed() }) },
-        lod: a.lod.toFixed(),
-      };
+  // The page, its files and the rules page: a generous budget per client (a page load is about 15 requests).
+  await app.register(async (pages) => {
+    await limitRoutes(pages, 'consolePages', settings.rateLimit.consolePages, limits);
+    await pages.register(fastifyStatic, { root: STATIC_DIR, prefix: '/console/assets/', decorateReply: false, index: false, cacheControl: false, setHeaders: (res) => void res.headers(SECURITY_HEADERS) });
+    await pages.register(fastifyStatic, { root: WEB_DIR, prefix: '/console/js/', decorateReply: false, index: false, cacheControl: false, allowedPath: (p) => p.endsWith('.js') || p.endsWith('.js.map'), setHeaders: (res) => void res.headers(SECURITY_HEADERS) });
+    pages.get('/console', async (_req, reply) => reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(indexHtml));
+    pages.get('/console/', async (_req, reply) => reply.redirect('/console'));
+    pages.get('/console/rules', async (_req, reply) => {
+      const html = await rulesPage(file, opts.pathwayDoc);
+      return reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(html);
     });
-    const ecgCode = file.inputs.ecg.codes[0];
-    const timiCode = file.inputs.timi.codes[0];
-    if (ecgCode === undefined || timiCode === undefined) throw new TnpError('TNP_ERR_PATHWAY_INVALID', 'the pathway file names no ECG or TIMI code');
-    const body: PathwayResponse = {
-      pathway: file,
-      identity: runtime.identity,
-      assays: catalogue,
-      codes: { productSystem: file.inputs.productSystem, ecgCode, timiCode },
-      sexSpecificUrls: runtime.sexSpecificUrls,
-      displayTimeZone: settings.displayTimeZone,
-      rulesUrl: '/console/rules',
-    };
-    return reply.headers(SECURITY_HEADERS).send(body);
   });
 
-  app.get('/console/api/fixtures', async (_req, reply) => {
-    const list = await fixtures.list();
-    const body: FixturesResponse = { fixtures: list, passed: list.filter((f) => f.pass).length, failed: list.filter((f) => !f.pass).length, basis: FIXTURE_BASIS };
-    return reply.headers(SECURITY_HEADERS).send(body);
+  // The API: every engine-bearing route shares one budget per client; bodies of 64 kB at most.
+  await app.register(async (api) => {
+    await limitRoutes(api, 'consoleApi', settings.rateLimit.consoleApi, limits);
+    api.post('/console/api/evaluate', { bodyLimit: API_BODY_LIMIT }, async (req, reply) => {
+      const body = validateEvaluateBody(req.body);
+      return reply.headers(SECURITY_HEADERS).send(await evaluator.evaluate(body));
+    });
+
+    api.get('/console/api/pathway', async (_req, reply) => {
+      const catalogue = [...runtime.assays.values()].map((a): AssayView => {
+        const codings = [...runtime.codeMaps.assayByCoding.entries()]
+          .filter(([, v]) => v.assayId === a.id)
+          .map(([k]) => ({ system: k.slice(0, k.lastIndexOf('|')), code: k.slice(k.lastIndexOf('|') + 1) }));
+        return {
+          id: a.id,
+          name: a.name,
+          analyte: a.analyte,
+          codings,
+          url99: { overall: a.urlOverall.toFixed(), ...(a.urlFemale === null ? {} : { female: a.urlFemale.toFixed() }), ...(a.urlMale === null ? {} : { male: a.urlMale.toFixed() }) },
+          lod: a.lod.toFixed(),
+        };
+      });
+      const ecgCode = file.inputs.ecg.codes[0];
+      const timiCode = file.inputs.timi.codes[0];
+      if (ecgCode === undefined || timiCode === undefined) throw new TnpError('TNP_ERR_PATHWAY_INVALID', 'the pathway file names no ECG or TIMI code');
+      const body: PathwayResponse = {
+        pathway: file,
+        identity: runtime.identity,
+        assays: catalogue,
+        codes: { productSystem: file.inputs.productSystem, ecgCode, timiCode },
+        sexSpecificUrls: runtime.sexSpecificUrls,
+        displayTimeZone: settings.displayTimeZone,
+        rulesUrl: '/console/rules',
+      };
+      return reply.headers(SECURITY_HEADERS).send(body);
+    });
+
+    api.get('/console/api/fixtures', async (_req, reply) => {
+      const list = await fixtures.list();
+      const body: FixturesResponse = { fixtures: list, passed: list.filter((f) => f.pass).length, failed: list.filter((f) => !f.pass).length, basis: FIXTURE_BASIS };
+      return reply.headers(SECURITY_HEADERS).send(body);
+    });
+
+    api.get<{ Params: { name: string } }>('/console/api/fixtures/:name', async (req, reply) => {
+      const one = await fixtures.one(req.params.name);
+      const { decision, runtime: rt, ...summary } = one;
+      const resources = extractResources(one.bundle);
+      const body: FixtureResponse & { evaluation: EvaluateResponse } = {
+        ...summary,
+        evaluation: evaluator.respond(decision, rt, { sexSpecificUrls: rt.sexSpecificUrls, source: rt.sexSpecificUrls === runtime.sexSpecificUrls ? 'site' : 'request' }, resources, one.now, one.encounter ?? null),
+      };
+      return reply.headers(SECURITY_HEADERS).send(body);
+    });
   });
 
-  app.get<{ Params: { name: string } }>('/console/api/fixtures/:name', async (req, reply) => {
-    const one = await fixtures.one(req.params.name);
-    const { decision, runtime: rt, ...summary } = one;
-    const resources = extractResources(one.bundle);
-    const body: FixtureResponse & { evaluation: EvaluateResponse } = {
-      ...summary,
-      evaluation: respond(decision, rt, { sexSpecificUrls: rt.sexSpecificUrls, source: rt.sexSpecificUrls === runtime.sexSpecificUrls ? 'site' : 'request' }, resources, one.now, one.encounter ?? null),
-    };
-    return reply.headers(SECURITY_HEADERS).send(body);
-  });
-
-  app.post('/console/api/map', async (req, reply) => {
-    const body = validateMapBody(req.body);
-    return reply.headers(SECURITY_HEADERS).send(await maps.get(runtime, body));
+  // The map: hundreds of evaluations when not cached, so a budget of its own, smaller.
+  await app.register(async (mapScope) => {
+    await limitRoutes(mapScope, 'consoleMap', settings.rateLimit.consoleMap, limits);
+    mapScope.post('/console/api/map', { bodyLimit: API_BODY_LIMIT }, async (req, reply) => {
+      const body = validateMapBody(req.body);
+      return reply.headers(SECURITY_HEADERS).send(await maps.get(runtime, body));
+    });
   });
 }

@@ -16,7 +16,7 @@ export const evaluateBodySchema = {
   properties: {
     bundle: { type: 'object' },
     resources: { type: 'array' },
-    case: { type: 'string', minLength: 1, maxLength: 200_000 },
+    case: { type: 'string', minLength: 1, maxLength: 65_536 },
     now: isoInstant,
     encounter: { type: 'string', minLength: 1, maxLength: 256 },
     settings: {

@@ -279,7 +279,7 @@ function mapTimi(o: Record<string, unknown>, ref: string, maps: CodeMaps): TimiF
  * A reference for people and the trace that does not depend on the order of the input (rule 15):
  * the resource id, else its first identifier, else a digest of its content.
  */
-function refOf(obj: Record<string, unknown>, type: string): string {
+export function refOf(obj: Record<string, unknown>, type: string): string {
   if (typeof obj['id'] === 'string' && obj['id'] !== '') return `${type}/${obj['id']}`;
   const ids = obj['identifier'];
   if (Array.isArray(ids)) {

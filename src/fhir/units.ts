@@ -46,6 +46,13 @@ function lookup(unit: string): UnitFactor {
   return { ok: true, factor: twelve, unit };
 }
 
+/** Whether `unit` is a valid UCUM unit (of any dimension). */
+export function isUcumUnit(unit: string): boolean {
+  if (EXACT.has(unit)) return true;
+  utils ??= ucum.UcumLhcUtils.getInstance();
+  return utils.validateUnitString(unit, false).status === 'valid';
+}
+
 /** The exact factor from `unit` to ng/L, or why there is none. Memoised: the function is pure. */
 export function factorToNgPerL(unit: string): UnitFactor {
   let f = cache.get(unit);

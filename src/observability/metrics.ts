@@ -2,7 +2,7 @@
  * Prometheus metrics, one registry per app instance (so tests and several apps in one process never
  * share counters). Exposed at GET /metrics.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -21,6 +21,12 @@ export interface Metrics {
   readonly auditWriteFailures: Counter<'kind'>;
   /** JWTs refused (401), all reasons together (the reason is logged, never labelled). */
   readonly jwtRefusals: Counter;
+  /** Requests refused 429 by a per-client rate limit, by group (settings `rateLimit`). */
+  readonly rateLimited: Counter<'group'>;
+  /** Engine evaluations made to draw console maps (cache hits make none). */
+  readonly consoleMapEvaluations: Counter;
+  /** Entries in the console map's caches (`grid`: heat maps, `sweep`: retest sweeps). */
+  readonly consoleMapCacheEntries: Gauge<'cache'>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -40,5 +46,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     auditWriteDuration: new Histogram({ name: 'hs_troponin_cds_audit_write_duration_seconds', help: 'Time to durably append an audit record', labelNames: ['kind'], buckets: LATENCY_BUCKETS, registers }),
     auditWriteFailures: new Counter({ name: 'hs_troponin_cds_audit_write_failures_total', help: 'Audit appends that failed (the caller got 503)', labelNames: ['kind'], registers }),
     jwtRefusals: new Counter({ name: 'hs_troponin_cds_jwt_refusals_total', help: 'CDS calls refused with 401', registers }),
+    rateLimited: new Counter({ name: 'hs_troponin_cds_rate_limited_total', help: 'Requests refused 429 by a per-client rate limit, by group', labelNames: ['group'], registers }),
+    consoleMapEvaluations: new Counter({ name: 'hs_troponin_cds_console_map_evaluations_total', help: 'Engine evaluations made to draw console maps', registers }),
+    consoleMapCacheEntries: new Gauge({ name: 'hs_troponin_cds_console_map_cache_entries', help: 'Entries in the console map caches (grid, sweep)', labelNames: ['cache'], registers }),
   };
 }

@@ -2,7 +2,8 @@
  * The console in real Chromium (playwright-core, the system's /usr/bin/chromium; never a downloaded
  * browser). A case entered by keyboard only gives the expected outcome, the highlighted path and the
  * plot; fixtures, pasted Bundles and card links load; the page makes no request outside the service,
- * logs no error and fails no request. Screenshots are kept under test-artifacts/browser/.
+ * logs no error and fails no request. Screenshots are kept under test-artifacts/browser/. Card links
+ * to the console: tests/browser/console-links.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -161,7 +162,8 @@ describe.runIf(run)('the console in real Chromium', () => {
     for (const href of links) expect(href).toMatch(/^\/console\/rules#rule-\d+$/);
 
     // The map follows the case: this assay, this baseline, this TIMI.
-    await page.waitForFunction("document.querySelector('#map-status')?.textContent?.includes('baseline 8 ng/L') ?? false");
+    // Polled from here: a string predicate polled in the page is refused by the page's CSP (no eval).
+    await expect.poll(async () => (await page.textContent('#map-status')) ?? '', { timeout: 30_000 }).toContain('baseline 8 ng/L');
     expect(await page.getAttribute('#retest-plot .ref-url', 'data-value')).toBe('14');
     expect(await page.$$eval('#retest-plot rect.run[data-outcome="consistent-with-mi"]', (els) => els.length)).toBeGreaterThan(0);
     expect(await page.textContent('#retest-desc')).toContain('consistent-with-mi');
@@ -230,22 +232,6 @@ describe.runIf(run)('the console in real Chromium', () => {
     // The exported pair is a fixture the engine agrees with.
     const again = await fetch(`${app.url}/console/api/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bundle, now: expected.now, settings: expected.settings }) });
     expect(((await again.json()) as EvaluateResponse).decision.outcome).toBe(expected.outcome);
-  });
-
-  it('opens a case from a CDS card link, de-identified, with the same outcome', async () => {
-    const f = loadFixture('awaiting-retest-overdue');
-    const res = await fetch(`${app.url}/console/api/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bundle: f.doc, now: f.expected.now }) });
-    const link = ((await res.json()) as EvaluateResponse).cards[0]?.links?.[0]?.url ?? '';
-    const query = new URL(link).search;
-    expect(query).toMatch(/^\?case=/);
-    await open(query);
-    await page.waitForSelector(`body[data-outcome="${f.expected.outcome}"]`);
-    expect(await page.isVisible('#case-banner')).toBe(true);
-    expect(await page.textContent('#case-banner')).toContain('CDS card link');
-    expect(await page.getAttribute('#tab-paste', 'aria-selected')).toBe('true');
-    // Overdue retest: the card warns (chart2-pathway.md section 3).
-    expect(await page.getAttribute('.cds-card', 'data-indicator')).toBe('warning');
-    await page.screenshot({ path: artifactPath('console-case-link.png'), fullPage: true });
   });
 
   it('is keyboard- and screen-reader-minded: labelled controls, visible focus, ARIA tabs, errors announced', async () => {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cardsFor } from '../../src/cds/cards.js';
+import { readCaseParam } from '../../src/cds/case-link-codec.js';
 import { decide } from '../../src/decide.js';
 import { extractResources } from '../../src/fhir/mapping.js';
 import { allFixtures, fixtureNames, loadFixture } from '../support/fixtures.js';
@@ -129,19 +130,25 @@ describe('POST /console/api/evaluate', () => {
     expect(a['retest-below']?.join(' ')).toMatch(/retest 31 ng\/L at \+190 min, \+287\.5%/);
   });
 
-  it('reads a case link from a card: the de-identified case decides the same', async () => {
+  it('reads a case link from a card: the de-identified case decides the same, and its signature verifies', async () => {
     for (const name of fixtureNames()) {
       const f = loadFixture(name);
       if (f.expected.settings !== undefined) continue;
       const first = await http<EvaluateResponse>('POST', '/console/api/evaluate', { bundle: f.doc, now: f.expected.now, ...(f.expected.encounter === undefined ? {} : { encounter: f.expected.encounter }) });
-      const link = first.json.cards[0]?.links?.[0]?.url ?? '';
-      expect(link, name).toMatch(/\/console\?case=[A-Za-z0-9_-]+$/);
-      const param = new URL(link).searchParams.get('case');
+      // The console signs no link: only the CDS service does, for what an EHR sent it.
+      expect(first.json.cards[0]?.links, name).toBeUndefined();
+      // The link the CDS card carries for the same evaluation (cardsFor with the service's key).
+      const decision = await decide(app.runtime, f.doc, { now: f.expected.now, encounterId: f.expected.encounter ?? null });
+      const [card] = cardsFor(decision, { newId: randomUUID, publicBaseUrl: app.settings.publicBaseUrl, displayTimeZone: app.settings.displayTimeZone, auditId: 'a', runtime: app.runtime, resources: extractResources(f.doc), encounterId: f.expected.encounter ?? null, caseLinkKey: app.caseLinkKey });
+      const link = card?.links?.[0]?.url ?? '';
+      expect(link, name).toMatch(/\/console#case=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+      const param = new URLSearchParams(new URL(link).hash.slice(1)).get('case') ?? '';
       // The link carries no patient identifier, no resource id and no absolute date of the case.
-      const decoded = Buffer.from(param ?? '', 'base64url').toString('utf8');
+      const decoded = JSON.stringify(readCaseParam(param, app.caseLinkKey).case);
       for (const id of ['pt-', 'Patient/', 'enc-', 'Encounter/', '2026-']) expect(decoded, `${name}: ${id}`).not.toContain(id);
       const again = await http<EvaluateResponse>('POST', '/console/api/evaluate', { case: param });
       expect(again.status, name).toBe(200);
+      expect(again.json.caseLink, name).toEqual({ verified: true, problem: null, cardOutcome: f.expected.outcome, summary: null });
       expect(again.json.decision.outcome, name).toBe(f.expected.outcome);
       expect(again.json.decision.missing, name).toEqual(f.expected.missing);
       expect(again.json.decision.retestDue === undefined, name).toBe(f.expected.retestDue === undefined);

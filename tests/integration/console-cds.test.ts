@@ -2,7 +2,8 @@
  * The console and the CDS service, in the same real app (buildApp over real HTTP, SQLite audit store,
  * real signed JWTs): for every clinical fixture, the card the console shows is the card the EHR gets,
  * field for field, except what only an audited CDS call has (its uuid, the audit id, the ServiceRequest's
- * patient) and the suggestion's fresh uuid.
+ * patient), the suggestion's fresh uuid, and the link to the console: only the CDS card has one (signed;
+ * the console signs no link, so that a case pasted into it can never pass as one from a card).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CardView, EvaluateResponse } from '../../src/console/web/api-types.js';
@@ -22,6 +23,7 @@ function comparable(card: CardView): unknown {
   return {
     ...card,
     uuid: undefined,
+    links: undefined,
     extension: { 'hs-troponin-cds': ext },
     suggestions: (card.suggestions as readonly Actionable[] | undefined)?.map((s) => ({
       ...s,
@@ -76,5 +78,7 @@ describe('the console shows the card the CDS service returns', () => {
     expect(console.decision.outcome).toBe(f.expected.outcome);
     const cdsCards = cds.json.cards as CardView[];
     expect(console.cards.map(comparable)).toEqual(cdsCards.map(comparable));
+    expect(cdsCards[0]?.links?.[0]?.url).toMatch(/\/console#case=/);
+    expect(console.cards[0]?.links).toBeUndefined();
   });
 });

@@ -7,15 +7,18 @@
  * watcher that collects console errors, page errors, failed requests and HTTP errors, so that every
  * test can assert there were none.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { consolePlugin } from '../../src/console/plugin.js';
+import { MapCache, type MapCacheOptions } from '../../src/console/map.js';
 import { loadRuntime } from '../../src/pathways/load.js';
 import { loadSettings, type Settings } from '../../src/settings.js';
 import type { PathwayRuntime } from '../../src/engine/catalogue.js';
+import { UNLIMITED } from './limits.js';
 
 export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
@@ -43,18 +46,27 @@ export interface ConsoleApp {
   readonly app: FastifyInstance;
   readonly runtime: PathwayRuntime;
   readonly settings: Settings;
+  /** The key that signs and checks case links. */
+  readonly caseLinkKey: Buffer;
+  /** The map's caches (to look at their sizes). */
+  readonly maps: MapCache;
   close(): Promise<void>;
 }
 
-/** The console plugin alone on 127.0.0.1 and an ephemeral port, with the real pathway runtime. */
-export async function startConsole(settingsObject: Record<string, unknown> = {}): Promise<ConsoleApp> {
-  const settings = loadSettings({ object: { logLevel: 'silent', ...settingsObject } });
+/**
+ * The console plugin alone on 127.0.0.1 and an ephemeral port, with the real pathway runtime, a fresh
+ * case-link key and the map's caches of the given sizes.
+ */
+export async function startConsole(settingsObject: Record<string, unknown> = {}, opts: { mapCache?: MapCacheOptions; caseLinkKey?: Buffer } = {}): Promise<ConsoleApp> {
+  const settings = loadSettings({ object: { logLevel: 'silent', rateLimit: UNLIMITED, ...settingsObject } });
   const runtime = await loadRuntime(settings);
+  const caseLinkKey = opts.caseLinkKey ?? randomBytes(32);
+  const maps = new MapCache(opts.mapCache);
   const app = Fastify({ logger: false });
-  await app.register(consolePlugin, { runtime, settings });
+  await app.register(consolePlugin, { runtime, settings, caseLinkKey, maps });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, app, runtime, settings, close: () => app.close() };
+  return { url: `http://127.0.0.1:${port}`, app, runtime, settings, caseLinkKey, maps, close: () => app.close() };
 }
 
 export interface PageWatch {

@@ -20,6 +20,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { loadRuntime } from '../../src/pathways/load.js';
 import { loadSettings, type Settings } from '../../src/settings.js';
 import type { Timers } from '../../src/util/timers.js';
+import { UNLIMITED } from './limits.js';
 import { createCdsClient, type CdsTestClient } from './cds-client.js';
 import { postgresHarness, sqliteHarness, type AuditHarness } from './audit-harness.js';
 
@@ -71,6 +72,10 @@ export interface StartOptions {
 export async function startApp(opts: StartOptions): Promise<RunningApp> {
   const settings = loadSettings({
     object: {
+      // The case-link key file goes to a fresh directory, never the working directory's data/.
+      dataDir: mkdtempSync(join(tmpdir(), 'tnp-data-')),
+      // Limits no test reaches (many suites make hundreds of console calls); `rateLimit: {}` for the defaults.
+      rateLimit: UNLIMITED,
       publicBaseUrl: PUBLIC_BASE_URL,
       cdsClients: (opts.clients ?? []).map((c) => ({ iss: c.iss, jwks: c.jwks, ...(opts.fhirServers === undefined ? {} : { fhirServers: [...opts.fhirServers] }) })),
       adminTokens: [ADMIN_TOKEN],

@@ -5,12 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Resource } from 'fhir/r4.js';
 import { cardsFor, MAX_SUMMARY_LENGTH, md, OVERRIDE_REASON_SYSTEM, summaryFor } from '../../src/cds/cards.js';
-import { caseToResources, decodeCase, encodeCase } from '../../src/cds/case-link.js';
+import { caseToResources } from '../../src/cds/case-resources.js';
+import { decodeCase, encodeCase, readCaseParam } from '../../src/cds/case-link-codec.js';
 import { decideResources } from '../../src/decide.js';
 import type { OutcomeCode } from '../../src/engine/types.js';
 import { ABBOTT, at, ecg, haemolysed, patient, runtime, run, SNOMED, timi, troponin, workedUp } from '../support/cases.js';
 
 const PATIENT_ID = 'p1';
+const KEY = Buffer.from('a-key-for-signing-case-links-in-tests');
 const ENCOUNTER = 'enc-secret-77';
 let n = 0;
 const newId = (): string => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
@@ -43,7 +45,7 @@ describe('cardsFor', () => {
       const resources = c.resources().map(withEnc);
       const decision = await run(resources, c.now, { encounter: ENCOUNTER });
       expect(decision.outcome).toBe(c.outcome);
-      const cards = cardsFor(decision, { newId, publicBaseUrl: 'https://cds.example.org/', displayTimeZone: 'Europe/London', auditId: 'audit-1', runtime: rt, resources, patientId: PATIENT_ID, encounterId: ENCOUNTER });
+      const cards = cardsFor(decision, { newId, publicBaseUrl: 'https://cds.example.org/', displayTimeZone: 'Europe/London', auditId: 'audit-1', runtime: rt, resources, patientId: PATIENT_ID, encounterId: ENCOUNTER, caseLinkKey: KEY });
       expect(cards).toHaveLength(1);
       const card = cards[0]!;
       expect(card.uuid).toMatch(/^[0-9a-f-]{36}$/);
@@ -80,14 +82,16 @@ describe('cardsFor', () => {
       expect(card.links).toHaveLength(1);
       const link = card.links![0]!;
       expect(link.type).toBe('absolute');
-      expect(link.url.startsWith('https://cds.example.org/console?case=')).toBe(true);
-      const param = new URL(link.url).searchParams.get('case')!;
-      const decoded = Buffer.from(param, 'base64url').toString('utf8');
+      expect(link.url.startsWith('https://cds.example.org/console#case=')).toBe(true);
+      const param = new URLSearchParams(new URL(link.url).hash.slice(1)).get('case')!;
+      const read = readCaseParam(param, KEY);
+      expect(read.verified).toBe(true);
+      const decoded = JSON.stringify(read.case);
       for (const secret of [`"${PATIENT_ID}"`, 'Patient/', ENCOUNTER, 'result-id', '2026']) expect(decoded).not.toContain(secret);
       expect(decoded).not.toMatch(/(trop|ecg|timi)-\d+/);
       for (const r of resources) if (r.id !== undefined) expect(decoded).not.toContain(`"${r.id}"`);
       // ... and reproduces the decision from the case alone.
-      const rebuilt = caseToResources(decodeCase(param));
+      const rebuilt = caseToResources(read.case);
       const again = await decideResources(rt, rebuilt.resources, { now: rebuilt.now, encounterId: rebuilt.encounterId });
       expect(again.outcome).toBe(decision.outcome);
       expect(again.missing).toEqual(decision.missing);
@@ -166,7 +170,7 @@ describe('cardsFor', () => {
     const c = { v: 1 as const, ref: 'baseline' as const, now: 30, encounter: false, observations: [{ codes: [['http://loinc.org', '67151-1'] as const], t: 0, quantity: { value: 8, unit: 'ng/L', code: 'ng/L', ucum: true } }] };
     expect(decodeCase(encodeCase(c))).toEqual(c);
     expect(() => decodeCase('!!')).toThrow(/case/);
-    expect(() => decodeCase(Buffer.from('{"v":2}').toString('base64url'))).toThrow(/version/);
+    expect(() => decodeCase(Buffer.from('{"v":3}').toString('base64url'))).toThrow(/version/);
     expect(() => decodeCase(Buffer.from(JSON.stringify({ ...c, observations: [{ codes: 'x' }] })).toString('base64url'))).toThrow(/codes/);
   });
 });

@@ -101,6 +101,24 @@ export interface EvaluateResponse {
   readonly resources: readonly unknown[];
   readonly now: string;
   readonly encounter: string | null;
+  /** For a case from a card's link: whether this service signed it, and what it left out. */
+  readonly caseLink?: CaseLinkView;
+}
+
+/** What the service says of a case link (docs/console.md, "Case links"). */
+export interface CaseLinkView {
+  /** True only when the link was signed with this service's key: "from a card of this service". */
+  readonly verified: boolean;
+  /** Why it is not verified: no signature (or an older, unsigned link), or one that does not match. */
+  readonly problem: 'no-signature' | 'bad-signature' | null;
+  /** The outcome of the card the link was made from, as the link says (trust it only when verified). */
+  readonly cardOutcome: OutcomeCode | null;
+  /** Present when the link keeps only part of the observations: the evaluation may differ from the card's. */
+  readonly summary: {
+    readonly observations: number;
+    readonly kept: number;
+    readonly dropped: { readonly troponin: number; readonly ecg: number; readonly timi: number };
+  } | null;
 }
 
 export interface GraphNodeView {

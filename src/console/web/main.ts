@@ -5,6 +5,7 @@
 import { ApiError, api, type EvaluateRequest } from './api.js';
 import type { EvaluateResponse, PathwayResponse } from './api-types.js';
 import { renderCard } from './card.js';
+import { caseFromLocation, renderLinkBanner } from './caselink.js';
 import { drawChart, silentPlaces } from './chart.js';
 import { byId, clear, h } from './dom.js';
 import { CaseForm, setUpTabs } from './form.js';
@@ -132,6 +133,31 @@ function fillPaste(resources: readonly unknown[], now: string, encounter: string
   byId('paste-settings-hint', HTMLSpanElement).textContent = settings === null ? '' : 'Set by the fixture.';
 }
 
+/** The case banner with one line of text (a fixture), not a link's verification. */
+function plainBanner(text: string): void {
+  const banner = byId('case-banner', HTMLDivElement);
+  banner.className = 'banner';
+  delete banner.dataset['link'];
+  delete banner.dataset['summarised'];
+  banner.textContent = text;
+  banner.hidden = false;
+}
+
+/** Opens the case of the page's address (a card's link), if it has one. */
+async function openLinkedCase(selectTab: (id: string) => void): Promise<void> {
+  const param = caseFromLocation();
+  if (param === null) return;
+  try {
+    const res = await api.evaluate({ case: param });
+    fillPaste(res.resources, res.now, res.encounter, null);
+    selectTab('tab-paste');
+    renderLinkBanner(byId('case-banner', HTMLDivElement), res, outcomeLabel);
+    show(res);
+  } catch (e) {
+    showError(e, 'The case link');
+  }
+}
+
 async function openFixture(name: string, selectTab: (id: string) => void): Promise<void> {
   try {
     const f = await api.fixture(name);
@@ -140,9 +166,7 @@ async function openFixture(name: string, selectTab: (id: string) => void): Promi
     select.value = name;
     select.dispatchEvent(new Event('change'));
     selectTab('tab-fixture');
-    const banner = byId('case-banner', HTMLDivElement);
-    banner.textContent = `Fixture ${name} (${f.pass ? 'passes' : 'FAILS'}: expected ${f.expected.outcome}, the engine gives ${f.actual?.outcome ?? 'no outcome'}). Its Bundle is in "Paste FHIR" to edit.`;
-    banner.hidden = false;
+    plainBanner(`Fixture ${name} (${f.pass ? 'passes' : 'FAILS'}: expected ${f.expected.outcome}, the engine gives ${f.actual?.outcome ?? 'no outcome'}). Its Bundle is in "Paste FHIR" to edit.`);
     show(f.evaluation);
     byId('card-heading', HTMLHeadingElement).focus();
   } catch (e) {
@@ -232,7 +256,7 @@ async function start(): Promise<void> {
     status.textContent = `Downloaded ${name}.json and ${name}.expected.json: add both to fhir-fixtures/.`;
   });
 
-  const caseParam = new URLSearchParams(window.location.search).get('case');
+  const linked = caseFromLocation() !== null;
   const jobs: Promise<unknown>[] = [
     api
       .fixtures()
@@ -241,24 +265,19 @@ async function start(): Promise<void> {
         byId('library-summary', HTMLParagraphElement).textContent = 'The fixtures could not be loaded.';
         showError(e, 'The scenario library');
       }),
+    linked ? openLinkedCase(selectTab) : drawMap().catch((e: unknown) => showError(e, 'The map')),
   ];
-  if (caseParam !== null) {
-    jobs.push(
-      api
-        .evaluate({ case: caseParam })
-        .then((res) => {
-          fillPaste(res.resources, res.now, res.encounter, null);
-          selectTab('tab-paste');
-          const banner = byId('case-banner', HTMLDivElement);
-          banner.textContent = 'This case came from a CDS card link: de-identified inputs only (codes, values, units, statuses and times relative to the baseline, placed on a fixed date). Its resources are in "Paste FHIR".';
-          banner.hidden = false;
-          show(res);
-        })
-        .catch((e: unknown) => showError(e, 'The case link')),
-    );
-  } else {
-    jobs.push(drawMap().catch((e: unknown) => showError(e, 'The map')));
-  }
+  // A link opened in a tab already showing the console changes only the fragment: no page load.
+  window.addEventListener('hashchange', () => {
+    // Only a new case: the section links (#card-heading, ...) change the fragment too.
+    if (!/^#(.*&)?case=/.test(window.location.hash)) return;
+    document.body.dataset['ready'] = 'false';
+    openLinkedCase(selectTab)
+      .catch((e: unknown) => showError(e, 'The case link'))
+      .finally(() => {
+        document.body.dataset['ready'] = 'true';
+      });
+  });
   await Promise.all(jobs);
   document.body.dataset['ready'] = 'true';
 }
