@@ -9,18 +9,18 @@
  * O(cells x log candidates) instead of O(candidates).
  */
 import type { Big } from 'big.js';
-import { type Cell, type Interval, type RatioBound, type Window, lowerMeetsUpper, reachableCellsWhere, windowOf } from './ranges.js';
+import { type Cell, type Interval, type RatioBound, type Window, cmpRatio, lowerMeetsUpper, reachableCellsWhere, windowOf } from './ranges.js';
 
 /** Order of lower ends: by value, a closed end before an open one at the same value. */
 function cmpLower(a: RatioBound, b: RatioBound): number {
-  const c = a.num.times(b.den).cmp(b.num.times(a.den));
+  const c = cmpRatio(a, b);
   return c !== 0 ? c : a.open === b.open ? 0 : a.open ? 1 : -1;
 }
 
 /** Order of upper ends: by value, an open end before a closed one; null (unbounded) is the highest. */
 function cmpUpper(a: RatioBound | null, b: RatioBound | null): number {
   if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1;
-  const c = a.num.times(b.den).cmp(b.num.times(a.den));
+  const c = cmpRatio(a, b);
   return c !== 0 ? c : a.open === b.open ? 0 : a.open ? -1 : 1;
 }
 
@@ -68,8 +68,8 @@ export class BaselineSet {
     return pick >= 0 && lowerMeetsUpper(w.lo, this.windows[pick]!.hi);
   }
 
-  /** Every cell some candidate (other than `except`) and some value of R can fall in. */
-  cells(R: Interval, limit: Big, thresholdPercent: Big, except: number | null): Cell[] {
-    return reachableCellsWhere((w) => this.meets(w, except), R, limit, thresholdPercent);
+  /** Every cell (that `wanted` accepts) some candidate other than `except` and some value of R can fall in. */
+  cells(R: Interval, limit: Big, thresholdPercent: Big, except: number | null, wanted?: (c: Cell) => boolean): Cell[] {
+    return reachableCellsWhere((w) => this.meets(w, except), R, limit, thresholdPercent, wanted);
   }
 }

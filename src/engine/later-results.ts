@@ -46,6 +46,27 @@ interface Classified {
   readonly readings: readonly string[];
 }
 
+const keyOf = (c: Cell): string => cellKey(c.baselineVsLimit, c.laterVsLimit, c.direction, c.changeReachesThreshold);
+
+const escalatingCells = new WeakMap<CompiledPathway, Map<string, boolean>>();
+const cellCode = (c: Cell): string => `${c.baselineVsLimit}|${c.laterVsLimit}|${c.direction}|${c.changeReachesThreshold ? 1 : 0}`;
+
+/** Whether the cell reads consistent with MI (rule 8: only such readings of an early result count), cached per pathway. */
+function escalating(p: CompiledPathway, c: Cell): boolean {
+  let m = escalatingCells.get(p);
+  if (m === undefined) {
+    m = new Map();
+    escalatingCells.set(p, m);
+  }
+  const code = cellCode(c);
+  let v = m.get(code);
+  if (v === undefined) {
+    v = lookup(p, keyOf(c)).outcome === 'consistent-with-mi';
+    m.set(code, v);
+  }
+  return v;
+}
+
 function lookup(p: CompiledPathway, key: string): ClassificationEntry {
   const e = p.classificationTable.get(key);
   if (e === undefined) throw new TnpError('TNP_ERR_PATHWAY_NOT_TOTAL', `no classification for cell ${key}`);
@@ -166,13 +187,18 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
     if (g === undefined || (isCandidate && g.members.length === 1)) continue;
     const single = g.members.length === 1 ? (g.members[0] as UsableTroponin) : null;
     const base = single ?? first;
-    const c =
-      single !== null
-        ? classifyPair(ctx, single, r)
-        : mostSerious(ctx, (g.set as BaselineSet).cells(r.value, r.url, p.changeThresholdPercent, self ?? null), () => `the baselines and ${intervalText(r.value)}`);
+    const retest = !isCandidate && r.drawTime >= earliestRetest;
+    let c: Classified | null;
+    if (single !== null) c = classifyPair(ctx, single, r);
+    else {
+      // Rule 8: an early result can only escalate, so only the cells that read consistent with MI matter.
+      const wanted = retest ? undefined : (cell: Cell): boolean => escalating(p, cell);
+      const cells = (g.set as BaselineSet).cells(r.value, r.url, p.changeThresholdPercent, self ?? null, wanted);
+      c = cells.length === 0 ? null : mostSerious(ctx, cells, () => `the baselines and ${intervalText(r.value)}`);
+    }
     const change = ctx.listEach && single !== null && isPoint(single.value) && isPoint(r.value) ? changePercentText(single.value.lo, r.value.lo) : null;
     const valueText = (): string => `${intervalText(r.value)} ng/L at +${minutes} min${change === null ? '' : ` (change ${change}%)`}`;
-    if (!isCandidate && r.drawTime >= earliestRetest) {
+    if (retest && c !== null) {
       g.hasRetest = true;
       worsen(c.entry.outcome);
       ctx.use(r.fact.ref, 'troponin', 'used', `retest, classified ${c.entry.outcome} (rule 7: ${c.entry.ruleId})`);
@@ -185,18 +211,18 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
       continue;
     }
     // Rule 8: a result before the retest time can only escalate.
-    const escalates = c.entry.outcome === 'consistent-with-mi';
-    if (escalates) {
-      worsen(c.entry.outcome);
+    const escalates = c !== null && c.entry.outcome === 'consistent-with-mi' ? c : null;
+    if (escalates !== null) {
+      worsen(escalates.entry.outcome);
       ctx.use(r.fact.ref, 'troponin', 'used', `drawn before the retest time and already consistent with MI (rule 8)`);
     } else if (!isCandidate) {
       ctx.use(r.fact.ref, 'troponin', 'not-used', `drawn ${minutes === '' ? 'after the baseline' : `${minutes} min after the baseline`}, before the retest time: noted and ignored (rule 8)`);
     }
     if (!ctx.listEach) continue;
-    later.push({ ...summary(), role: 'early', changePercent: change, outcome: escalates ? c.entry.outcome : null, classificationRule: escalates ? c.entry.ruleId : null });
-    if (escalates) {
-      const text = `${r.fact.ref} drawn before the retest time: ${valueText()}: ${c.entry.text} -> consistent-with-mi (rule 8: an early result can only escalate).`;
-      ctx.step({ rule: '8', node: c.entry.ruleId, text, result: 'consistent-with-mi' }, key);
+    later.push({ ...summary(), role: 'early', changePercent: change, outcome: escalates?.entry.outcome ?? null, classificationRule: escalates?.entry.ruleId ?? null });
+    if (escalates !== null) {
+      const text = `${r.fact.ref} drawn before the retest time: ${valueText()}: ${escalates.entry.text} -> consistent-with-mi (rule 8: an early result can only escalate).`;
+      ctx.step({ rule: '8', node: escalates.entry.ruleId, text, result: 'consistent-with-mi' }, key);
       ctx.reason(text, key);
     } else {
       ctx.step({ rule: '8', text: `${r.fact.ref} drawn ${minutes} min after the baseline, before the retest time (${formatInstant(earliestRetest)}): it would not classify as consistent with MI, so it is noted and ignored.` }, key);

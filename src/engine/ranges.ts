@@ -95,8 +95,9 @@ export interface Window {
   readonly hi: RatioBound | null;
 }
 
-function cmpRatio(a: RatioBound, b: RatioBound): number {
-  return a.num.times(b.den).cmp(b.num.times(a.den));
+/** a.num/a.den against b.num/b.den by cross-multiplying (no multiplication by a denominator of one). */
+export function cmpRatio(a: RatioBound, b: RatioBound): number {
+  return (b.den === ONE ? a.num : a.num.times(b.den)).cmp(a.den === ONE ? b.num : b.num.times(a.den));
 }
 
 /** r compared with coef x b: `strict` true means r > coef*b (lower) / r < coef*b (upper). */
@@ -164,20 +165,22 @@ const ALL_VALUES: Interval = { lo: ZERO, loOpen: false, hi: null, hiOpen: true }
  * Every cell some pair (b, r) with b in the baselines and r in R can fall in, where `meets(w)` tells
  * whether some baseline lies in the window w of baseline values that reach a cell. The change reaches
  * the threshold p (percent) when 100 x |r - b| >= p x b: rule 7's "5 x |retest - baseline| >= baseline"
- * for p = 20. Baselines are never 0 (the LoD is positive), so the change is always defined.
+ * for p = 20. Baselines are never 0 (the LoD is positive), so the change is always defined. With
+ * `wanted`, only the cells it accepts are looked at.
  */
-export function reachableCellsWhere(meets: (w: Window) => boolean, R: Interval, limit: Big, thresholdPercent: Big): Cell[] {
+export function reachableCellsWhere(meets: (w: Window) => boolean, R: Interval, limit: Big, thresholdPercent: Big, wanted?: (c: Cell) => boolean): Cell[] {
   const k = ONE.plus(thresholdPercent.div(HUNDRED)); // rise reaching the threshold: r >= k b
   const m = ONE.minus(thresholdPercent.div(HUNDRED)); // fall reaching the threshold: r <= m b
   const zeroThreshold = thresholdPercent.eq(0);
   const out: Cell[] = [];
+  const laters = POSITIONS.map((lp) => [lp, restrict(R, lp, limit)] as const);
   for (const bp of POSITIONS) {
     const Bp = restrict(ALL_VALUES, bp, limit);
     if (Bp === null) continue;
-    for (const lp of POSITIONS) {
-      const Rp = restrict(R, lp, limit);
+    for (const [lp, Rp] of laters) {
       if (Rp === null) continue;
       const add = (direction: Direction, changeReachesThreshold: boolean, lower: Bound | null, upper: Bound | null): void => {
+        if (wanted !== undefined && !wanted({ baselineVsLimit: bp, laterVsLimit: lp, direction, changeReachesThreshold })) return;
         const w = admissibleBaselines(Bp, Rp, lower, upper);
         if (w !== null && meets(w)) out.push({ baselineVsLimit: bp, laterVsLimit: lp, direction, changeReachesThreshold });
       };

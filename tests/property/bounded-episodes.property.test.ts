@@ -47,7 +47,7 @@ describe('properties of bounded episodes (rule 16)', () => {
             missing: d.missing,
             retestDue: d.retestDue,
             baseline: d.troponin.baseline?.drawTime ?? null,
-            later: d.troponin.later.map((l) => [l.role, l.outcome, l.valueNgL, l.drawTime]),
+            later: d.troponin.later.map((l) => JSON.stringify([l.drawTime, l.role, l.outcome, l.valueNgL])).sort(),
             path: d.path,
             results: d.troponin.summary?.results,
           });
