@@ -29,6 +29,12 @@ export function clip(text: string, max = TEXT_BOUND): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/** A trace step with its text and the strings among its facts clipped (they may come from the data). */
+export function clipStep(s: TraceStep): TraceStep {
+  const facts = s.facts === undefined ? undefined : Object.fromEntries(Object.entries(s.facts).map(([k, v]) => [k, typeof v === 'string' ? clip(v) : v]));
+  return { ...s, text: clip(s.text, 2 * TEXT_BOUND), ...(facts === undefined ? {} : { facts }) };
+}
+
 /** "a, b, c" or "a, b, c, d, e and 1,234 more". */
 export function listText(items: readonly string[], max = NAMES_IN_TEXT, sep = ', '): string {
   if (items.length <= max) return items.join(sep);

@@ -13,7 +13,7 @@ import { type PathwayRuntime, urlFor } from './catalogue.js';
 import { type CompiledPathway, type GraphFactName, type Scalar } from './pathway.js';
 import { applyLod, intervalText, isEmpty, isPoint, mayBeAbove, positionOf } from './ranges.js';
 import { formatInstant } from './time.js';
-import { BoundedInputs, LIST_BOUND, boundedReasons, boundedTrace, count, listText } from './bounds.js';
+import { BoundedInputs, LIST_BOUND, TEXT_BOUND, boundedReasons, boundedTrace, clip, clipStep, count, listText } from './bounds.js';
 import { type UsableTroponin, weighLater } from './later-results.js';
 import { boundedAssumptions, summariseEpisode } from './episode-summary.js';
 import { mergeExactDuplicates, resultSummary } from './episode-size.js';
@@ -107,7 +107,7 @@ class Evaluation {
 
   /** A trace step; one given a group is listed for the first few of its group and counted after. */
   step(s: TraceStep, group?: { key: string; ref?: string }): void {
-    this.traceList.add(s, group);
+    this.traceList.add(clipStep(s), group);
   }
 
   /** What happened to a resource: one entry per resource, the first recorded stands (rule 16 bounds the list). */
@@ -116,7 +116,7 @@ class Evaluation {
   }
 
   reason(text: string, group?: { key: string; ref?: string }): void {
-    this.reasonList.add(text, group);
+    this.reasonList.add(clip(text, 2 * TEXT_BOUND), group);
   }
 
   get trace(): TraceStep[] {
@@ -470,7 +470,12 @@ class Evaluation {
     return best.score;
   }
 
-  readonly missingDetail = new Map<MissingItem, string>();
+  private readonly missingDetails = new Map<MissingItem, string>();
+  /** What exactly is missing or unusable, for people (clipped: it may quote the data). */
+  readonly missingDetail = {
+    get: (item: MissingItem): string | undefined => this.missingDetails.get(item),
+    set: (item: MissingItem, text: string): void => void this.missingDetails.set(item, clip(text, 2 * TEXT_BOUND)),
+  };
 }
 
 const engines = new WeakMap<CompiledPathway, Engine>();

@@ -128,6 +128,24 @@ describe('large episodes through decide()', () => {
   });
 });
 
+describe('long texts from the data', () => {
+  it('a 100,000-character status, id, unit and encounter are clipped in the decision and the card', async () => {
+    const rt = await runtime();
+    const long = 'x'.repeat(100_000);
+    const resources = [
+      ...context(),
+      ...Array.from({ length: 40 }, (_, i) => troponin(10, i, { id: `${long}${i}`, status: long, encounter: long })),
+      troponin(10, 0, { id: 'u', unit: long }),
+      { resourceType: 'Observation', id: 'odd', status: 'final', code: { coding: [{ system: long, code: long }] } } as Resource,
+    ];
+    const d = await decide(rt, bundle(...resources), { now: at(NOW_MINUTES) });
+    expect(d.outcome).toBe('indeterminate');
+    expect(bytes(d)).toBeLessThan(MAX_DECISION_BYTES);
+    const [card] = cardsFor(d, { newId: () => 'id', publicBaseUrl: 'https://cds.example', displayTimeZone: 'Europe/London', auditId: 'a', runtime: rt, resources });
+    expect(bytes(card?.detail ?? '')).toBeLessThan(MAX_DETAIL_BYTES);
+  });
+});
+
 describe('large episodes through POST /console/api/evaluate (inject, no credentials)', () => {
   let app: RunningApp;
   beforeAll(async () => {
