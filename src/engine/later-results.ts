@@ -12,7 +12,7 @@ import { TnpError } from '../errors.js';
 import type { Assay } from './catalogue.js';
 import { BaselineSet } from './baselines.js';
 import { type ClassificationEntry, type CompiledPathway, cellKey } from './pathway.js';
-import { type Cell, type Interval, cellOfPoints, changePercentText, intervalText, isPoint, positionOf, reachableCells } from './ranges.js';
+import { type Cell, type Interval, cellOfPoints, changePercentText, hull, intervalText, isPoint, positionOf, reachableCells } from './ranges.js';
 import { formatInstant, minutesBetween } from './time.js';
 import type { InputUse, Instant, LaterResultSummary, OutcomeCode, TraceStep, TroponinFact } from './types.js';
 
@@ -103,6 +103,8 @@ interface AssayGroup {
   readonly members: UsableTroponin[];
   set: BaselineSet | null;
   hasRetest: boolean;
+  /** With several baselines: whether any early result of this assay may read consistent with MI (rule 8). */
+  earlyMayEscalate: boolean;
 }
 
 export interface Weighed {
@@ -121,10 +123,20 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
   const groups = new Map<string, AssayGroup>();
   for (const c of candidates) {
     const g = groups.get(c.assay.id);
-    if (g === undefined) groups.set(c.assay.id, { members: [c], set: null, hasRetest: false });
+    if (g === undefined) groups.set(c.assay.id, { members: [c], set: null, hasRetest: false, earlyMayEscalate: false });
     else g.members.push(c);
   }
-  for (const g of groups.values()) if (g.members.length > 1) g.set = new BaselineSet(g.members.map((m) => m.value));
+  for (const [id, g] of groups) {
+    if (g.members.length < 2) continue;
+    const set = new BaselineSet(g.members.map((m) => m.value));
+    g.set = set;
+    // The cells a value can reach only grow with the value's interval, so one look with the hull of every
+    // early result of the assay tells whether any of them may escalate (rule 8); usually none can, and no
+    // early result needs a look of its own.
+    const early = hull(usable.filter((u) => u.assay.id === id && u.drawTime < earliestRetest).map((u) => u.value));
+    const url = (g.members[0] as UsableTroponin).url;
+    g.earlyMayEscalate = early !== null && set.cells(early, url, p.changeThresholdPercent, null, (cell) => escalating(p, cell)).length > 0;
+  }
   const otherAssayName = (assayId: string): string | null => {
     for (const [id, g] of groups) if (id !== assayId) return (g.members[0] as UsableTroponin).assay.name;
     return null;
@@ -193,7 +205,7 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
     else {
       // Rule 8: an early result can only escalate, so only the cells that read consistent with MI matter.
       const wanted = retest ? undefined : (cell: Cell): boolean => escalating(p, cell);
-      const cells = (g.set as BaselineSet).cells(r.value, r.url, p.changeThresholdPercent, self ?? null, wanted);
+      const cells = retest || g.earlyMayEscalate ? (g.set as BaselineSet).cells(r.value, r.url, p.changeThresholdPercent, self ?? null, wanted) : [];
       c = cells.length === 0 ? null : mostSerious(ctx, cells, () => `the baselines and ${intervalText(r.value)}`);
     }
     const change = ctx.listEach && single !== null && isPoint(single.value) && isPoint(r.value) ? changePercentText(single.value.lo, r.value.lo) : null;

@@ -217,6 +217,32 @@ export function reachableCells(B: Interval, R: Interval, limit: Big, thresholdPe
   return reachableCellsWhere((w) => lowerMeetsUpper(b.lo, w.hi) && lowerMeetsUpper(w.lo, b.hi), R, limit, thresholdPercent);
 }
 
+/** The smallest interval holding every given interval. */
+export function hull(xs: readonly Interval[]): Interval | null {
+  let h: Interval | null = null;
+  for (const x of xs) {
+    if (h === null) {
+      h = x;
+      continue;
+    }
+    const lc = x.lo.cmp(h.lo);
+    const lo: Interval = lc < 0 ? x : h;
+    const loOpen: boolean = lc === 0 ? x.loOpen && h.loOpen : lo.loOpen;
+    let hi: Interval['hi'];
+    let hiOpen: boolean;
+    if (x.hi === null || h.hi === null) {
+      hi = null;
+      hiOpen = true;
+    } else {
+      const hc = x.hi.cmp(h.hi);
+      hi = hc > 0 ? x.hi : h.hi;
+      hiOpen = hc === 0 ? x.hiOpen && h.hiOpen : hc > 0 ? x.hiOpen : h.hiOpen;
+    }
+    h = { lo: lo.lo, loOpen, hi, hiOpen };
+  }
+  return h;
+}
+
 /** The one cell of two exact values. */
 export function cellOfPoints(b: Big, r: Big, limit: Big, thresholdPercent: Big): Cell {
   const pos = (x: Big): Position => {

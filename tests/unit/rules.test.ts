@@ -538,6 +538,14 @@ describe('rule 16: bounded episodes', () => {
     expect(d.outcome).toBe('consistent-with-mi');
     expect(d.troponin.later.filter((l) => l.role === 'retest')).toEqual([expect.objectContaining({ ref: 'Observation/r', outcome: 'consistent-with-mi', changePercent: null })]);
   });
+  it('many baselines at one time: an early result consistent with MI against any of them escalates (rule 8), over the bound too', async () => {
+    const many = Array.from({ length: 60 }, (_, i) => troponin(10 + i / 100, 0, { id: `m${i}` }));
+    expect((await run([...workedUp(), ...many], 30)).outcome).toBe('indeterminate');
+    expect((await run([...workedUp(), ...many, troponin(40, 0, { id: 'same-time-high' })], 30)).outcome).toBe('consistent-with-mi');
+    expect((await run([...workedUp(), ...many, troponin(40, 20, { id: 'early-high' })], 30)).outcome).toBe('consistent-with-mi');
+    expect((await run([...workedUp(), ...many.slice(0, 5), troponin(40, 20, { id: 'early-high' })], 30)).outcome).toBe('consistent-with-mi');
+    expect((await run([...workedUp(), ...many.slice(0, 5), troponin(11, 20, { id: 'early-low' })], 30)).outcome).toBe('awaiting-retest');
+  });
   it('the inputs, trace and reasons stay bounded and account for every resource', async () => {
     const ignored = Array.from({ length: 500 }, (_, i) => ({ resourceType: 'Condition', id: `c${i}` }));
     const d = await run([...workedUp(), ...results(2), ...ignored], 190);
