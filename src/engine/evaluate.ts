@@ -67,7 +67,7 @@ function canonicalOrder(a: ObservationFact, b: ObservationFact): number {
     if (tb === null) return 1;
     return cmpBig(ta, tb);
   }
-  return cmpStr(a.ref, b.ref) || cmpStr(a.contentKey, b.contentKey);
+  return cmpStr(a.ref, b.ref) || cmpStr(a.contentKey(), b.contentKey());
 }
 
 function describeTime(t: Instant | null): string {
@@ -152,7 +152,7 @@ class Evaluation {
         continue;
       }
       const distinct = new Map<string, ObservationFact>();
-      for (const o of group) if (!distinct.has(o.contentKey)) distinct.set(o.contentKey, o);
+      for (const o of group) if (!distinct.has(o.contentKey())) distinct.set(o.contentKey(), o);
       const versions = [...distinct.values()];
       const first = versions[0] as ObservationFact;
       if (versions.length === 1) {

@@ -62,7 +62,7 @@ interface FactBase {
   /** meta.lastUpdated, else issued: orders versions of one result (rule 12). */
   readonly versionTime: Instant | null;
   /** A canonical digest of the clinical content, to tell identical copies from conflicting versions. */
-  readonly contentKey: string;
+  readonly contentKey: () => string;
 }
 
 export interface TroponinFact extends FactBase {

@@ -141,13 +141,12 @@ function identitiesOf(o: Record<string, unknown>, ref: string): string[] {
 }
 
 /**
- * The fact with its `contentKey` (a digest of the clinical content) computed on first use: only rule 12's
- * version groups and ties of the canonical order read it, so most resources are never hashed.
+ * A fact's `contentKey` (a digest of its clinical content), computed on first use: only rule 12's version
+ * groups and ties of the canonical order read it, so most resources are never hashed.
  */
-function withContentKey<T extends { readonly contentKey: string }>(fact: Omit<T, 'contentKey'>, content: Record<string, unknown>): T {
+function contentKeyOf(content: Record<string, unknown>): () => string {
   let key: string | undefined;
-  Object.defineProperty(fact, 'contentKey', { enumerable: true, get: () => (key ??= sha256Hex(canonicalJson(content))) });
-  return fact as T;
+  return () => (key ??= sha256Hex(canonicalJson(content)));
 }
 
 function baseOf(o: Record<string, unknown>, ref: string) {
@@ -167,8 +166,9 @@ function baseOf(o: Record<string, unknown>, ref: string) {
     encounterId: encounterIdOf(o['encounter']),
     identities: identitiesOf(o, ref),
     versionTime: lastUpdated ?? issued,
+    contentKey: contentKeyOf(content),
   };
-  return { base, content };
+  return base;
 }
 
 function formatNumber(x: unknown): string {
@@ -240,18 +240,14 @@ function mapTroponin(o: Record<string, unknown>, ref: string, cs: Coding[], maps
   }
   const ids = [...found.keys()].sort();
   const one = ids.length === 1 ? ids[0] : undefined;
-  const { base, content } = baseOf(o, ref);
-  return withContentKey<TroponinFact>(
-    {
-      kind: 'troponin',
-      ...base,
-      assayId: one ?? null,
-      assayProblem: one === undefined ? `its codings map to ${ids.length} different assays (${ids.join(', ')})` : null,
-      assaySource: one === undefined ? null : (found.get(one) ?? null),
-      value: troponinValue(o),
-    },
-    content,
-  );
+  return {
+    kind: 'troponin',
+    ...baseOf(o, ref),
+    assayId: one ?? null,
+    assayProblem: one === undefined ? `its codings map to ${ids.length} different assays (${ids.join(', ')})` : null,
+    assaySource: one === undefined ? null : (found.get(one) ?? null),
+    value: troponinValue(o),
+  };
 }
 
 const ECG_ORDER: readonly EcgMeaning[] = ['stemi-or-new-lbbb', 'lbbb-age-unknown', 'no-stemi-or-new-lbbb'];
@@ -270,8 +266,7 @@ function mapEcg(o: Record<string, unknown>, ref: string, maps: CodeMaps): EcgFac
   let valueProblem: string | null = null;
   if (vcc === undefined) valueProblem = 'no valueCodeableConcept';
   else if (meanings.size === 0) valueProblem = 'no ECG classification the pathway recognises';
-  const { base, content } = baseOf(o, ref);
-  return withContentKey<EcgFact>({ kind: 'ecg', ...base, meanings: ECG_ORDER.filter((m) => meanings.has(m)), productClassified, valueProblem }, content);
+  return { kind: 'ecg', ...baseOf(o, ref), meanings: ECG_ORDER.filter((m) => meanings.has(m)), productClassified, valueProblem };
 }
 
 function mapTimi(o: Record<string, unknown>, ref: string, maps: CodeMaps): TimiFact {
@@ -281,8 +276,7 @@ function mapTimi(o: Record<string, unknown>, ref: string, maps: CodeMaps): TimiF
   if (typeof v === 'number' && Number.isInteger(v) && v >= maps.timiMin && v <= maps.timiMax) score = v;
   else if (v === undefined) valueProblem = `no valueInteger (a TIMI score is a valueInteger ${maps.timiMin} to ${maps.timiMax})`;
   else valueProblem = `valueInteger ${formatNumber(v)} is not a TIMI score ${maps.timiMin} to ${maps.timiMax}`;
-  const { base, content } = baseOf(o, ref);
-  return withContentKey<TimiFact>({ kind: 'timi', ...base, score, valueProblem }, content);
+  return { kind: 'timi', ...baseOf(o, ref), score, valueProblem };
 }
 
 /**
