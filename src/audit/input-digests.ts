@@ -24,7 +24,7 @@ export function inputDigests<T>(digests: readonly T[]): InputDigests<T> {
   };
 }
 
-/** The first {@link LISTED_RECORD_ITEMS} items and how many there are in all. */
-export function boundedItems<T>(items: readonly T[]): { readonly listed: readonly T[]; readonly count: number } {
-  return { listed: items.slice(0, LISTED_RECORD_ITEMS), count: items.length };
+/** The first {@link LISTED_RECORD_ITEMS} items (give the count beside them). */
+export function listedItems<T>(items: readonly T[]): readonly T[] {
+  return items.slice(0, LISTED_RECORD_ITEMS);
 }

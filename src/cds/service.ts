@@ -23,7 +23,7 @@ import { TnpError, toOperationOutcome } from '../errors.js';
 import { FHIR_JSON, UNAUTHORIZED_OUTCOME } from '../http/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Settings } from '../settings.js';
-import { boundedItems, inputDigests } from '../audit/input-digests.js';
+import { inputDigests, listedItems } from '../audit/input-digests.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import { cardsFor, suggestsRetest, summaryFor } from './cards.js';
 import { CdsUnauthorizedError, replayGuardExpiry, type JwtVerifier, type VerifiedClient } from './jwt.js';
@@ -335,7 +335,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         patientId: body.context.patientId,
         body: {
           ...callOf(body, client),
-          data: { sources: data.sources, excluded: boundedItems(data.excluded).listed, excludedCount: data.excluded.length, fhirRequests: data.fhirRequests },
+          data: { sources: data.sources, excluded: listedItems(data.excluded), excludedCount: data.excluded.length, fhirRequests: data.fhirRequests },
           ...inputDigests(data.resources.map(resourceDigest)),
           pathway: runtime.identity,
           engineVersion,

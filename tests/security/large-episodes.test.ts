@@ -200,4 +200,15 @@ describe('large episodes through the CDS service (prefetch, real socket, audit r
       });
     }
   }
+
+  it('6,000 observations about another patient: left out, listed 20 and counted in the record', async () => {
+    const others = Array.from({ length: 6000 }, (_, i) => ({ ...troponin(value(i), 0, { id: `other-${i}` }), subject: { reference: 'Patient/someone-else' } }));
+    const res = await call(app, ehr, 'POST', SERVICE_PATH, hookBody('p1', { prefetch: { observations: searchset(others) } }));
+    expect(res.status).toBe(200);
+    expect(res.json.cards[0].extension['hs-troponin-cds'].outcome).toBe('needs-input');
+    const rec = await admin(app, `/audit/${String(res.json.cards[0].extension['hs-troponin-cds'].auditId)}`);
+    expect(bytes(rec.text)).toBeLessThan(MAX_RECORD_BYTES);
+    expect(rec.json.body.data.excluded).toHaveLength(20);
+    expect(rec.json.body.data.excludedCount).toBe(6000);
+  });
 });
