@@ -2,7 +2,9 @@
  * `npm run bench`: evaluations per second of the FHIR mapping plus the engine on an episode of an ECG,
  * a TIMI score, a baseline and a 3-hour troponin, next to a bare json-rules-engine run of the
  * pathway's conditions in the same process (the anchor), printed as a ratio; and how the cost grows
- * with 1, 2, 5 and 20 troponin results. Goal: ratio <= 3, growth no faster than linear.
+ * with 1, 2, 5 and 20 troponin results, and with 1,000 and 10,000 observations (rule 16: troponins at
+ * distinct times and at one time, ECGs, TIMI scores, resources the pathway ignores). Goals: ratio <= 3,
+ * growth no faster than linear; 1,000 observations under 10 ms and 10,000 under 100 ms.
  * Runs a fixed number of iterations and stops by itself.
  */
 import { Engine } from 'json-rules-engine';
@@ -81,3 +83,25 @@ const c5 = costs.get(5) ?? 1;
 const c20 = costs.get(20) ?? 1;
 console.log(`marginal cost per added result (5 -> 20): ${((c20 - c5) / 15).toFixed(1)} µs`);
 console.log(`cost(20)/cost(5) = ${(c20 / c5).toFixed(2)} for 4x the results; cost(5)/cost(1) = ${(c5 / c1).toFixed(2)} for 5x: ${c20 / c5 <= 4 && c5 / c1 <= 5 ? 'no faster than linear' : 'FASTER THAN LINEAR'}`);
+
+console.log('large inputs (rule 16 bounds; goal: 1,000 observations under 10 ms, 10,000 under 100 ms):');
+const PRODUCT_ECG = { system: 'http://loinc.org', code: '8601-7' };
+function large(kind: 'distinct' | 'one-time' | 'ecg' | 'timi' | 'ignored', n: number): Resource[] {
+  const rs = episode(2);
+  for (let i = 0; i < n; i++) {
+    const minutes = kind === 'one-time' ? 0 : (i * 190) / n;
+    if (kind === 'ecg') rs.push({ resourceType: 'Observation', id: `e${i}`, status: 'final', code: { coding: [PRODUCT_ECG] }, effectiveDateTime: at(-10 - (i % 100)), valueCodeableConcept: { coding: [{ system: PRODUCT, code: 'no-stemi-or-new-lbbb' }] } });
+    else if (kind === 'timi') rs.push({ resourceType: 'Observation', id: `s${i}`, status: 'final', code: { coding: [{ system: PRODUCT, code: 'timi-risk-score' }] }, effectiveDateTime: at(-5 - (i % 100)), valueInteger: i % 8 });
+    else if (kind === 'ignored') rs.push({ resourceType: 'Condition', id: `c${i}`, subject: { reference: 'Patient/p1' } });
+    else rs.push({ resourceType: 'Observation', id: `n${i}`, status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '67151-1' }] }, effectiveDateTime: at(minutes), valueQuantity: { value: 10 + i / 10000, unit: 'ng/L', system: 'http://unitsofmeasure.org', code: 'ng/L' } });
+  }
+  return rs;
+}
+for (const n of [1000, 10000]) {
+  for (const kind of ['distinct', 'one-time', 'ecg', 'timi', 'ignored'] as const) {
+    const rs = large(kind, n);
+    const us = await timePerOp(`${n.toLocaleString('en-GB')} ${kind === 'distinct' ? 'troponins at distinct times' : kind === 'one-time' ? 'troponins drawn at one time' : kind === 'ecg' ? 'ECGs' : kind === 'timi' ? 'TIMI scores' : 'ignored resources'}`, n >= 10000 ? 3 : 20, () => decide(rt, rs, { now: at(200) }));
+    const goal = n >= 10000 ? 100_000 : 10_000;
+    console.log(`    ${(us / 1000).toFixed(1)} ms (goal < ${goal / 1000} ms): ${us < goal ? 'met' : 'NOT MET'}`);
+  }
+}

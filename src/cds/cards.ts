@@ -17,6 +17,7 @@
 import type { PathwayRuntime } from '../engine/catalogue.js';
 import type { Decision, OutcomeCode } from '../engine/types.js';
 import { caseLinkUrl } from './case-link-codec.js';
+import { detailFor } from './card-detail.js';
 import type { CdsCard, CdsCoding, CdsLink, CdsSuggestion, HsTroponinCardExtension } from './types.js';
 
 /** The key of the card extension (chart2-pathway.md, section 7). */
@@ -119,86 +120,8 @@ export function summaryFor(decision: Decision, displayTimeZone: string): string 
   return cut(base);
 }
 
-function outcomeLabel(outcome: OutcomeCode, runtime: PathwayRuntime | undefined): string {
+export function outcomeLabel(outcome: OutcomeCode, runtime: PathwayRuntime | undefined): string {
   return runtime?.pathway.file.outcomes[outcome]?.label ?? outcome;
-}
-
-/** The chart's branches taken, as "ECG: No ST-elevation or new LBBB → TIMI score: TIMI > 1 → ...". */
-function branchTaken(decision: Decision, runtime: PathwayRuntime | undefined): string | null {
-  if (runtime === undefined) return decision.path.edges.length === 0 ? null : decision.path.edges.join(' → ');
-  const file = runtime.pathway.file;
-  const steps: string[] = [];
-  for (const edgeId of decision.path.edges) {
-    const edge = file.graph.edges.find((e) => e.id === edgeId);
-    if (edge === undefined || edge.label === '') continue;
-    const from = file.graph.nodes.find((n) => n.id === edge.from);
-    steps.push(`${from?.label ?? edge.from}: ${edge.label}`);
-  }
-  const last = decision.path.nodes[decision.path.nodes.length - 1];
-  const end = last === undefined ? undefined : file.graph.nodes.find((n) => n.id === last);
-  if (end !== undefined && end.kind === 'outcome') steps.push(end.label);
-  return steps.length === 0 ? null : steps.join(' → ');
-}
-
-function detailFor(decision: Decision, ctx: CardContext): string {
-  const tz = ctx.displayTimeZone;
-  const rt = ctx.runtime;
-  const lines: string[] = [];
-  const label = outcomeLabel(decision.outcome, rt);
-  const advice = rt?.pathway.file.outcomes[decision.outcome]?.advice;
-  lines.push(`**${md(label)}** (\`${decision.outcome}\`)${advice !== undefined && advice !== label ? `: ${md(advice)}` : ''}`, '');
-
-  if (decision.retestDue !== undefined) {
-    lines.push(
-      `**Retest ${decision.retestOverdue === true ? 'overdue, was due' : 'due'}:** ${fullLocalTime(decision.retestDue, tz)} (${md(tz)}); ${decision.retestDue} UTC (baseline draw + 3 h).`,
-      '',
-    );
-  }
-
-  const { baseline, later } = decision.troponin;
-  if (baseline !== null) {
-    lines.push('**Troponin results** (values in ng/L; the URL is the 99th percentile upper reference limit used):', '');
-    lines.push(`| result | drawn (${md(tz)}) | reported | ng/L | URL | change from baseline | reading |`, '|---|---|---|---|---|---|---|');
-    lines.push(`| Baseline | ${fullLocalTime(baseline.drawTime, tz)} | ${md(baseline.reported)} | ${md(baseline.valueNgL)} | ${md(baseline.url)} | | ${md(assayName(baseline.assay, decision))} |`);
-    for (const l of later) {
-      const role = l.role === 'retest' ? 'Retest' : l.role === 'early' ? 'Early result' : 'Other assay';
-      const change = l.changePercent === null ? 'not computed' : `${md(l.changePercent)}%`;
-      const reading = l.outcome === null ? (l.role === 'other-assay' ? 'different assay: not comparable' : 'noted') : `${l.outcome}${l.classificationRule === null ? '' : ` (${md(l.classificationRule)})`}`;
-      lines.push(`| ${role} +${md(l.minutesAfterBaseline)} min | ${fullLocalTime(l.drawTime, tz)} | ${md(l.reported)} | ${md(l.valueNgL)} | ${md(l.url)} | ${change} | ${reading} |`);
-    }
-    lines.push('');
-  }
-
-  const branch = branchTaken(decision, rt);
-  if (branch !== null) lines.push(`**Branch taken:** ${md(branch)}`, '');
-
-  if (decision.missingDetails.length > 0) {
-    lines.push('**Missing or unusable:**', '', ...decision.missingDetails.map((m) => `- ${md(m.text)}`), '');
-  }
-
-  const uninterpretable = decision.inputs.filter((i) => i.use === 'uninterpretable');
-  if (uninterpretable.length > 0) {
-    lines.push('**Uninterpretable results** (never silently dropped, rule 13):', '', ...uninterpretable.map((i) => `- ${md(i.ref)}: ${md(i.reason)}`), '');
-  }
-  const notUsed = decision.inputs.filter((i) => i.use !== 'used' && i.use !== 'uninterpretable' && i.kind !== 'patient');
-  if (notUsed.length > 0) {
-    lines.push('**Not used:**', '', ...notUsed.map((i) => `- ${md(i.ref)} (${i.use}): ${md(i.reason)}`), '');
-  }
-
-  if (decision.reasons.length > 0) lines.push('**Why:**', '', ...decision.reasons.map((r) => `- ${md(r)}`), '');
-
-  const defaults = decision.assays.filter((a) => a.source === 'catalogue-default');
-  if (defaults.length > 0) {
-    const names = [...new Set(defaults.map((a) => a.assayName))];
-    lines.push(`**Assay assumed:** ${names.map(md).join('; ')}, from the catalogue's default codes: this site has not mapped its laboratory's codes to assays. Check the assay is right.`, '');
-  }
-
-  if (rt !== undefined && rt.pathway.file.evidence.length > 0) {
-    lines.push('**Evidence:**', '', ...rt.pathway.file.evidence.map((e) => `- ${e.url === undefined ? md(e.citation) : `[${md(e.citation)}](${e.url})`}`), '');
-  }
-  const p = decision.pathway;
-  lines.push(`Pathway \`${p.id}\` ${md(p.version)} (sha256 \`${p.sha256.slice(0, 12)}\`), evaluated ${decision.evaluatedAt} UTC.`);
-  return lines.join('\n');
 }
 
 function assayName(assayId: string, decision: Decision): string {

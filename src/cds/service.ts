@@ -24,6 +24,7 @@ import { FHIR_JSON, publicError, UNAUTHORIZED_OUTCOME } from '../http/errors.js'
 import type { Metrics } from '../observability/metrics.js';
 import type { Settings } from '../settings.js';
 import { auditableFhirUrl } from '../fhir/allow-list.js';
+import { inputDigests, listedItems } from '../audit/input-digests.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import type { Timers } from '../util/timers.js';
 import { cardsFor, suggestsRetest, summaryFor } from './cards.js';
@@ -353,8 +354,8 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         patientId: body.context.patientId,
         body: {
           ...callOf(body, client),
-          data: { sources: data.sources, excluded: data.excluded, fhirRequests: data.fhirRequests },
-          inputResources: data.resources.map(resourceDigest),
+          data: { sources: data.sources, excluded: listedItems(data.excluded), excludedCount: data.excluded.length, fhirRequests: data.fhirRequests },
+          ...inputDigests(data.resources.map(resourceDigest)),
           pathway: runtime.identity,
           engineVersion,
           evaluatedAt: decision.evaluatedAt,

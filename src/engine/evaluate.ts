@@ -8,23 +8,15 @@
  * (chart2-pathway.md, section 4); docs/pathway.md maps each to its code and its tests.
  */
 import { Engine, type RuleResult } from 'json-rules-engine';
-import type { Big } from 'big.js';
 import { TnpError } from '../errors.js';
-import { type Assay, type PathwayRuntime, urlFor } from './catalogue.js';
-import { type ClassificationEntry, type CompiledPathway, type GraphFactName, type Scalar, cellKey } from './pathway.js';
-import {
-  type Interval,
-  applyLod,
-  cellOfPoints,
-  changePercentText,
-  intervalText,
-  isEmpty,
-  isPoint,
-  mayBeAbove,
-  positionOf,
-  reachableCells,
-} from './ranges.js';
-import { formatInstant, minutesBetween } from './time.js';
+import { type PathwayRuntime, urlFor } from './catalogue.js';
+import { type CompiledPathway, type GraphFactName, type Scalar } from './pathway.js';
+import { applyLod, intervalText, isEmpty, isPoint, mayBeAbove, positionOf } from './ranges.js';
+import { formatInstant } from './time.js';
+import { BoundedInputs, LIST_BOUND, TEXT_BOUND, boundedReasons, boundedTrace, clip, clipStep, count, listText } from './bounds.js';
+import { type UsableTroponin, weighLater } from './later-results.js';
+import { boundedAssumptions, summariseEpisode } from './episode-summary.js';
+import { mergeExactDuplicates, resultSummary } from './episode-size.js';
 import type {
   AssayAssumption,
   Decision,
@@ -37,7 +29,6 @@ import type {
   MissingItem,
   ObservationFact,
   OutcomeCode,
-  ResultSummary,
   TimiFact,
   TraceStep,
   TroponinFact,
@@ -48,23 +39,6 @@ export interface EvaluateOptions {
   readonly now: Instant;
   /** The encounter the request names, if any (rule 3). */
   readonly encounterId?: string | null;
-}
-
-/** A troponin result the engine can use (rule 4): used status, readable, in the episode. */
-interface UsableTroponin {
-  readonly fact: TroponinFact;
-  readonly drawTime: Instant;
-  readonly assay: Assay;
-  readonly url: Big;
-  readonly urlBasis: string;
-  /** After units (rule 10) and the LoD (rule 11). */
-  readonly value: Interval;
-}
-
-interface Classified {
-  readonly entry: ClassificationEntry;
-  /** Every reading considered, for the trace: "below|above|rise|change -> rule". */
-  readonly readings: readonly string[];
 }
 
 const MISSING_TEXT: Record<MissingItem, string> = {
@@ -93,7 +67,7 @@ function canonicalOrder(a: ObservationFact, b: ObservationFact): number {
     if (tb === null) return 1;
     return cmpBig(ta, tb);
   }
-  return cmpStr(a.ref, b.ref) || cmpStr(a.contentKey, b.contentKey);
+  return cmpStr(a.ref, b.ref) || cmpStr(a.contentKey(), b.contentKey());
 }
 
 function describeTime(t: Instant | null): string {
@@ -101,18 +75,26 @@ function describeTime(t: Instant | null): string {
 }
 
 class Evaluation {
-  readonly trace: TraceStep[] = [];
-  readonly inputs: InputUse[] = [];
-  readonly reasons: string[] = [];
-  private readonly p: CompiledPathway;
+  readonly p: CompiledPathway;
+  // Listed one by one up to the larger of the list bound and rule 16's bound (so an episode within
+  // rule 16's bound lists every result), then counted.
+  private readonly traceList: ReturnType<typeof boundedTrace>;
+  private readonly inputList: BoundedInputs;
+  private readonly reasonList: ReturnType<typeof boundedReasons>;
+  /** False over rule 16's bound: troponin results are summarised, not listed one by one. */
+  listEach = true;
 
   constructor(
     private readonly rt: PathwayRuntime,
     private readonly facts: Facts,
-    private readonly now: Instant,
+    readonly now: Instant,
     private readonly encounterId: string | null,
   ) {
     this.p = rt.pathway;
+    const limit = Math.max(LIST_BOUND, this.p.file.settings.maxTroponinResults);
+    this.traceList = boundedTrace(limit);
+    this.inputList = new BoundedInputs(limit);
+    this.reasonList = boundedReasons(limit);
   }
 
   rank(o: OutcomeCode): number {
@@ -123,17 +105,22 @@ class Evaluation {
     return this.rank(b) < this.rank(a) ? b : a;
   }
 
-  step(s: TraceStep): void {
-    this.trace.push(s);
+  /** A trace step; one given a group is listed for the first few of its group and counted after. */
+  step(s: TraceStep, group?: { key: string; ref?: string }): void {
+    this.traceList.add(clipStep(s), group);
   }
 
+  /** What happened to a resource: one entry per resource, the first recorded stands (rule 16 bounds the list). */
   use(ref: string, kind: InputUse['kind'], use: InputUse['use'], reason: string): void {
-    this.inputs.push({ ref, kind, use, reason });
+    this.inputList.add(ref, kind, use, reason);
   }
 
-  uniqueInputs(): InputUse[] {
-    const seen = new Set<string>();
-    return this.inputs.filter((u) => !seen.has(u.ref) && seen.add(u.ref) !== undefined);
+  reason(text: string, group?: { key: string; ref?: string }): void {
+    this.reasonList.add(clip(text, 2 * TEXT_BOUND), group);
+  }
+
+  get trace(): TraceStep[] {
+    return this.traceList.list();
   }
 
   /** Rule 12: results sharing an identifier are one result; the latest version stands. */
@@ -165,7 +152,7 @@ class Evaluation {
         continue;
       }
       const distinct = new Map<string, ObservationFact>();
-      for (const o of group) if (!distinct.has(o.contentKey)) distinct.set(o.contentKey, o);
+      for (const o of group) if (!distinct.has(o.contentKey())) distinct.set(o.contentKey(), o);
       const versions = [...distinct.values()];
       const first = versions[0] as ObservationFact;
       if (versions.length === 1) {
@@ -176,27 +163,28 @@ class Evaluation {
       const timed = versions.filter((v) => v.versionTime !== null);
       const latestTime = timed.reduce<Instant | null>((m, v) => (m === null || (v.versionTime as Instant) > m ? v.versionTime : m), null);
       const latest = timed.filter((v) => v.versionTime === latestTime);
-      const refs = versions.map((v) => v.ref).join(', ');
+      const refs = listText(versions.map((v) => v.ref));
       if (latest.length === 1 && timed.length === versions.length) {
         const winner = latest[0] as ObservationFact;
         kept.push(winner);
         for (const o of group) {
           if (o !== winner) this.use(o.ref, o.kind, 'superseded', `an earlier version of the same result; ${winner.ref} (updated ${describeTime(winner.versionTime)}) stands`);
         }
-        this.step({ rule: '12', text: `Results ${refs} share an identifier: they are one result, and the latest version (${winner.ref}, updated ${describeTime(winner.versionTime)}) stands.` });
+        this.step({ rule: '12', text: `Results ${refs} share an identifier: they are one result, and the latest version (${winner.ref}, updated ${describeTime(winner.versionTime)}) stands.` }, { key: 'versions', ref: winner.ref });
       } else if (first.kind !== 'troponin') {
         // ECG or TIMI versions that cannot be ordered: each is read, so the most serious counts (the
         // acute MI pathway if any says ST-elevation; the highest TIMI score).
-        kept.push(...versions);
-        for (const o of group) if (!versions.includes(o)) this.use(o.ref, o.kind, 'superseded', `an identical copy of another version`);
-        this.step({ rule: '12', text: `Results ${refs} share an identifier but their versions cannot be ordered (no or equal meta.lastUpdated and issued): each version is read and the most serious counts.` });
+        for (const v of versions) kept.push(v);
+        const read = new Set(versions);
+        for (const o of group) if (!read.has(o)) this.use(o.ref, o.kind, 'superseded', `an identical copy of another version`);
+        this.step({ rule: '12', text: `Results ${refs} share an identifier but their versions cannot be ordered (no or equal meta.lastUpdated and issued): each version is read and the most serious counts.` }, { key: 'versions', ref: first.ref });
       } else {
         // Troponin versions that cannot be ordered: the result is ambiguous, never silently resolved.
         const rep = first;
         kept.push(rep);
         conflicted.add(rep);
         for (const o of group) if (o !== rep) this.use(o.ref, o.kind, 'superseded', `a conflicting version of ${rep.ref}`);
-        this.step({ rule: '12', text: `Results ${refs} share an identifier but their versions cannot be ordered (no or equal meta.lastUpdated and issued): the result is ambiguous.` });
+        this.step({ rule: '12', text: `Results ${refs} share an identifier but their versions cannot be ordered (no or equal meta.lastUpdated and issued): the result is ambiguous.` }, { key: 'versions', ref: rep.ref });
       }
     }
     return { kept, conflicted };
@@ -245,30 +233,39 @@ class Evaluation {
       facts: { evaluationTime: formatInstant(this.now), episodeStart: formatInstant(start), episodeEnd: formatInstant(end), encounter: this.encounterId },
     });
 
-    const troponins = live.filter((o): o is TroponinFact => o.kind === 'troponin');
     const ecgs = live.filter((o): o is EcgFact => o.kind === 'ecg');
     const timis = live.filter((o): o is TimiFact => o.kind === 'timi');
+    // Rule 3: the troponins of the episode.
+    const inEpisode: TroponinFact[] = [];
+    for (const o of live) {
+      if (o.kind !== 'troponin') continue;
+      const listed = o.drawTime !== null ? o.drawTime >= start : o.issued === null || o.issued >= start;
+      if (listed) inEpisode.push(o);
+      else this.use(o.ref, 'troponin', 'outside-episode', `drawn ${describeTime(o.drawTime ?? o.issued)}, before the episode began (rule 3)`);
+    }
+    // Rule 16: exact duplicates count once; more results than the pathway weighs are summarised.
+    const { kept: troponins, duplicates } = mergeExactDuplicates(inEpisode, (t) => conflicted.has(t));
+    for (const d of duplicates) this.use(d.dup.ref, 'troponin', 'superseded', `an exact duplicate of ${d.of.ref} (same assay, value, unit, comparator, draw time and status): counted once (rule 16)`);
+    if (duplicates.length > 0) {
+      this.step({ rule: '16', text: `${count(duplicates.length)} exact duplicate${duplicates.length > 1 ? 's' : ''} (same assay, value, unit, comparator, draw time and status) counted once: ${listText(duplicates.map((d) => `${d.dup.ref} = ${d.of.ref}`))}.`, facts: { duplicates: duplicates.length } });
+    }
+    this.listEach = troponins.length <= p.file.settings.maxTroponinResults;
+    const each = { key: 'troponin' };
 
     // Rules 4, 10, 11, 13, 14: which troponins are usable, which are uninterpretable.
     const usable: UsableTroponin[] = [];
     const uninterpretable: { ref: string; why: string }[] = [];
     const assumptions: AssayAssumption[] = [];
-    // Rule 13: never dropped; named in the trace with why.
+    // Rule 13: never dropped; named in the trace with why (counted in the summary over rule 16's bound).
     const markUninterpretable = (t: TroponinFact, reason: string): void => {
       uninterpretable.push({ ref: t.ref, why: reason });
       this.use(t.ref, 'troponin', 'uninterpretable', reason);
-      this.step({ rule: '13', text: `${t.ref} is uninterpretable: ${reason}. The outcome is at least indeterminate.`, result: 'indeterminate' });
+      if (this.listEach) this.step({ rule: '13', text: `${t.ref} is uninterpretable: ${reason}. The outcome is at least indeterminate.`, result: 'indeterminate' }, each);
     };
     for (const t of troponins) {
-      const when = t.drawTime ?? t.issued;
-      const inEpisode = t.drawTime !== null ? t.drawTime >= start : t.issued === null || t.issued >= start;
-      if (!inEpisode) {
-        this.use(t.ref, 'troponin', 'outside-episode', `drawn ${describeTime(when)}, before the episode began (rule 3)`);
-        continue;
-      }
       if (t.status === 'listed' && !conflicted.has(t)) {
         this.use(t.ref, 'troponin', 'not-used', `status ${t.statusText ?? ''}: listed, not used (rule 12)`);
-        this.step({ rule: '12', text: `${t.ref} has status ${t.statusText ?? ''}: it is listed and not used.` });
+        if (this.listEach) this.step({ rule: '12', text: `${t.ref} has status ${t.statusText ?? ''}: it is listed and not used.` }, each);
         continue;
       }
       let why: string | null = null;
@@ -276,7 +273,7 @@ class Evaluation {
       else if (t.status === 'invalid') why = t.statusText === null ? 'it has no status (rule 12)' : `its status "${t.statusText}" is not one the pathway can use (rule 12)`;
       else if (t.value.kind === 'absent') {
         this.use(t.ref, 'troponin', 'not-used', `${t.value.reason}: listed, not used (rule 13)`);
-        this.step({ rule: '13', text: `${t.ref} states it has no value (${t.value.reason}): listed and not used.` });
+        if (this.listEach) this.step({ rule: '13', text: `${t.ref} states it has no value (${t.value.reason}): listed and not used.` }, each);
         continue;
       } else if (t.value.kind === 'unreadable') why = `${t.value.reason} (rule 10/11)`;
       else if (t.drawTime === null) why = `${t.drawTimeProblem ?? 'no draw time'} (rule 5)`;
@@ -296,14 +293,19 @@ class Evaluation {
       const { url, basis } = urlFor(assay, this.rt.sexSpecificUrls, this.facts.sex);
       usable.push({ fact: t, drawTime: t.drawTime, assay, url, urlBasis: basis, value: clamped });
       assumptions.push({ result: t.ref, assay: assay.id, assayName: assay.name, source: t.assaySource ?? 'catalogue-default' });
+      if (!this.listEach) continue;
       const lodNote = t.value.lo.lt(assay.lod) ? `; below the LoD ${assay.lod.toFixed()} ng/L, so taken as ${intervalText(clamped)} (rule 11)` : '';
       const censored = isPoint(clamped) ? '' : `; censored: every value ${intervalText(clamped)} ng/L is considered (rule 11)`;
-      this.step({
-        rule: '10',
-        text: `${t.ref}: ${assay.name}, ${t.value.reported} = ${intervalText(t.value)} ng/L${lodNote}${censored}; drawn ${formatInstant(t.drawTime)}; URL ${url.toFixed()} ng/L (${basis}, rule 14).`,
-        facts: { result: t.ref, assay: assay.id, reported: t.value.reported, valueNgL: intervalText(clamped), drawTime: formatInstant(t.drawTime), url: url.toFixed() },
-      });
+      this.step(
+        {
+          rule: '10',
+          text: `${t.ref}: ${assay.name}, ${t.value.reported} = ${intervalText(t.value)} ng/L${lodNote}${censored}; drawn ${formatInstant(t.drawTime)}; URL ${url.toFixed()} ng/L (${basis}, rule 14).`,
+          facts: { result: t.ref, assay: assay.id, reported: t.value.reported, valueNgL: intervalText(clamped), drawTime: formatInstant(t.drawTime), url: url.toFixed() },
+        },
+        each,
+      );
     }
+    const summary = summariseEpisode(this, { results: troponins.length, usable, uninterpretable: uninterpretable.length, duplicates: duplicates.length });
 
     // Rule 2 (item 7): a raised cardiac marker.
     const raised = usable.filter((u) => mayBeAbove(u.value, u.url));
@@ -312,41 +314,32 @@ class Evaluation {
     // Rule 4: the baseline: the earliest usable result, whatever its assay.
     const earliest = usable.reduce<Instant | null>((m, u) => (m === null || u.drawTime < m ? u.drawTime : m), null);
     const candidates = earliest === null ? [] : usable.filter((u) => u.drawTime === earliest);
-    const baselineSummary = (u: UsableTroponin): ResultSummary => ({
-      ref: u.fact.ref,
-      assay: u.assay.id,
-      drawTime: formatInstant(u.drawTime),
-      reported: u.fact.value.kind === 'range' ? u.fact.value.reported : '',
-      valueNgL: intervalText(u.value),
-      url: u.url.toFixed(),
-    });
 
     let troponinReading: OutcomeCode | null = null;
     let baselinePosition: 'below' | 'above' | 'at-or-across' | 'missing' = 'missing';
     let retestDue: Instant | null = null;
     const later: LaterResultSummary[] = [];
     let baselineAboveLimit = false;
-    if (candidates.length === 0) {
+    if (earliest === null) {
       this.step({ rule: '4', text: 'No usable troponin result in the episode: there is no baseline.', result: 'no baseline' });
     } else {
-      if (candidates.length > 1) {
-        this.step({ rule: '4', text: `${candidates.length} usable results were drawn at the same earliest time (${candidates.map((c) => c.fact.ref).join(', ')}): each is taken as the baseline in turn, and the more serious outcome counts (governing rule).` });
-      }
+      const w = weighLater(this, candidates, usable, later);
+      troponinReading = w.outcome;
       const positions = new Set<string>();
       for (const base of candidates) {
-        const r = this.readBaseline(base, usable, later);
-        troponinReading = troponinReading === null ? r.outcome : this.moreSerious(troponinReading, r.outcome);
         positions.add(positionOf(base.value, base.url));
         if (base.value.hi === null || base.value.hi.gt(base.url)) baselineAboveLimit = true;
-        if (!r.hasRetest) retestDue = base.drawTime + p.retestInterval;
       }
+      if (w.awaiting) retestDue = earliest + p.retestInterval;
       baselinePosition = positions.size === 1 ? ([...positions][0] as 'below' | 'above' | 'at-or-across') : 'at-or-across';
     }
     if (uninterpretable.length > 0) {
-      const text = `Uninterpretable troponin result${uninterpretable.length > 1 ? 's' : ''} in the episode (${uninterpretable.map((u) => `${u.ref}: ${u.why}`).join('; ')}): at least indeterminate (rule 13).`;
-      this.reasons.push(text);
+      const text = `Uninterpretable troponin result${uninterpretable.length > 1 ? 's' : ''} in the episode (${listText(uninterpretable.map((u) => `${u.ref}: ${u.why}`), 5, '; ')}): at least indeterminate (rule 13).`;
+      this.reason(text);
       troponinReading = troponinReading === null ? 'indeterminate' : this.moreSerious(troponinReading, 'indeterminate');
     }
+    // Rule 16: more results than the pathway weighs: at least indeterminate.
+    if (summary.overMax) troponinReading = troponinReading === null ? 'indeterminate' : this.moreSerious(troponinReading, 'indeterminate');
 
     // Rule 1: the ECG.
     const ecgFinding = this.readEcg(ecgs, start, end);
@@ -355,7 +348,7 @@ class Evaluation {
     if (raisedMarker) {
       this.step({
         rule: '2',
-        text: `Raised cardiac marker (TIMI item 7): ${raised.map((u) => `${u.fact.ref} ${intervalText(u.value)} ng/L is or may be above the URL ${u.url.toFixed()} ng/L`).join('; ')}. The TIMI score is at least 1, which settles the branch.`,
+        text: `Raised cardiac marker (TIMI item 7): ${listText(raised.map((u) => `${u.fact.ref} ${intervalText(u.value)} ng/L is or may be above the URL ${u.url.toFixed()} ng/L`), 5, '; ')}. The TIMI score is at least 1, which settles the branch.`,
         facts: { raisedMarker: true },
       });
     }
@@ -367,134 +360,24 @@ class Evaluation {
       baselinePosition,
       troponinReading,
     };
-    const baseline = candidates[0] === undefined ? null : baselineSummary(candidates[0]);
+    const baseline = candidates[0] === undefined ? null : resultSummary(candidates[0]);
     return {
       outcome: 'needs-input',
       indicator: 'info',
       summary: '',
-      reasons: this.reasons,
+      reasons: this.reasonList.list(),
       missing: [],
       missingDetails: [],
       ...(retestDue === null ? {} : { retestDue: formatInstant(retestDue), retestOverdue: this.now > retestDue }),
       evaluatedAt: formatInstant(this.now),
-      assays: assumptions,
-      troponin: { baseline, later },
-      // One entry per resource: with two candidate baselines a result is seen twice; the first stands.
-      inputs: this.uniqueInputs(),
-      trace: this.trace,
+      assays: boundedAssumptions(assumptions),
+      troponin: { baseline, later, summary },
+      // One entry per resource (the first use recorded stands), bounded (rule 16).
+      inputs: this.inputList.list(),
+      trace: [],
       graphFacts,
       baselineAboveLimit,
     };
-  }
-
-  /** Classify one pair exactly; censored values give every reachable reading, the most serious counts. */
-  classify(base: UsableTroponin, r: UsableTroponin): Classified {
-    const p = this.p;
-    const lookup = (key: string): ClassificationEntry => {
-      const e = p.classificationTable.get(key);
-      if (e === undefined) throw new TnpError('TNP_ERR_PATHWAY_NOT_TOTAL', `no classification for cell ${key}`);
-      return e;
-    };
-    if (isPoint(base.value) && isPoint(r.value)) {
-      const c = cellOfPoints(base.value.lo, r.value.lo, base.url, p.changeThresholdPercent);
-      const key = cellKey(c.baselineVsLimit, c.laterVsLimit, c.direction, c.changeReachesThreshold);
-      return { entry: lookup(key), readings: [key] };
-    }
-    const cells = reachableCells(base.value, r.value, base.url, p.changeThresholdPercent);
-    let best: ClassificationEntry | null = null;
-    const readings: string[] = [];
-    for (const c of cells) {
-      const key = cellKey(c.baselineVsLimit, c.laterVsLimit, c.direction, c.changeReachesThreshold);
-      const e = lookup(key);
-      readings.push(`${key} -> ${e.outcome}`);
-      if (best === null || this.rank(e.outcome) < this.rank(best.outcome)) best = e;
-    }
-    if (best === null) throw new TnpError('TNP_ERR_PATHWAY_NOT_TOTAL', `no reading of ${intervalText(base.value)} and ${intervalText(r.value)} could be classified`);
-    return { entry: best, readings };
-  }
-
-  /** Rules 5 to 9 for one choice of baseline. */
-  readBaseline(base: UsableTroponin, usable: readonly UsableTroponin[], later: LaterResultSummary[]): { outcome: OutcomeCode; hasRetest: boolean } {
-    const p = this.p;
-    const earliestRetest = base.drawTime + p.retestInterval - p.retestEarlyTolerance;
-    const due = base.drawTime + p.retestInterval;
-    const pos = positionOf(base.value, base.url);
-    this.use(base.fact.ref, 'troponin', 'used', 'baseline (rule 4)');
-    this.step({
-      rule: '4',
-      node: 'baseline',
-      text: `Baseline: ${base.fact.ref}, ${base.assay.name}, ${intervalText(base.value)} ng/L drawn ${formatInstant(base.drawTime)}: ${pos === 'below' ? 'below' : pos === 'above' ? 'above' : 'at, or censored across,'} the URL ${base.url.toFixed()} ng/L.`,
-      facts: { baseline: base.fact.ref, valueNgL: intervalText(base.value), url: base.url.toFixed(), position: pos },
-    });
-    this.reasons.push(`Baseline ${base.assay.name} ${intervalText(base.value)} ng/L at ${formatInstant(base.drawTime)} (${pos === 'at-or-across' ? 'at or across' : pos} the URL ${base.url.toFixed()} ng/L).`);
-    let outcome: OutcomeCode | null = null;
-    let hasRetest = false;
-    for (const r of usable) {
-      if (r === base || r.drawTime < base.drawTime) continue;
-      const minutes = minutesBetween(base.drawTime, r.drawTime);
-      const summary = {
-        ref: r.fact.ref,
-        assay: r.assay.id,
-        drawTime: formatInstant(r.drawTime),
-        reported: r.fact.value.kind === 'range' ? r.fact.value.reported : '',
-        valueNgL: intervalText(r.value),
-        url: r.url.toFixed(),
-        minutesAfterBaseline: minutes,
-      };
-      if (r.assay.id !== base.assay.id) {
-        if (r.drawTime > base.drawTime) {
-          outcome = outcome === null ? 'indeterminate' : this.moreSerious(outcome, 'indeterminate');
-          later.push({ ...summary, role: 'other-assay', changePercent: null, outcome: 'indeterminate', classificationRule: null });
-          this.use(r.fact.ref, 'troponin', 'used', `a different assay than the baseline: results from different assays cannot be compared (rule 9)`);
-          const text = `${r.fact.ref} (${r.assay.name}) is a different assay than the baseline (${base.assay.name}): results from different assays cannot be compared, indeterminate (rule 9).`;
-          this.step({ rule: '9', text, result: 'indeterminate' });
-          this.reasons.push(text);
-        }
-        continue;
-      }
-      const c = this.classify(base, r);
-      const change = isPoint(base.value) && isPoint(r.value) ? changePercentText(base.value.lo, r.value.lo) : null;
-      const valueText = `${intervalText(r.value)} ng/L at +${minutes} min${change === null ? '' : ` (change ${change}%)`}`;
-      if (r.drawTime >= earliestRetest) {
-        hasRetest = true;
-        outcome = outcome === null ? c.entry.outcome : this.moreSerious(outcome, c.entry.outcome);
-        later.push({ ...summary, role: 'retest', changePercent: change, outcome: c.entry.outcome, classificationRule: c.entry.ruleId });
-        this.use(r.fact.ref, 'troponin', 'used', `retest, classified ${c.entry.outcome} (rule 7: ${c.entry.ruleId})`);
-        const text = `Retest ${r.fact.ref}: ${valueText}: ${c.entry.text} -> ${c.entry.outcome} (rule 7, ${c.entry.ruleId}).`;
-        this.step({
-          rule: '7',
-          node: c.entry.ruleId,
-          text,
-          facts: { baseline: intervalText(base.value), retest: intervalText(r.value), url: base.url.toFixed(), changePercent: change, readings: c.readings.join('; ') },
-          result: c.entry.outcome,
-        });
-        this.reasons.push(text);
-      } else {
-        // Rule 8: a result before the retest time can only escalate.
-        const escalates = c.entry.outcome === 'consistent-with-mi';
-        later.push({ ...summary, role: 'early', changePercent: change, outcome: escalates ? c.entry.outcome : null, classificationRule: escalates ? c.entry.ruleId : null });
-        if (escalates) {
-          outcome = outcome === null ? c.entry.outcome : this.moreSerious(outcome, c.entry.outcome);
-          this.use(r.fact.ref, 'troponin', 'used', `drawn before the retest time and already consistent with MI (rule 8)`);
-          const text = `${r.fact.ref} drawn before the retest time: ${valueText}: ${c.entry.text} -> consistent-with-mi (rule 8: an early result can only escalate).`;
-          this.step({ rule: '8', node: c.entry.ruleId, text, result: 'consistent-with-mi' });
-          this.reasons.push(text);
-        } else {
-          this.use(r.fact.ref, 'troponin', 'not-used', `drawn ${minutes} min after the baseline, before the retest time: noted and ignored (rule 8)`);
-          this.step({ rule: '8', text: `${r.fact.ref} drawn ${minutes} min after the baseline, before the retest time (${formatInstant(earliestRetest)}): it would not classify as consistent with MI, so it is noted and ignored.` });
-        }
-      }
-    }
-    if (!hasRetest) {
-      outcome = outcome === null ? 'awaiting-retest' : this.moreSerious(outcome, 'awaiting-retest');
-      const overdue = this.now > due;
-      const text = `No retest of the same assay yet: retest due ${formatInstant(due)} (baseline + ${p.file.settings.retestIntervalMinutes} min)${overdue ? ', now overdue' : ''} (rule 6).`;
-      this.step({ rule: '6', text, facts: { retestDue: formatInstant(due), overdue }, result: 'awaiting-retest' });
-      this.reasons.push(text);
-    } else {
-      this.step({ rule: '5', text: `A retest was drawn at least ${p.file.settings.retestIntervalMinutes} min after the baseline (${formatInstant(earliestRetest)} or later).` });
-    }
-    return { outcome: outcome ?? 'awaiting-retest', hasRetest };
   }
 
   readEcg(ecgs: readonly EcgFact[], start: Instant, end: Instant): { value: 'stemi-or-new-lbbb' | 'no-stemi-or-new-lbbb' | 'lbbb-age-unknown' | 'missing' } {
@@ -520,9 +403,9 @@ class Evaluation {
       usable.push({ fact: e, time });
     }
     if (usable.length === 0) {
-      const text = problems.length === 0 ? 'No ECG in the episode.' : `No usable ECG: ${problems.join('; ')}.`;
+      const text = problems.length === 0 ? 'No ECG in the episode.' : `No usable ECG: ${listText(problems, 5, '; ')}.`;
       this.step({ rule: '1', node: 'ecg', text, facts: { ecgFinding: 'missing' }, result: 'missing' });
-      this.missingDetail.set('ecg', problems.length === 0 ? 'no ECG recorded in this episode' : `no usable ECG (${problems.join('; ')})`);
+      this.missingDetail.set('ecg', problems.length === 0 ? 'no ECG recorded in this episode' : `no usable ECG (${listText(problems, 5, '; ')})`);
       return { value: 'missing' };
     }
     for (const u of usable) {
@@ -530,25 +413,26 @@ class Evaluation {
     }
     const stemi = usable.filter((u) => u.fact.meanings.includes('stemi-or-new-lbbb'));
     if (stemi.length > 0) {
-      const text = `ECG shows ST-elevation or new LBBB (${stemi.map((s) => `${s.fact.ref}, ${formatInstant(s.time)}`).join('; ')}): acute MI pathway, whatever else is known (rule 1).`;
+      const text = `ECG shows ST-elevation or new LBBB (${listText(stemi.map((s) => `${s.fact.ref}, ${formatInstant(s.time)}`), 5, '; ')}): acute MI pathway, whatever else is known (rule 1).`;
       this.step({ rule: '1', node: 'ecg', text, facts: { ecgFinding: 'stemi-or-new-lbbb' }, result: 'stemi-or-new-lbbb' });
-      this.reasons.push(text);
+      this.reason(text);
       return { value: 'stemi-or-new-lbbb' };
     }
-    const unresolved = usable.filter(
-      (u) => u.fact.meanings.includes('lbbb-age-unknown') && !usable.some((v) => v.fact.productClassified && v.time >= u.time),
-    );
+    // An LBBB of unknown age is answered by a product classification drawn at or after it: by the latest one.
+    const lastClassified = usable.reduce<Instant | null>((m, v) => (v.fact.productClassified && (m === null || v.time > m) ? v.time : m), null);
+    const unresolved = usable.filter((u) => u.fact.meanings.includes('lbbb-age-unknown') && (lastClassified === null || lastClassified < u.time));
     if (unresolved.length > 0) {
-      const text = `LBBB of unknown age on ${unresolved.map((u) => u.fact.ref).join(', ')} and no later classification says whether it is new (rule 1).`;
+      const refs = listText(unresolved.map((u) => u.fact.ref));
+      const text = `LBBB of unknown age on ${refs} and no later classification says whether it is new (rule 1).`;
       this.step({ rule: '1', node: 'ecg', text, facts: { ecgFinding: 'lbbb-age-unknown' }, result: 'lbbb-age-unknown' });
-      this.reasons.push(text);
-      this.missingDetail.set('ecg-lbbb-new', `whether the LBBB on ${unresolved.map((u) => u.fact.ref).join(', ')} is new`);
+      this.reason(text);
+      this.missingDetail.set('ecg-lbbb-new', `whether the LBBB on ${refs} is new`);
       return { value: 'lbbb-age-unknown' };
     }
     const answered = usable.some((u) => u.fact.meanings.includes('lbbb-age-unknown'));
-    const text = `ECG: no ST-elevation or new LBBB (${usable.map((u) => `${u.fact.ref}, ${formatInstant(u.time)}`).join('; ')})${answered ? '; the LBBB of unknown age is answered by a classification drawn at or after it' : ''} (rule 1).`;
+    const text = `ECG: no ST-elevation or new LBBB (${listText(usable.map((u) => `${u.fact.ref}, ${formatInstant(u.time)}`), 5, '; ')})${answered ? '; the LBBB of unknown age is answered by a classification drawn at or after it' : ''} (rule 1).`;
     this.step({ rule: '1', node: 'ecg', text, facts: { ecgFinding: 'no-stemi-or-new-lbbb' }, result: 'no-stemi-or-new-lbbb' });
-    this.reasons.push(text);
+    this.reason(text);
     return { value: 'no-stemi-or-new-lbbb' };
   }
 
@@ -576,17 +460,22 @@ class Evaluation {
       if (best === null || (best.score ?? -1) < t.score) best = t;
     }
     if (best === null) {
-      this.missingDetail.set('timi', problems.length === 0 ? 'no TIMI score recorded in this episode' : `no usable TIMI score (${problems.join('; ')})`);
-      this.step({ rule: '2', node: 'timi', text: problems.length === 0 ? 'No TIMI score in the episode.' : `No usable TIMI score: ${problems.join('; ')}.`, facts: { timiScore: null } });
+      this.missingDetail.set('timi', problems.length === 0 ? 'no TIMI score recorded in this episode' : `no usable TIMI score (${listText(problems, 5, '; ')})`);
+      this.step({ rule: '2', node: 'timi', text: problems.length === 0 ? 'No TIMI score in the episode.' : `No usable TIMI score: ${listText(problems, 5, '; ')}.`, facts: { timiScore: null } });
       return null;
     }
     const text = `TIMI score ${best.score ?? ''} (${best.ref}${timis.length > 1 ? '; the highest usable score counts' : ''}) (rule 2).`;
     this.step({ rule: '2', node: 'timi', text, facts: { timiScore: best.score } });
-    this.reasons.push(text);
+    this.reason(text);
     return best.score;
   }
 
-  readonly missingDetail = new Map<MissingItem, string>();
+  private readonly missingDetails = new Map<MissingItem, string>();
+  /** What exactly is missing or unusable, for people (clipped: it may quote the data). */
+  readonly missingDetail = {
+    get: (item: MissingItem): string | undefined => this.missingDetails.get(item),
+    set: (item: MissingItem, text: string): void => void this.missingDetails.set(item, clip(text, 2 * TEXT_BOUND)),
+  };
 }
 
 const engines = new WeakMap<CompiledPathway, Engine>();
@@ -697,6 +586,7 @@ export async function evaluate(rt: PathwayRuntime, facts: Facts, opts: EvaluateO
   const { graphFacts: _g, baselineAboveLimit, ...rest } = partial;
   return {
     ...rest,
+    trace: ev.trace,
     outcome,
     indicator,
     summary: summaryOf(outcome, meta.advice, missing, partial.retestDue, partial.retestOverdue === true, baselineAboveLimit, p.file.settings.retestIntervalMinutes),

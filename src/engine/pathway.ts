@@ -38,6 +38,10 @@ export interface PathwayFile {
     readonly retestIntervalMinutes: number;
     readonly retestEarlyToleranceMinutes: number;
     readonly changeThresholdPercent: string;
+    /** Rule 16: more troponin results than this in an episode is indeterminate, and they are summarised. */
+    readonly maxTroponinResults: number;
+    /** Rule 16: what a person reads then. */
+    readonly maxTroponinResultsText: string;
   };
   readonly inputs: {
     readonly productSystem: string;

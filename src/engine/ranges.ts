@@ -83,14 +83,21 @@ function intersect(a: Interval, b: Interval): Interval {
 }
 
 /** A bound of a set of baseline values, as an exact ratio num/den (den > 0). */
-interface RatioBound {
+export interface RatioBound {
   readonly num: Big;
   readonly den: Big;
   readonly open: boolean;
 }
 
-function cmpRatio(a: RatioBound, b: RatioBound): number {
-  return a.num.times(b.den).cmp(b.num.times(a.den));
+/** A set of baseline values [lo, hi] with exact ratio ends; hi null = unbounded. */
+export interface Window {
+  readonly lo: RatioBound;
+  readonly hi: RatioBound | null;
+}
+
+/** a.num/a.den against b.num/b.den by cross-multiplying (no multiplication by a denominator of one). */
+export function cmpRatio(a: RatioBound, b: RatioBound): number {
+  return (b.den === ONE ? a.num : a.num.times(b.den)).cmp(a.den === ONE ? b.num : b.num.times(a.den));
 }
 
 /** r compared with coef x b: `strict` true means r > coef*b (lower) / r < coef*b (upper). */
@@ -100,15 +107,15 @@ interface Bound {
 }
 
 /**
- * Is there a baseline b in B and a later value r in R with lower.coef*b (<|<=) r (<|<=) upper.coef*b?
- * For fixed b the band of r is an interval; it meets R exactly when R's top is above the band's bottom
- * and R's bottom is below the band's top. Each of those is a ray in b, so the question becomes whether
- * B meets two rays: a one-dimensional check with exact ratios.
+ * The baselines b in B for which some later value r in R has lower.coef*b (<|<=) r (<|<=) upper.coef*b,
+ * or null when there are none. For fixed b the band of r is an interval; it meets R exactly when R's
+ * top is above the band's bottom and R's bottom is below the band's top. Each of those is a ray in b,
+ * so the answer is B cut by two rays: an interval with exact ratio ends.
  */
-function existsPair(B: Interval, R: Interval, lower: Bound | null, upper: Bound | null): boolean {
+function admissibleBaselines(B: Interval, R: Interval, lower: Bound | null, upper: Bound | null): Window | null {
   if (lower !== null && upper !== null) {
     const c = lower.coef.cmp(upper.coef);
-    if (c > 0 || (c === 0 && (lower.strict || upper.strict))) return false; // the band is empty for every b > 0
+    if (c > 0 || (c === 0 && (lower.strict || upper.strict))) return null; // the band is empty for every b > 0
   }
   // Set of admissible b: start with B itself.
   let lo: RatioBound = { num: B.lo, den: ONE, open: B.loOpen };
@@ -119,7 +126,7 @@ function existsPair(B: Interval, R: Interval, lower: Bound | null, upper: Bound 
       const equalAllowed = !R.hiOpen && !lower.strict;
       if (lower.coef.lte(0)) {
         const c = ZERO.cmp(R.hi);
-        if (!(c < 0 || (c === 0 && equalAllowed))) return false;
+        if (!(c < 0 || (c === 0 && equalAllowed))) return null;
       } else {
         const cap: RatioBound = { num: R.hi, den: lower.coef, open: !equalAllowed };
         if (hi === null || cmpRatio(cap, hi) < 0 || (cmpRatio(cap, hi) === 0 && cap.open)) hi = cap;
@@ -131,15 +138,15 @@ function existsPair(B: Interval, R: Interval, lower: Bound | null, upper: Bound 
     const equalAllowed = !R.loOpen && !upper.strict;
     if (upper.coef.lte(0)) {
       const c = R.lo.cmp(ZERO);
-      if (!(c < 0 || (c === 0 && equalAllowed))) return false;
+      if (!(c < 0 || (c === 0 && equalAllowed))) return null;
     } else {
       const floor: RatioBound = { num: R.lo, den: upper.coef, open: !equalAllowed };
       if (cmpRatio(floor, lo) > 0 || (cmpRatio(floor, lo) === 0 && floor.open)) lo = floor;
     }
   }
-  if (hi === null) return true;
+  if (hi === null) return { lo, hi };
   const c = cmpRatio(lo, hi);
-  return c < 0 || (c === 0 && !lo.open && !hi.open);
+  return c < 0 || (c === 0 && !lo.open && !hi.open) ? { lo, hi } : null;
 }
 
 /** The qualitative cells (baseline vs limit, later vs limit, direction, change reaching the threshold). */
@@ -152,38 +159,88 @@ export interface Cell {
 
 const POSITIONS: readonly Position[] = ['below', 'at', 'above'];
 
+const ALL_VALUES: Interval = { lo: ZERO, loOpen: false, hi: null, hiOpen: true };
+
 /**
- * Every cell some pair (b, r) in B x R can fall in. The change reaches the threshold p (percent) when
- * 100 x |r - b| >= p x b: rule 7's "5 x |retest - baseline| >= baseline" for p = 20.
- * Baselines are never 0 (the LoD is positive), so the change is always defined.
+ * Every cell some pair (b, r) with b in the baselines and r in R can fall in, where `meets(w)` tells
+ * whether some baseline lies in the window w of baseline values that reach a cell. The change reaches
+ * the threshold p (percent) when 100 x |r - b| >= p x b: rule 7's "5 x |retest - baseline| >= baseline"
+ * for p = 20. Baselines are never 0 (the LoD is positive), so the change is always defined. With
+ * `wanted`, only the cells it accepts are looked at.
  */
-export function reachableCells(B: Interval, R: Interval, limit: Big, thresholdPercent: Big): Cell[] {
+export function reachableCellsWhere(meets: (w: Window) => boolean, R: Interval, limit: Big, thresholdPercent: Big, wanted?: (c: Cell) => boolean): Cell[] {
   const k = ONE.plus(thresholdPercent.div(HUNDRED)); // rise reaching the threshold: r >= k b
   const m = ONE.minus(thresholdPercent.div(HUNDRED)); // fall reaching the threshold: r <= m b
   const zeroThreshold = thresholdPercent.eq(0);
   const out: Cell[] = [];
+  const laters = POSITIONS.map((lp) => [lp, restrict(R, lp, limit)] as const);
   for (const bp of POSITIONS) {
-    const Bp = restrict(B, bp, limit);
+    const Bp = restrict(ALL_VALUES, bp, limit);
     if (Bp === null) continue;
-    for (const lp of POSITIONS) {
-      const Rp = restrict(R, lp, limit);
+    for (const [lp, Rp] of laters) {
       if (Rp === null) continue;
-      const add = (direction: Direction, changeReachesThreshold: boolean, ok: boolean): void => {
-        if (ok) out.push({ baselineVsLimit: bp, laterVsLimit: lp, direction, changeReachesThreshold });
+      const add = (direction: Direction, changeReachesThreshold: boolean, lower: Bound | null, upper: Bound | null): void => {
+        if (wanted !== undefined && !wanted({ baselineVsLimit: bp, laterVsLimit: lp, direction, changeReachesThreshold })) return;
+        const w = admissibleBaselines(Bp, Rp, lower, upper);
+        if (w !== null && meets(w)) out.push({ baselineVsLimit: bp, laterVsLimit: lp, direction, changeReachesThreshold });
       };
       // r = b: no change (reaches a threshold of 0 only).
-      add('none', zeroThreshold, existsPair(Bp, Rp, { coef: ONE, strict: false }, { coef: ONE, strict: false }));
+      add('none', zeroThreshold, { coef: ONE, strict: false }, { coef: ONE, strict: false });
       // rise reaching the threshold: r >= k b (and r > b)
-      add('rise', true, existsPair(Bp, Rp, zeroThreshold ? { coef: ONE, strict: true } : { coef: k, strict: false }, null));
+      add('rise', true, zeroThreshold ? { coef: ONE, strict: true } : { coef: k, strict: false }, null);
       // rise under the threshold: b < r < k b
-      add('rise', false, !zeroThreshold && existsPair(Bp, Rp, { coef: ONE, strict: true }, { coef: k, strict: true }));
+      if (!zeroThreshold) add('rise', false, { coef: ONE, strict: true }, { coef: k, strict: true });
       // fall reaching the threshold: r <= m b (and r < b)
-      add('fall', true, existsPair(Bp, Rp, null, zeroThreshold ? { coef: ONE, strict: true } : { coef: m, strict: false }));
+      add('fall', true, null, zeroThreshold ? { coef: ONE, strict: true } : { coef: m, strict: false });
       // fall under the threshold: m b < r < b
-      add('fall', false, !zeroThreshold && existsPair(Bp, Rp, m.lte(0) ? null : { coef: m, strict: true }, { coef: ONE, strict: true }));
+      if (!zeroThreshold) add('fall', false, m.lte(0) ? null : { coef: m, strict: true }, { coef: ONE, strict: true });
     }
   }
   return out;
+}
+
+/** Whether the lower end `a` lies at or below the upper end `b` (some value is in both). */
+export function lowerMeetsUpper(a: RatioBound, b: RatioBound | null): boolean {
+  if (b === null) return true;
+  const c = cmpRatio(a, b);
+  return c < 0 || (c === 0 && !a.open && !b.open);
+}
+
+/** The interval as a window with ratio ends. */
+export function windowOf(x: Interval): Window {
+  return { lo: { num: x.lo, den: ONE, open: x.loOpen }, hi: x.hi === null ? null : { num: x.hi, den: ONE, open: x.hiOpen } };
+}
+
+/** Every cell some pair (b, r) in B x R can fall in. */
+export function reachableCells(B: Interval, R: Interval, limit: Big, thresholdPercent: Big): Cell[] {
+  const b = windowOf(B);
+  return reachableCellsWhere((w) => lowerMeetsUpper(b.lo, w.hi) && lowerMeetsUpper(w.lo, b.hi), R, limit, thresholdPercent);
+}
+
+/** The smallest interval holding every given interval. */
+export function hull(xs: readonly Interval[]): Interval | null {
+  let h: Interval | null = null;
+  for (const x of xs) {
+    if (h === null) {
+      h = x;
+      continue;
+    }
+    const lc = x.lo.cmp(h.lo);
+    const lo: Interval = lc < 0 ? x : h;
+    const loOpen: boolean = lc === 0 ? x.loOpen && h.loOpen : lo.loOpen;
+    let hi: Interval['hi'];
+    let hiOpen: boolean;
+    if (x.hi === null || h.hi === null) {
+      hi = null;
+      hiOpen = true;
+    } else {
+      const hc = x.hi.cmp(h.hi);
+      hi = hc > 0 ? x.hi : h.hi;
+      hiOpen = hc === 0 ? x.hiOpen && h.hiOpen : hc > 0 ? x.hiOpen : h.hiOpen;
+    }
+    h = { lo: lo.lo, loOpen, hi, hiOpen };
+  }
+  return h;
 }
 
 /** The one cell of two exact values. */

@@ -62,7 +62,7 @@ interface FactBase {
   /** meta.lastUpdated, else issued: orders versions of one result (rule 12). */
   readonly versionTime: Instant | null;
   /** A canonical digest of the clinical content, to tell identical copies from conflicting versions. */
-  readonly contentKey: string;
+  readonly contentKey: () => string;
 }
 
 export interface TroponinFact extends FactBase {
@@ -120,7 +120,7 @@ export interface Missing {
 }
 
 export interface TraceStep {
-  /** The numbered rule of the clinical contract that this step applies ("0" to "15"). */
+  /** The numbered rule of the clinical contract that this step applies ("0" to "16"). */
   readonly rule: string;
   /** The pathway node or classification rule id, when the step is one. */
   readonly node?: string;
@@ -145,6 +145,8 @@ export interface InputUse {
     | 'other-encounter'
     | 'ignored';
   readonly reason: string;
+  /** Present on an entry that stands for several resources not listed one by one (rule 16 bounds): how many. */
+  readonly count?: number;
 }
 
 export interface ResultSummary {
@@ -182,6 +184,26 @@ export interface AssayAssumption {
   readonly assay: string;
   readonly assayName: string;
   readonly source: 'site-mapping' | 'catalogue-default';
+  /** Present on an entry that stands for several results not listed one by one: how many. */
+  readonly count?: number;
+}
+
+/** Rule 16: the troponin results of an episode summarised (always given; the only account over the bound). */
+export interface TroponinSummary {
+  /** Troponin results in the episode (exact duplicates counted once). */
+  readonly results: number;
+  /** The pathway file's `maxTroponinResults`. */
+  readonly max: number;
+  /** True when there are more results than the pathway weighs (rule 16): indeterminate at least. */
+  readonly overMax: boolean;
+  readonly usable: number;
+  readonly uninterpretable: number;
+  /** Exact duplicates counted once (rule 16). */
+  readonly duplicates: number;
+  /** Of the usable results: the earliest, the latest and the highest (by value). */
+  readonly first: ResultSummary | null;
+  readonly last: ResultSummary | null;
+  readonly highest: ResultSummary | null;
 }
 
 export interface Decision {
@@ -206,6 +228,8 @@ export interface Decision {
   readonly troponin: {
     readonly baseline: ResultSummary | null;
     readonly later: readonly LaterResultSummary[];
+    /** Rule 16: counts, first, last and highest. Over the bound `later` lists none and this is the account. */
+    readonly summary?: TroponinSummary;
   };
   readonly inputs: readonly InputUse[];
   readonly trace: readonly TraceStep[];

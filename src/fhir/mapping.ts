@@ -140,6 +140,15 @@ function identitiesOf(o: Record<string, unknown>, ref: string): string[] {
   return keys.sort();
 }
 
+/**
+ * A fact's `contentKey` (a digest of its clinical content), computed on first use: only rule 12's version
+ * groups and ties of the canonical order read it, so most resources are never hashed.
+ */
+function contentKeyOf(content: Record<string, unknown>): () => string {
+  let key: string | undefined;
+  return () => (key ??= sha256Hex(canonicalJson(content)));
+}
+
 function baseOf(o: Record<string, unknown>, ref: string) {
   const st = statusOf(o);
   const draw = drawTimeOf(o);
@@ -147,7 +156,7 @@ function baseOf(o: Record<string, unknown>, ref: string) {
   const meta = o['meta'];
   const lastUpdated = isObject(meta) ? instantOrNull(meta['lastUpdated']) : null;
   const { meta: _meta, ...content } = o;
-  return {
+  const base = {
     ref,
     status: st.status,
     statusText: st.text,
@@ -157,8 +166,9 @@ function baseOf(o: Record<string, unknown>, ref: string) {
     encounterId: encounterIdOf(o['encounter']),
     identities: identitiesOf(o, ref),
     versionTime: lastUpdated ?? issued,
-    contentKey: sha256Hex(canonicalJson(content)),
+    contentKey: contentKeyOf(content),
   };
+  return base;
 }
 
 function formatNumber(x: unknown): string {
@@ -256,13 +266,7 @@ function mapEcg(o: Record<string, unknown>, ref: string, maps: CodeMaps): EcgFac
   let valueProblem: string | null = null;
   if (vcc === undefined) valueProblem = 'no valueCodeableConcept';
   else if (meanings.size === 0) valueProblem = 'no ECG classification the pathway recognises';
-  return {
-    kind: 'ecg',
-    ...baseOf(o, ref),
-    meanings: ECG_ORDER.filter((m) => meanings.has(m)),
-    productClassified,
-    valueProblem,
-  };
+  return { kind: 'ecg', ...baseOf(o, ref), meanings: ECG_ORDER.filter((m) => meanings.has(m)), productClassified, valueProblem };
 }
 
 function mapTimi(o: Record<string, unknown>, ref: string, maps: CodeMaps): TimiFact {

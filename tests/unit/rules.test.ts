@@ -3,7 +3,8 @@
  * run through the real FHIR mapping and the real engine. docs/pathway.md points here rule by rule.
  */
 import { describe, expect, it } from 'vitest';
-import { ABBOTT, PRODUCT, SNOMED, at, ecg, haemolysed, patient, run, timi, troponin, workedUp } from '../support/cases.js';
+import type { Resource } from 'fhir/r4.js';
+import { ABBOTT, PRODUCT, SNOMED, at, ecg, haemolysed, patient, run, runtime, timi, troponin, workedUp } from '../support/cases.js';
 
 describe('rule 0: assembly', () => {
   it('a missing ECG does not hide troponins already consistent with MI', async () => {
@@ -478,5 +479,78 @@ describe('rule 15: determinism', () => {
     const a = JSON.stringify(await run(resources, 200));
     const b = JSON.stringify(await run([...resources].reverse(), 200));
     expect(b).toBe(a);
+  });
+});
+
+describe('rule 16: bounded episodes', () => {
+  /** A baseline of 8 ng/L, `early` results just above it before the retest time, and a retest of 8.5 at 3 h. */
+  const results = (early: number): Resource[] => [
+    troponin(8, 0, { id: 'b' }),
+    ...Array.from({ length: early }, (_, i) => troponin(Number((8 + (i + 1) / 100).toFixed(2)), 1 + i, { id: `e${i}` })),
+    troponin(8.5, 180, { id: 'r' }),
+  ];
+
+  it('exact duplicates (same assay, value, unit, comparator, draw time and status) count once', async () => {
+    const d = await run([...workedUp(), ...results(48), troponin(8.1, 10, { id: 'z-copy', identifier: 'another' })], 190);
+    // 50 results, not 51: the chart decides.
+    expect(d.outcome).toBe('not-consistent-with-mi');
+    expect(d.troponin.summary).toMatchObject({ results: 50, duplicates: 1, overMax: false });
+    expect(d.inputs.find((i) => i.ref === 'Observation/z-copy')).toMatchObject({ use: 'superseded', reason: expect.stringMatching(/exact duplicate of Observation\/e9.*rule 16/) });
+    expect(d.trace.some((s) => s.rule === '16' && /1 exact duplicate/.test(s.text))).toBe(true);
+  });
+  it('results differing in status, unit or comparator are not duplicates', async () => {
+    const d = await run([...workedUp(), troponin(8, 0, { id: 'a' }), troponin(8, 0, { id: 'b', status: 'amended' }), troponin(0.008, 0, { id: 'c', unit: 'ng/mL' }), troponin(8, 0, { id: 'd', comparator: '<=' })], 10);
+    expect(d.troponin.summary).toMatchObject({ results: 4, duplicates: 0 });
+  });
+  it(`more results than maxTroponinResults (50) is indeterminate, with the pathway file's words and a summary`, async () => {
+    const rt = await runtime();
+    const d = await run([...workedUp(), ...results(49)], 190);
+    expect(d.outcome).toBe('indeterminate');
+    const step = d.trace.find((s) => s.rule === '16' && s.result === 'indeterminate');
+    expect(step?.text).toContain(rt.pathway.file.settings.maxTroponinResultsText.replace(/\.$/, ''));
+    expect(step?.facts).toMatchObject({ results: 51, maxTroponinResults: 50, first: 'Observation/b', last: 'Observation/r', highest: 'Observation/r' });
+    expect(d.troponin.summary).toMatchObject({ results: 51, overMax: true, first: { ref: 'Observation/b' }, last: { ref: 'Observation/r' }, highest: { ref: 'Observation/r' } });
+    // Summarised, not listed: no per-result step or row.
+    expect(d.troponin.later).toEqual([]);
+    expect(d.trace.filter((s) => s.rule === '10')).toEqual([]);
+    expect(d.reasons.some((r) => r.includes(rt.pathway.file.settings.maxTroponinResultsText.replace(/\.$/, '')))).toBe(true);
+  });
+  it('exactly maxTroponinResults is weighed as usual', async () => {
+    const d = await run([...workedUp(), ...results(48)], 190);
+    expect(d.outcome).toBe('not-consistent-with-mi');
+    expect(d.troponin.later.length).toBe(49);
+  });
+  it('over the bound, a more serious outcome still counts: consistent with MI, or the acute MI pathway', async () => {
+    const rise = await run([...workedUp(), ...results(49), troponin(40, 181, { id: 'high' })], 190);
+    expect(rise.outcome).toBe('consistent-with-mi');
+    const stemi = await run([patient(), ecg('stemi-or-new-lbbb', -10), ...results(49)], 190);
+    expect(stemi.outcome).toBe('acute-mi-pathway');
+  });
+  it('over the bound without a TIMI score or ECG, the troponin reading on its own still counts indeterminate (rule 0)', async () => {
+    const d = await run([patient(), ...results(49)], 190);
+    expect(d.outcome).toBe('indeterminate');
+    expect(d.missing).toContain('ecg');
+  });
+  it('many baselines at one time: each later result counts with the most serious reading any of them allows', async () => {
+    // 12 and 13 at one time, retest 15.5: with 13 it is indeterminate, with 12 a rise of >= 20% above the URL.
+    const many = Array.from({ length: 30 }, (_, i) => troponin(13 + i / 100, 0, { id: `m${i}` }));
+    const d = await run([...workedUp(), ...many, troponin(12, 0, { id: 'low' }), troponin(15.5, 180, { id: 'r' })], 190);
+    expect(d.outcome).toBe('consistent-with-mi');
+    expect(d.troponin.later.filter((l) => l.role === 'retest')).toEqual([expect.objectContaining({ ref: 'Observation/r', outcome: 'consistent-with-mi', changePercent: null })]);
+  });
+  it('many baselines at one time: an early result consistent with MI against any of them escalates (rule 8), over the bound too', async () => {
+    const many = Array.from({ length: 60 }, (_, i) => troponin(10 + i / 100, 0, { id: `m${i}` }));
+    expect((await run([...workedUp(), ...many], 30)).outcome).toBe('indeterminate');
+    expect((await run([...workedUp(), ...many, troponin(40, 0, { id: 'same-time-high' })], 30)).outcome).toBe('consistent-with-mi');
+    expect((await run([...workedUp(), ...many, troponin(40, 20, { id: 'early-high' })], 30)).outcome).toBe('consistent-with-mi');
+    expect((await run([...workedUp(), ...many.slice(0, 5), troponin(40, 20, { id: 'early-high' })], 30)).outcome).toBe('consistent-with-mi');
+    expect((await run([...workedUp(), ...many.slice(0, 5), troponin(11, 20, { id: 'early-low' })], 30)).outcome).toBe('awaiting-retest');
+  });
+  it('the inputs, trace and reasons stay bounded and account for every resource', async () => {
+    const ignored = Array.from({ length: 500 }, (_, i) => ({ resourceType: 'Condition', id: `c${i}` }));
+    const d = await run([...workedUp(), ...results(2), ...ignored], 190);
+    expect(d.inputs.length).toBeLessThanOrEqual(60);
+    expect(d.inputs.reduce((n, i) => n + (i.count ?? 1), 0)).toBe(3 + 4 + 500);
+    expect(d.inputs.find((i) => i.count === 450)).toMatchObject({ kind: 'other', use: 'ignored', reason: expect.stringContaining('Condition/') });
   });
 });

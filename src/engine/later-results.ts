@@ -1,0 +1,255 @@
+/**
+ * Rules 5 to 9 (and rule 4's several baselines): every later result weighed against the baseline, or
+ * against every candidate baseline drawn at the same earliest time, in one pass over the results.
+ *
+ * With one candidate each result is classified against it (rule 7). With several, each result gets
+ * the most serious reading any candidate allows (the governing rule), found through the candidates'
+ * index (baselines.ts) instead of pair by pair: O(n log c), and one trace step per result, not per pair.
+ * Over rule 16's bound no step, reason or row is written per result (the episode is summarised).
+ */
+import type { Big } from 'big.js';
+import { TnpError } from '../errors.js';
+import type { Assay } from './catalogue.js';
+import { BaselineSet } from './baselines.js';
+import { type ClassificationEntry, type CompiledPathway, cellKey } from './pathway.js';
+import { type Cell, type Interval, cellOfPoints, changePercentText, hull, intervalText, isPoint, positionOf, reachableCells } from './ranges.js';
+import { formatInstant, minutesBetween } from './time.js';
+import type { InputUse, Instant, LaterResultSummary, OutcomeCode, TraceStep, TroponinFact } from './types.js';
+
+/** A troponin result the engine can use (rule 4): used status, readable, in the episode. */
+export interface UsableTroponin {
+  readonly fact: TroponinFact;
+  readonly drawTime: Instant;
+  readonly assay: Assay;
+  readonly url: Big;
+  readonly urlBasis: string;
+  /** After units (rule 10) and the LoD (rule 11). */
+  readonly value: Interval;
+}
+
+/** What the weighing writes to: the evaluation's trace, inputs and reasons. */
+export interface WeighContext {
+  readonly p: CompiledPathway;
+  readonly now: Instant;
+  /** False over rule 16's bound: nothing is listed per result. */
+  readonly listEach: boolean;
+  moreSerious(a: OutcomeCode, b: OutcomeCode): OutcomeCode;
+  rank(o: OutcomeCode): number;
+  step(s: TraceStep, group?: { key: string; ref?: string }): void;
+  use(ref: string, kind: InputUse['kind'], use: InputUse['use'], reason: string): void;
+  reason(text: string, group?: { key: string; ref?: string }): void;
+}
+
+interface Classified {
+  readonly entry: ClassificationEntry;
+  /** Every reading considered, for the trace: "below|above|rise|change -> rule". */
+  readonly readings: readonly string[];
+}
+
+const keyOf = (c: Cell): string => cellKey(c.baselineVsLimit, c.laterVsLimit, c.direction, c.changeReachesThreshold);
+
+const escalatingCells = new WeakMap<CompiledPathway, Map<string, boolean>>();
+const cellCode = (c: Cell): string => `${c.baselineVsLimit}|${c.laterVsLimit}|${c.direction}|${c.changeReachesThreshold ? 1 : 0}`;
+
+/** Whether the cell reads consistent with MI (rule 8: only such readings of an early result count), cached per pathway. */
+function escalating(p: CompiledPathway, c: Cell): boolean {
+  let m = escalatingCells.get(p);
+  if (m === undefined) {
+    m = new Map();
+    escalatingCells.set(p, m);
+  }
+  const code = cellCode(c);
+  let v = m.get(code);
+  if (v === undefined) {
+    v = lookup(p, keyOf(c)).outcome === 'consistent-with-mi';
+    m.set(code, v);
+  }
+  return v;
+}
+
+function lookup(p: CompiledPathway, key: string): ClassificationEntry {
+  const e = p.classificationTable.get(key);
+  if (e === undefined) throw new TnpError('TNP_ERR_PATHWAY_NOT_TOTAL', `no classification for cell ${key}`);
+  return e;
+}
+
+/** The most serious of the cells' classifications; every reading listed. */
+function mostSerious(ctx: WeighContext, cells: readonly Cell[], what: () => string): Classified {
+  let best: ClassificationEntry | null = null;
+  const readings: string[] = [];
+  for (const c of cells) {
+    const key = cellKey(c.baselineVsLimit, c.laterVsLimit, c.direction, c.changeReachesThreshold);
+    const e = lookup(ctx.p, key);
+    readings.push(`${key} -> ${e.outcome}`);
+    if (best === null || ctx.rank(e.outcome) < ctx.rank(best.outcome)) best = e;
+  }
+  if (best === null) throw new TnpError('TNP_ERR_PATHWAY_NOT_TOTAL', `no reading of ${what()} could be classified`);
+  return { entry: best, readings };
+}
+
+/** Classify one pair exactly; censored values give every reachable reading, the most serious counts. */
+function classifyPair(ctx: WeighContext, base: UsableTroponin, r: UsableTroponin): Classified {
+  const p = ctx.p;
+  if (isPoint(base.value) && isPoint(r.value)) {
+    const c = cellOfPoints(base.value.lo, r.value.lo, base.url, p.changeThresholdPercent);
+    const key = cellKey(c.baselineVsLimit, c.laterVsLimit, c.direction, c.changeReachesThreshold);
+    return { entry: lookup(p, key), readings: [key] };
+  }
+  return mostSerious(ctx, reachableCells(base.value, r.value, base.url, p.changeThresholdPercent), () => `${intervalText(base.value)} and ${intervalText(r.value)}`);
+}
+
+/** The candidates of one assay. */
+interface AssayGroup {
+  readonly members: UsableTroponin[];
+  set: BaselineSet | null;
+  hasRetest: boolean;
+  /** With several baselines: whether any early result of this assay may read consistent with MI (rule 8). */
+  earlyMayEscalate: boolean;
+}
+
+export interface Weighed {
+  readonly outcome: OutcomeCode;
+  /** The draw time of the baselines when some candidate's assay has no retest yet (rule 6). */
+  readonly awaiting: boolean;
+}
+
+/** Rules 5 to 9 over the candidates (all drawn at the same earliest time) and every usable result. */
+export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponin[], usable: readonly UsableTroponin[], later: LaterResultSummary[]): Weighed {
+  const p = ctx.p;
+  const first = candidates[0] as UsableTroponin;
+  const t0 = first.drawTime;
+  const earliestRetest = t0 + p.retestInterval - p.retestEarlyTolerance;
+  const due = t0 + p.retestInterval;
+  const groups = new Map<string, AssayGroup>();
+  for (const c of candidates) {
+    const g = groups.get(c.assay.id);
+    if (g === undefined) groups.set(c.assay.id, { members: [c], set: null, hasRetest: false, earlyMayEscalate: false });
+    else g.members.push(c);
+  }
+  for (const [id, g] of groups) {
+    if (g.members.length < 2) continue;
+    const set = new BaselineSet(g.members.map((m) => m.value));
+    g.set = set;
+    // The cells a value can reach only grow with the value's interval, so one look with the hull of every
+    // early result of the assay tells whether any of them may escalate (rule 8); usually none can, and no
+    // early result needs a look of its own.
+    const early = hull(usable.filter((u) => u.assay.id === id && u.drawTime < earliestRetest).map((u) => u.value));
+    const url = (g.members[0] as UsableTroponin).url;
+    g.earlyMayEscalate = early !== null && set.cells(early, url, p.changeThresholdPercent, null, (cell) => escalating(p, cell)).length > 0;
+  }
+  const otherAssayName = (assayId: string): string | null => {
+    for (const [id, g] of groups) if (id !== assayId) return (g.members[0] as UsableTroponin).assay.name;
+    return null;
+  };
+  const candidateIndex = new Map<UsableTroponin, number>();
+  for (const g of groups.values()) g.members.forEach((m, i) => candidateIndex.set(m, i));
+
+  if (candidates.length > 1 && ctx.listEach) {
+    const refs = candidates.map((c) => c.fact.ref);
+    ctx.step({ rule: '4', text: `${candidates.length} usable results were drawn at the same earliest time (${refs.slice(0, 5).join(', ')}${refs.length > 5 ? ` and ${refs.length - 5} more` : ''}): each is taken as the baseline, and every later result counts with the most serious reading any of them allows (governing rule).` });
+  }
+  for (const base of candidates) {
+    ctx.use(base.fact.ref, 'troponin', 'used', 'baseline (rule 4)');
+    if (!ctx.listEach) continue;
+    const pos = positionOf(base.value, base.url);
+    const group = { key: 'baseline', ref: base.fact.ref };
+    ctx.step(
+      {
+        rule: '4',
+        node: 'baseline',
+        text: `Baseline: ${base.fact.ref}, ${base.assay.name}, ${intervalText(base.value)} ng/L drawn ${formatInstant(base.drawTime)}: ${pos === 'below' ? 'below' : pos === 'above' ? 'above' : 'at, or censored across,'} the URL ${base.url.toFixed()} ng/L.`,
+        facts: { baseline: base.fact.ref, valueNgL: intervalText(base.value), url: base.url.toFixed(), position: pos },
+      },
+      group,
+    );
+    ctx.reason(`Baseline ${base.assay.name} ${intervalText(base.value)} ng/L at ${formatInstant(base.drawTime)} (${pos === 'at-or-across' ? 'at or across' : pos} the URL ${base.url.toFixed()} ng/L).`, group);
+  }
+
+  let outcome: OutcomeCode | null = null;
+  const worsen = (o: OutcomeCode): void => {
+    outcome = outcome === null ? o : ctx.moreSerious(outcome, o);
+  };
+  for (const r of usable) {
+    const self = candidateIndex.get(r);
+    const isCandidate = self !== undefined;
+    const key = { key: 'later', ref: r.fact.ref };
+    const minutes = ctx.listEach ? minutesBetween(t0, r.drawTime) : '';
+    const summary = () => ({
+      ref: r.fact.ref,
+      assay: r.assay.id,
+      drawTime: formatInstant(r.drawTime),
+      reported: r.fact.value.kind === 'range' ? r.fact.value.reported : '',
+      valueNgL: intervalText(r.value),
+      url: r.url.toFixed(),
+      minutesAfterBaseline: minutes,
+    });
+    // Rule 9: a result of another assay than a baseline, drawn after it.
+    const other = isCandidate ? null : otherAssayName(r.assay.id);
+    if (other !== null) {
+      worsen('indeterminate');
+      ctx.use(r.fact.ref, 'troponin', 'used', `a different assay than the baseline: results from different assays cannot be compared (rule 9)`);
+      if (ctx.listEach) {
+        later.push({ ...summary(), role: 'other-assay', changePercent: null, outcome: 'indeterminate', classificationRule: null });
+        const text = `${r.fact.ref} (${r.assay.name}) is a different assay than the baseline (${other}): results from different assays cannot be compared, indeterminate (rule 9).`;
+        ctx.step({ rule: '9', text, result: 'indeterminate' }, key);
+        ctx.reason(text, key);
+      }
+    }
+    const g = groups.get(r.assay.id);
+    if (g === undefined || (isCandidate && g.members.length === 1)) continue;
+    const single = g.members.length === 1 ? (g.members[0] as UsableTroponin) : null;
+    const base = single ?? first;
+    const retest = !isCandidate && r.drawTime >= earliestRetest;
+    let c: Classified | null;
+    if (single !== null) c = classifyPair(ctx, single, r);
+    else {
+      // Rule 8: an early result can only escalate, so only the cells that read consistent with MI matter.
+      const wanted = retest ? undefined : (cell: Cell): boolean => escalating(p, cell);
+      const cells = retest || g.earlyMayEscalate ? (g.set as BaselineSet).cells(r.value, r.url, p.changeThresholdPercent, self ?? null, wanted) : [];
+      c = cells.length === 0 ? null : mostSerious(ctx, cells, () => `the baselines and ${intervalText(r.value)}`);
+    }
+    const change = ctx.listEach && single !== null && isPoint(single.value) && isPoint(r.value) ? changePercentText(single.value.lo, r.value.lo) : null;
+    const valueText = (): string => `${intervalText(r.value)} ng/L at +${minutes} min${change === null ? '' : ` (change ${change}%)`}`;
+    if (retest && c !== null) {
+      g.hasRetest = true;
+      worsen(c.entry.outcome);
+      ctx.use(r.fact.ref, 'troponin', 'used', `retest, classified ${c.entry.outcome} (rule 7: ${c.entry.ruleId})`);
+      if (!ctx.listEach) continue;
+      later.push({ ...summary(), role: 'retest', changePercent: change, outcome: c.entry.outcome, classificationRule: c.entry.ruleId });
+      const text = `Retest ${r.fact.ref}: ${valueText()}: ${c.entry.text} -> ${c.entry.outcome} (rule 7, ${c.entry.ruleId}${single === null ? `, the most serious over the ${g.members.length} baselines` : ''}).`;
+      const baseline = single === null ? `${g.members.length} baselines` : intervalText(base.value);
+      ctx.step({ rule: '7', node: c.entry.ruleId, text, facts: { baseline, retest: intervalText(r.value), url: base.url.toFixed(), changePercent: change, readings: c.readings.join('; ') }, result: c.entry.outcome }, key);
+      ctx.reason(text, key);
+      continue;
+    }
+    // Rule 8: a result before the retest time can only escalate.
+    const escalates = c !== null && c.entry.outcome === 'consistent-with-mi' ? c : null;
+    if (escalates !== null) {
+      worsen(escalates.entry.outcome);
+      ctx.use(r.fact.ref, 'troponin', 'used', `drawn before the retest time and already consistent with MI (rule 8)`);
+    } else if (!isCandidate) {
+      ctx.use(r.fact.ref, 'troponin', 'not-used', `drawn ${minutes === '' ? 'after the baseline' : `${minutes} min after the baseline`}, before the retest time: noted and ignored (rule 8)`);
+    }
+    if (!ctx.listEach) continue;
+    later.push({ ...summary(), role: 'early', changePercent: change, outcome: escalates?.entry.outcome ?? null, classificationRule: escalates?.entry.ruleId ?? null });
+    if (escalates !== null) {
+      const text = `${r.fact.ref} drawn before the retest time: ${valueText()}: ${escalates.entry.text} -> consistent-with-mi (rule 8: an early result can only escalate).`;
+      ctx.step({ rule: '8', node: escalates.entry.ruleId, text, result: 'consistent-with-mi' }, key);
+      ctx.reason(text, key);
+    } else {
+      ctx.step({ rule: '8', text: `${r.fact.ref} drawn ${minutes} min after the baseline, before the retest time (${formatInstant(earliestRetest)}): it would not classify as consistent with MI, so it is noted and ignored.` }, key);
+    }
+  }
+
+  const awaiting = [...groups.values()].some((g) => !g.hasRetest);
+  if (awaiting) {
+    worsen('awaiting-retest');
+    const overdue = ctx.now > due;
+    const text = `No retest of the same assay yet: retest due ${formatInstant(due)} (baseline + ${p.file.settings.retestIntervalMinutes} min)${overdue ? ', now overdue' : ''} (rule 6).`;
+    ctx.step({ rule: '6', text, facts: { retestDue: formatInstant(due), overdue }, result: 'awaiting-retest' });
+    ctx.reason(text);
+  } else {
+    ctx.step({ rule: '5', text: `A retest was drawn at least ${p.file.settings.retestIntervalMinutes} min after the baseline (${formatInstant(earliestRetest)} or later).` });
+  }
+  return { outcome: outcome ?? 'awaiting-retest', awaiting };
+}
