@@ -5,7 +5,7 @@
  *
  * Endpoints (service contract): `GET /cds-services`, `POST /cds-services/hs-troponin-chest-pain`,
  * `POST /cds-services/hs-troponin-chest-pain/feedback` (client JWT); `GET /audit/{id}`,
- * `GET /audit?patient=`, `GET /audit/verify` (admin token); `GET /console` (and its API);
+ * `GET /audit?patient=`, `GET /audit/verify`, `GET /reports/adoption` (admin token); `GET /console` (and its API);
  * `GET /healthz`, `GET /metrics`.
  */
 import { randomUUID } from 'node:crypto';
@@ -20,6 +20,8 @@ import { consolePlugin } from './console/plugin.js';
 import type { PathwayRuntime } from './engine/catalogue.js';
 import { TnpError } from './errors.js';
 import { adminPlugin } from './http/admin.js';
+import type { AdoptionReports } from './adoption/service.js';
+import { reportsPlugin } from './http/reports.js';
 import { installErrorHandling } from './http/errors.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -43,6 +45,8 @@ export interface AppDeps {
   readonly fetchJwks?: (url: string) => Promise<unknown>;
   /** Metrics registry (default: a new one for this app). */
   readonly metrics?: Metrics;
+  /** The adoption report over the audit store (GET /reports/adoption); without it that route answers 503. */
+  readonly adoption?: AdoptionReports;
 }
 
 /** The product version, recorded in every evaluation record as the engine version. */
@@ -158,6 +162,7 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
 
   await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION });
   await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
+  await app.register(reportsPlugin, { adminTokens: settings.adminTokens, adoption: deps.adoption });
   await app.register(consolePlugin, { runtime: deps.runtime, settings });
 
   app.log.info({ event: 'app-built', discovery: DISCOVERY_PATH, publicBaseUrl: settings.publicBaseUrl, cdsClients: settings.cdsClients.map((c) => c.iss), store: deps.store.location }, 'hs-troponin-cds ready');

@@ -53,6 +53,8 @@ export interface Settings extends DecisionSettings {
   /** The algorithms a client key published without `alg` verifies (a key with `alg` verifies that one only). */
   readonly jwtAlgorithms: readonly JwtAlgorithm[];
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Adoption report: a retest drawn more than this many minutes after its due time is late (pathways without sample windows). */
+  readonly adoptionLateRetestMinutes: number;
 }
 
 const codingSchema = {
@@ -167,6 +169,7 @@ export const settingsSchema = {
     jwtMaxLifetimeSeconds: { type: 'integer', minimum: 60, maximum: 86400 },
     jwtAlgorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...ALLOWED_JWT_ALGORITHMS] } },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    adoptionLateRetestMinutes: { type: 'integer', minimum: 0, maximum: 1440 },
   },
 } as const;
 
@@ -269,6 +272,7 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     jwtMaxLifetimeSeconds: s.jwtMaxLifetimeSeconds ?? 3600,
     jwtAlgorithms: s.jwtAlgorithms ?? [...DEFAULT_JWT_ALGORITHMS],
     logLevel: s.logLevel ?? 'info',
+    adoptionLateRetestMinutes: s.adoptionLateRetestMinutes ?? 30,
   };
   return deepFreeze(settings);
 }
