@@ -14,7 +14,7 @@ import { decideResources } from '../../src/decide.js';
 import type { PathwayRuntime } from '../../src/engine/catalogue.js';
 import { instantFromEpochMs } from '../../src/engine/time.js';
 import { canonicalJson, sha256Hex } from '../../src/util/canonical-json.js';
-import { prng, type EpisodeSpec, type FeedbackSpec } from './episodes.js';
+import type { EpisodeSpec, FeedbackSpec } from './episodes.js';
 
 export const SITE_CODE = { system: 'http://lab.hospital.example/codes', code: 'TNTHS' };
 /** The site settings of the synthetic department (its laboratory code mapped to the Roche assay). */
@@ -112,9 +112,9 @@ function feedbackBody(card: string, f: Exclude<FeedbackSpec, null>, atMs: number
 
 /** Writes the episodes' records; returns how many. `seed` makes the ids. */
 export async function writeTrail(writer: TrailWriter, episodes: readonly EpisodeSpec[], rt: PathwayRuntime, seed: number, engineVersion = '0.1.0'): Promise<number> {
-  const r = prng(seed ^ 0x5eed);
+  let counter = 0;
   const uuid = (): string => {
-    const h = createHash('sha256').update(String(r())).digest('hex');
+    const h = createHash('sha256').update(`${seed}:${counter++}`).digest('hex');
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
   };
   let n = 0;

@@ -131,7 +131,6 @@ export function toMeasureReport(m: ReportModel) {
     const cellStrata = cells
       .filter(({ s }) => g.only !== 'single-sample' || s.singleSample)
       .map(({ s, c, period }) => ({
-        value: { text: `${s.pathway.id} ${s.settingsHash.slice(0, 12)} ${period}` },
         component: [component('pathway', s.pathway.id), component('settings-sha256', s.settingsHash), component('period-start', period)],
         population: g.populations.map((p) => population(p.code, get(c, p.path))),
         ...score(c, g),
@@ -144,7 +143,6 @@ export function toMeasureReport(m: ReportModel) {
           ...categories(m.overall, g).map(({ code, e }) => ({ value: { text: code }, population: [population('initial-population', e)] })),
           ...cells.flatMap(({ s, c, period }) =>
             categories(c, g).map(({ code, e }) => ({
-              value: { text: `${s.pathway.id} ${s.settingsHash.slice(0, 12)} ${period} ${code}` },
               component: [component('pathway', s.pathway.id), component('settings-sha256', s.settingsHash), component('period-start', period), component('category', code)],
               population: [population('initial-population', e)],
             })),

@@ -30,6 +30,7 @@ import { decide, decideResources } from '../decide.js';
 import { extractResources } from '../fhir/mapping.js';
 import { TnpError, isTnpError, toOperationOutcome, type OperationOutcome } from '../errors.js';
 import { loadCatalogue, runtimeFrom } from '../pathways/load.js';
+import { adoptionPage } from './adoption-page.js';
 import { annotate } from './annotations.js';
 import { FIXTURE_BASIS, FixtureLibrary } from './fixtures.js';
 import { MapCache } from './map.js';
@@ -135,6 +136,7 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
 
   app.get('/console', async (_req, reply) => reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(indexHtml));
   app.get('/console/', async (_req, reply) => reply.redirect('/console'));
+  await adoptionPage(app, STATIC_DIR, SECURITY_HEADERS);
 
   app.get('/console/rules', async (_req, reply) => {
     const html = await rulesPage(file, opts.pathwayDoc);
