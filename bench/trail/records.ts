@@ -45,7 +45,7 @@ function observations(e: EpisodeSpec, upToMs: number): Resource[] {
       encounter,
       effectiveDateTime: iso(at(min)),
       valueQuantity: coding === 'bad-unit' ? { value, unit: 'U/L', system: 'http://unitsofmeasure.org', code: 'U/L' } : { value, unit: 'ng/L', system: 'http://unitsofmeasure.org', code: 'ng/L' },
-    }) as Observation;
+    });
   if (e.baseline !== null && at(e.baseline.atMin) <= upToMs) out.push(trop(`${e.encounterId}-t0`, e.baseline.value, e.baseline.atMin, e.baseline.coding));
   if (e.retest !== null && at(e.retest.atMin) <= upToMs) out.push(trop(`${e.encounterId}-t1`, e.retest.value, e.retest.atMin, e.baseline?.coding === 'default' ? 'default' : 'site'));
   return out;

@@ -46,7 +46,7 @@ export function parseReportQuery(q: Readonly<Record<string, unknown>>, defaultFo
   if (typeof f !== 'string' || !(FORMATS as readonly string[]).includes(f)) throw bad('format must be json, csv or measure-report', 'format');
   const p = one(q, 'pathway');
   if (p !== undefined && (typeof p !== 'string' || !/^[a-z0-9][a-z0-9-]{0,63}$/.test(p))) throw bad('pathway must be a pathway id (lowercase letters, digits and hyphens)', 'pathway');
-  return { query: { from, to, granularity: g as Granularity, ...(p === undefined ? {} : { pathwayId: p as string }) }, format: f as ReportFormat };
+  return { query: { from, to, granularity: g, ...(p === undefined ? {} : { pathwayId: p }) }, format: f as ReportFormat };
 }
 
 /** The format an Accept header asks for, when `format` is not given. */

@@ -16,9 +16,9 @@ export type AdoptionBackend = RollupTables & RecordSource & { readonly readOnly:
 /** Opens the roll-up of the store in `storage` (the same shape as the settings' `storage`). */
 export async function openAdoptionBackend(storage: AuditStoreSettings, opts: { readOnly: boolean; busyTimeoutMs?: number }): Promise<AdoptionBackend> {
   if (storage.kind === 'sqlite') {
-    const { resolve } = await import('node:path');
+    const path = await import('node:path');
     const { SqliteAdoption } = await import('./sqlite-tables.js');
-    return new SqliteAdoption(resolve(storage.path), opts.readOnly, opts.busyTimeoutMs ?? 5000);
+    return new SqliteAdoption(path.resolve(storage.path), opts.readOnly, opts.busyTimeoutMs ?? 5000);
   }
   const { PostgresAdoption } = await import('./postgres-tables.js');
   return PostgresAdoption.open(storage.url, storage.schema, opts.readOnly);

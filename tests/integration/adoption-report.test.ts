@@ -55,7 +55,7 @@ function flatten(measures: Record<string, unknown>, prefix = ''): Map<string, nu
   for (const [k, v] of Object.entries(measures)) {
     const path = prefix === '' ? k : `${prefix}/${k}`;
     const o = v as Record<string, unknown>;
-    if ('n' in o && (typeof o['n'] === 'number' || o['n'] === null)) out.set(path, o['n'] as number | null);
+    if ('n' in o && (typeof o['n'] === 'number' || o['n'] === null)) out.set(path, o['n']);
     else for (const [p, n] of flatten(o, path)) out.set(p, n);
   }
   return out;

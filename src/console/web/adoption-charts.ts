@@ -86,10 +86,10 @@ function swatch(i: number): SVGSVGElement {
 }
 
 /** A table of the chart's numbers: rows × columns, "suppressed" for null. */
-export function dataTable(caption: string, columns: readonly string[], rows: readonly { label: string; values: readonly (N | string)[] }[]): HTMLElement {
+export function dataTable(caption: string, columns: readonly string[], rows: readonly { label: string; values: readonly (N | string)[] }[], summary = 'Data table'): HTMLElement {
   const cell = (v: N | string): HTMLElement => (v === null ? h('td', { class: 'suppressed' }, 'suppressed') : h('td', {}, typeof v === 'number' ? v.toLocaleString('en-GB') : v));
   const table = h('table', { class: 'data-table' }, h('caption', { class: 'visually-hidden' }, caption), h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, ''), ...columns.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, ...rows.map((r) => h('tr', {}, h('th', { scope: 'row' }, r.label), ...r.values.map(cell)))));
-  return h('details', {}, h('summary', {}, 'Data table'), h('div', { class: 'data-table-wrap', role: 'region', 'aria-label': caption, tabindex: 0 }, table));
+  return h('details', {}, h('summary', {}, summary), h('div', { class: 'data-table-wrap', role: 'region', 'aria-label': caption, tabindex: 0 }, table));
 }
 
 export function figure(caption: string, svg: SVGSVGElement, ...rest: Child[]): HTMLElement {
@@ -97,12 +97,12 @@ export function figure(caption: string, svg: SVGSVGElement, ...rest: Child[]): H
 }
 
 /** Stacked 100% bars: each period's share of each series; a period (or part) suppressed drawn hatched. */
-export function stackedShares(caption: string, desc: string, periods: readonly string[], series: readonly Series[], values: readonly (readonly N[])[], totals: readonly N[]): HTMLElement {
+export function stackedShares(caption: string, desc: string, periods: readonly string[], series: readonly Series[], values: readonly (readonly N[])[], totals: readonly N[], unit = 'episodes'): HTMLElement {
   const { svg } = svgRoot(caption, desc);
   const ids = series.map(() => nextId('pat'));
   svg.append(patternDefs(ids, series.length));
   const sup = `${ids[0] ?? 'pat'}-suppressed`;
-  const y = yAxis(svg, 100, 'Share of episodes (%)', (v) => `${v}%`);
+  const y = yAxis(svg, 100, `Share of ${unit} (%)`, (v) => `${v}%`);
   const band = PLOT_W / Math.max(1, periods.length);
   const bw = Math.max(2, band * 0.7);
   const xOf = (i: number): number => M.left + band * i + band / 2;
@@ -124,7 +124,7 @@ export function stackedShares(caption: string, desc: string, periods: readonly s
     if (acc < 99.95) svg.append(s('rect', { x, y: y(100), width: bw, height: y(acc) - y(100), fill: `url(#${sup})` }, s('title', {}, `${p}: ${(100 - acc).toFixed(1)}% in suppressed cells`)));
   });
   xLabels(svg, periods, xOf);
-  return figure(caption, svg, legend(series, true), dataTable(caption, [...series.map((x) => x.label), 'Episodes'], periods.map((p, i) => ({ label: p, values: [...series.map((_, k) => values[i]?.[k] ?? null), totals[i] ?? null] }))));
+  return figure(caption, svg, legend(series, true), dataTable(caption, [...series.map((x) => x.label), unit.charAt(0).toUpperCase() + unit.slice(1)], periods.map((p, i) => ({ label: p, values: [...series.map((_, k) => values[i]?.[k] ?? null), totals[i] ?? null] }))));
 }
 
 /** Bars over bins, with a marker line at `markAt` (a bin boundary label) and each bar's count written on it. */

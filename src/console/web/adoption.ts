@@ -33,12 +33,12 @@ interface ReportJson {
 
 const n = (c: Cell, ...path: string[]): N => {
   let at: Nested | Count | undefined = c.measures;
-  for (const p of path) at = at === undefined || 'n' in at ? undefined : (at as Nested)[p];
+  for (const p of path) at = at === undefined || 'n' in at ? undefined : (at)[p];
   return at !== undefined && 'n' in at && (typeof at.n === 'number' || at.n === null) ? (at as Count).n : 0;
 };
 const keys = (c: Cell, ...path: string[]): string[] => {
   let at: Nested | Count | undefined = c.measures;
-  for (const p of path) at = at === undefined || 'n' in at ? undefined : (at as Nested)[p];
+  for (const p of path) at = at === undefined || 'n' in at ? undefined : (at)[p];
   return at === undefined || 'n' in at ? [] : Object.keys(at);
 };
 const pct = (v: N): string => (v === null ? 'suppressed' : `${(v * 100).toFixed(1)}%`);
@@ -118,8 +118,9 @@ function renderSeries(sj: SeriesJson): HTMLElement {
     [{ key: 'accepted', label: 'Accepted' }, { key: 'overridden', label: 'Overridden' }],
     sj.periods.map((p) => [n(p, 'feedback', 'accepted'), n(p, 'feedback', 'overridden')]),
     sj.periods.map((p) => n(p, 'feedback', 'total')),
+    'feedback',
   );
-  feedback.append(dataTable('Override reasons over the whole range', ['Overrides'], reasons.map((r) => ({ label: r, values: [n(t, 'overrideReasons', r)] }))));
+  feedback.append(dataTable('Override reasons over the whole range', ['Overrides'], reasons.map((r) => ({ label: r, values: [n(t, 'overrideReasons', r)] })), 'Override reasons (table)'));
   return h(
     'section',
     { class: 'series', 'aria-label': `${sj.pathway.title}, settings ${sj.settingsSha256.slice(0, 12)}` },
