@@ -4,7 +4,6 @@
  * a bad value is TNP_ERR_REPORT_QUERY_INVALID naming the parameter.
  */
 import { TnpError } from '../errors.js';
-import type { Granularity } from './periods.js';
 import type { ReportQuery } from './report.js';
 
 export type ReportFormat = 'json' | 'csv' | 'measure-report';

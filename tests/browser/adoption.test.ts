@@ -68,17 +68,15 @@ describe.runIf(run)('the adoption page in real Chromium', () => {
         let reached = false;
         for (let i = 0; i < 40 && !reached; i++) {
           await page.keyboard.press('Tab');
-          reached = await page.evaluate(() => document.activeElement?.tagName.toLowerCase() === 'svg');
+          reached = await page.evaluate<boolean>("document.activeElement?.tagName.toLowerCase() === 'svg'");
         }
         expect(reached).toBe(true);
-        expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+        expect(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
         await page.screenshot({ path: artifactPath(`adoption-${width}.png`), fullPage: true });
         await page.addScriptTag({ content: AXE });
-        const violations = await page.evaluate(async () => {
-          const axe = (window as unknown as { axe: { run: (ctx: Document) => Promise<{ violations: { id: string; impact: string | null; nodes: unknown[] }[] }> } }).axe;
-          const r = await axe.run(document);
-          return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
-        });
+        const violations = await page.evaluate<{ id: string; impact: string | null; nodes: number }[]>(
+          'window.axe.run(document).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })))',
+        );
         expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
         expect(watch.problems).toEqual([]);
       } finally {
