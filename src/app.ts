@@ -5,7 +5,7 @@
  *
  * Endpoints (service contract): `GET /cds-services`, `POST /cds-services/hs-troponin-chest-pain`,
  * `POST /cds-services/hs-troponin-chest-pain/feedback` (client JWT); `GET /audit/{id}`,
- * `GET /audit?patient=`, `GET /audit/verify` (admin token); `GET /console` (and its API);
+ * `GET /audit?patient=`, `GET /audit/verify`, `GET /reports/adoption` (admin token); `GET /console` (and its API);
  * `GET /healthz`, `GET /metrics`.
  */
 import { randomUUID } from 'node:crypto';
@@ -21,6 +21,8 @@ import { consolePlugin } from './console/plugin.js';
 import type { PathwayRuntime } from './engine/catalogue.js';
 import { TnpError } from './errors.js';
 import { adminPlugin } from './http/admin.js';
+import type { AdoptionReports } from './adoption/service.js';
+import { reportsPlugin } from './http/reports.js';
 import { installErrorHandling } from './http/errors.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -49,6 +51,8 @@ export interface AppDeps {
   readonly timers?: Timers;
   /** The key that signs card links to the console (default: from the settings or the data directory). */
   readonly caseLinkKey?: Uint8Array;
+  /** The adoption report over the audit store (GET /reports/adoption); without it that route answers 503. */
+  readonly adoption?: AdoptionReports;
 }
 
 /** The product version, recorded in every evaluation record as the engine version. */
@@ -168,6 +172,7 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
 
   await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, timers: deps.timers ?? realTimers, caseLinkKey });
   await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
+  await app.register(reportsPlugin, { adminTokens: settings.adminTokens, adoption: deps.adoption });
   // Public, per-client rate limited (settings rateLimit); /healthz and /metrics above are not limited.
   await app.register(consolePlugin, { runtime: deps.runtime, settings, caseLinkKey, now: deps.now, metrics });
 

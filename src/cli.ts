@@ -11,11 +11,13 @@ import { loadSettings } from './settings.js';
 import { loadRuntime } from './pathways/load.js';
 import { decide } from './decide.js';
 import { instantFromEpochMs } from './engine/time.js';
+import { runReportCli } from './cli-report.js';
 
 const HELP = `hs-troponin-cds: the Chart 2 high-sensitivity troponin pathway
 
 Usage:
   hs-troponin-cds evaluate <file> [--now <ISO time>] [--encounter <id>] [--settings <file>] [--pathway <id>]
+  hs-troponin-cds report --from <day> --to <day> [--granularity week|month] [--pathway <id>] [--format json|csv|measure-report] [--settings <file>]
   hs-troponin-cds --help
 
 evaluate   Reads a FHIR R4 Bundle, a resource, or a JSON array of resources (Observations for
@@ -42,6 +44,7 @@ export interface CliIo {
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'report') return runReportCli(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({

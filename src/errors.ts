@@ -233,6 +233,12 @@ export const ERRORS = {
     title: 'The request body is too large',
     fix: 'Send less prefetch (the Observations named by the discovery template only), or leave prefetch out and give a fhirServer.',
   },
+  TNP_ERR_REPORT_QUERY_INVALID: {
+    status: 400,
+    issueCode: 'invalid',
+    title: 'The report request is invalid',
+    fix: 'Give from and to as dates (YYYY-MM-DD, from not after to, at most 10 years apart), granularity week or month, format json, csv or measure-report, and a pathway id of lowercase letters, digits and hyphens (see docs/adoption.md).',
+  },
   TNP_ERR_ADMIN_UNAUTHORIZED: {
     status: 401,
     issueCode: 'login',

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { openAuditStore, type AuditStore } from './audit/store.js';
 import { buildApp } from './app.js';
+import { startAdoption, type RunningAdoption } from './adoption/service.js';
 import { TnpError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import { loadRuntime } from './pathways/load.js';
@@ -59,10 +60,13 @@ async function main(): Promise<void> {
   logger.info({ event: 'audit-store-open', location: store.location }, 'audit store open');
 
   let app;
+  let adoption: RunningAdoption | undefined;
   try {
-    app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger });
+    adoption = await startAdoption(settings.storage, { now, lateRetestMinutes: settings.adoptionLateRetestMinutes, onError: (e) => logger.warn({ event: 'adoption-rollup-failed', err: e }, 'adoption roll-up: catch-up failed (retried at the next tick)') });
+    app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger, adoption: adoption.reports });
     await app.listen({ host: settings.host, port: settings.port });
   } catch (e) {
+    await adoption?.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     fail(describe(e));
   }
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
     timer.unref();
     app
       .close()
+      .then(() => adoption?.stop())
       .then(() => store.close())
       .then(() => {
         logger.info({ event: 'stopped' }, 'stopped');

@@ -66,6 +66,8 @@ export interface Settings extends DecisionSettings {
   /** Where the service keeps the files it makes (the case-link key), relative to the working directory. */
   readonly dataDir: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Adoption report: a retest drawn more than this many minutes after its due time is late (pathways without sample windows). */
+  readonly adoptionLateRetestMinutes: number;
 }
 
 const codingSchema = {
@@ -189,6 +191,7 @@ export const settingsSchema = {
     caseLinkKey: { type: 'string', minLength: 32 },
     dataDir: { type: 'string', minLength: 1 },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    adoptionLateRetestMinutes: { type: 'integer', minimum: 0, maximum: 1440 },
   },
 } as const;
 
@@ -306,6 +309,7 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     caseLinkKey: s.caseLinkKey ?? null,
     dataDir: s.dataDir ?? 'data',
     logLevel: s.logLevel ?? 'info',
+    adoptionLateRetestMinutes: s.adoptionLateRetestMinutes ?? 30,
   };
   return deepFreeze(settings);
 }

@@ -30,6 +30,7 @@ import { TnpError, isTnpError, toOperationOutcome, type OperationOutcome } from 
 import { limitRoutes } from '../http/rate-limit.js';
 import type { Metrics } from '../observability/metrics.js';
 import { consoleEvaluator } from './evaluate.js';
+import { adoptionPage } from './adoption-page.js';
 import { FIXTURE_BASIS, FixtureLibrary } from './fixtures.js';
 import { MapCache } from './map.js';
 import { rulesPage } from './rules.js';
@@ -125,6 +126,7 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
     await pages.register(fastifyStatic, { root: WEB_DIR, prefix: '/console/js/', decorateReply: false, index: false, cacheControl: false, allowedPath: (p) => p.endsWith('.js') || p.endsWith('.js.map'), setHeaders: (res) => void res.headers(SECURITY_HEADERS) });
     pages.get('/console', async (_req, reply) => reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(indexHtml));
     pages.get('/console/', async (_req, reply) => reply.redirect('/console'));
+    await adoptionPage(pages, STATIC_DIR, SECURITY_HEADERS);
     pages.get('/console/rules', async (_req, reply) => {
       const html = await rulesPage(file, opts.pathwayDoc);
       return reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(html);

@@ -6,6 +6,7 @@
  * `publicBaseUrl` is deliberately NOT the address listened on: the JWT `aud` must come from the
  * settings, never from the Host header.
  */
+import type { AdoptionReports } from '../../src/adoption/service.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +61,8 @@ export interface StartOptions {
   readonly fetchJwks?: (url: string) => Promise<unknown>;
   /** Level of the captured log (default `info`). */
   readonly logLevel?: 'info' | 'debug';
+  /** The adoption report (GET /reports/adoption); not closed with the app. */
+  readonly adoption?: AdoptionReports;
   /** Adds routes to the built app before it listens (to reach its error handler from a test). */
   readonly routes?: (app: FastifyInstance) => void;
   /** `fhirServers` of every client (the FHIR server bases each may name; default none: no FHIR pull). */
@@ -101,6 +104,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
     logger: createLogger(opts.logLevel ?? 'info', sink),
     ...(opts.fetchJwks === undefined ? {} : { fetchJwks: opts.fetchJwks }),
     ...(opts.timers === undefined ? {} : { timers: opts.timers }),
+    ...(opts.adoption === undefined ? {} : { adoption: opts.adoption }),
   });
   opts.routes?.(app);
   await app.listen({ host: '127.0.0.1', port: 0 });

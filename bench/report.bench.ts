@@ -1,0 +1,117 @@
+/**
+ * `npm run bench:report`: the adoption report over a realistic synthetic audit trail of about one million
+ * records (a busy department's three years), on SQLite and on PostgreSQL.
+ *
+ * 1. A seeded generator (bench/trail) makes the department's episodes; each evaluation is decided by the
+ *    real engine on FHIR resources and written through the real audit store, with the service's record
+ *    bodies and the hash chain, to both stores at once (the same ids, so the two chains are identical).
+ * 2. The roll-up catches up from seq 1 (timed: the one-off cost on an existing trail).
+ * 3. The report is timed: JSON by month and by week over the whole range, CSV, MeasureReport, one pathway
+ *    filter, each run 5 times (median and max); then 1 000 more records are appended and the report timed
+ *    with its catch-up included, as a request finds it between two background catch-ups.
+ *
+ * Goal (issue 11): every report under 2 s on both stores. Options (environment): BENCH_RECORDS (1000000),
+ * BENCH_SEED (20260101), BENCH_STORES (sqlite,postgres), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/test).
+ * Stops by itself; the PostgreSQL schema and the SQLite file are removed at the end.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openAuditStore, type AuditRecordInput, type AuditStore, type AuditStoreSettings } from '../src/audit/store.js';
+import { toMeasureReport } from '../src/adoption/measure-report.js';
+import type { ReportQuery } from '../src/adoption/report.js';
+import { AdoptionReports, openAdoptionBackend } from '../src/adoption/service.js';
+import { toCsv, toJson } from '../src/adoption/views.js';
+import { loadRuntime } from '../src/pathways/load.js';
+import { loadSettings } from '../src/settings.js';
+import { randomEpisodes } from './trail/episodes.js';
+import { SITE_SETTINGS, storeWriter, writeTrail, type TrailWriter } from './trail/records.js';
+
+const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
+const SEED = Number(process.env['BENCH_SEED'] ?? 20260101);
+const STORES = (process.env['BENCH_STORES'] ?? 'sqlite,postgres').split(',');
+const PG_URL = process.env['BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const START = Date.parse('2023-01-01T00:00:00Z');
+const DAYS = 3 * 365;
+/** Records per episode of the generator's mix (measured: about 2.37). */
+const PER_EPISODE = 2.37;
+
+const ms = (t0: number): number => Math.round(performance.now() - t0);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+function both(writers: readonly TrailWriter[]): TrailWriter {
+  return {
+    append: async (input: AuditRecordInput, id: string) => {
+      await Promise.all(writers.map((w) => w.append(input, id)));
+    },
+    flush: async () => {
+      await Promise.all(writers.map((w) => w.flush()));
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tnp-bench-report-'));
+  const schema = `tnp_bench_report_${process.pid}`;
+  const targets: { name: string; storage: AuditStoreSettings; store: AuditStore; writer: TrailWriter }[] = [];
+  for (const name of STORES) {
+    const storage: AuditStoreSettings = name === 'sqlite' ? { kind: 'sqlite', path: join(dir, 'audit.sqlite') } : { kind: 'postgres', url: PG_URL, schema };
+    const w = storeWriter(512);
+    const store = await openAuditStore(storage, { newId: w.newId, now: () => new Date() }, { maxBatch: 1000 });
+    targets.push({ name, storage, store, writer: w.bind(store) });
+  }
+  try {
+    const rt = await loadRuntime(loadSettings({ object: SITE_SETTINGS }));
+    const episodes = randomEpisodes(SEED, Math.round(RECORDS / PER_EPISODE), START, DAYS);
+    let t0 = performance.now();
+    const written = await writeTrail(both(targets.map((t) => t.writer)), episodes, rt, SEED);
+    const writeMs = ms(t0);
+    console.log(`trail: ${written} records, ${episodes.length} episodes over ${DAYS} days, written to ${STORES.join(' and ')} in ${(writeMs / 1000).toFixed(0)} s (seed ${SEED})`);
+    const whole: ReportQuery = { from: '2023-01-01', to: '2025-12-31', granularity: 'month' };
+    const rows: string[] = ['| store | roll-up from seq 1 | JSON, month, 3 years | JSON, week, 3 years | CSV, month | MeasureReport, month | one pathway, week | +1 000 records, catch-up included |', '|---|---|---|---|---|---|---|---|'];
+    for (const t of targets) {
+      const backend = await openAdoptionBackend(t.storage, { readOnly: false });
+      const reports = new AdoptionReports(backend, { now: () => new Date(), lateRetestMinutes: 30, batchSize: 5000 });
+      t0 = performance.now();
+      const up = await reports.catchUp();
+      const rollMs = ms(t0);
+      const time = async (f: () => Promise<unknown>): Promise<string> => {
+        const xs: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const s = performance.now();
+          await f();
+          xs.push(ms(s));
+        }
+        return `${median(xs)} ms (max ${Math.max(...xs)})`;
+      };
+      const monthJson = await time(async () => JSON.stringify(toJson(await reports.report(whole))));
+      const weekJson = await time(async () => JSON.stringify(toJson(await reports.report({ ...whole, granularity: 'week' }))));
+      const csv = await time(async () => toCsv(await reports.report(whole)));
+      const mr = await time(async () => JSON.stringify(toMeasureReport(await reports.report(whole))));
+      const one = await time(async () => JSON.stringify(toJson(await reports.report({ ...whole, granularity: 'week', pathwayId: 'chart2' }))));
+      const more = randomEpisodes(SEED + 1, Math.round(1000 / PER_EPISODE), Date.parse('2025-12-30T00:00:00Z'), 1);
+      const w = storeWriter(512);
+      const extraStore = await openAuditStore(t.storage, { newId: w.newId, now: () => new Date() });
+      await writeTrail(w.bind(extraStore), more, rt, SEED + 1);
+      await extraStore.close();
+      t0 = performance.now();
+      const m = await reports.report(whole);
+      const tail = `${ms(t0)} ms (${m.context.throughSeq - up.lastSeq} records rolled up)`;
+      rows.push(`| ${t.name} | ${(rollMs / 1000).toFixed(1)} s (${up.applied} records, ${Math.round(up.applied / (rollMs / 1000))}/s) | ${monthJson} | ${weekJson} | ${csv} | ${mr} | ${one} | ${tail} |`);
+      await reports.close();
+    }
+    console.log(`\n${rows.join('\n')}\n`);
+  } finally {
+    for (const t of targets) await t.store.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    if (STORES.includes('postgres')) {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await c.end();
+    }
+  }
+}
+
+await main();
