@@ -117,7 +117,7 @@ export const ERRORS = {
     status: 412,
     issueCode: 'exception',
     title: 'The FHIR server could not provide the data',
-    fix: 'The FHIR server failed, could not be reached or sent something that is not FHIR JSON (the message names which request and quotes its OperationOutcome): check fhirServer and the server\'s health, or send the data as prefetch.',
+    fix: 'The FHIR server failed, could not be reached or sent something that is not FHIR JSON (the message names which request and quotes its OperationOutcome), or a compressed body although an uncompressed one was asked for: check fhirServer and the server\'s health (and that it honours Accept-Encoding: identity), or send the data as prefetch.',
   },
   TNP_ERR_FHIR_TIMEOUT: {
     status: 412,

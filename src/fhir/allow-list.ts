@@ -8,13 +8,14 @@
  * So each entry of `cdsClients` lists the FHIR server bases it may name (`fhirServers`), and a
  * `fhirServer` is used only when it is one of them or a path under one.
  *
- * Both sides are parsed and normalised by the WHATWG URL parser, the one `fetch` itself uses, so what
- * is compared is what would be connected to: scheme; host (lower case, IDN as punycode, IPv4 written as
- * 127.1, 0x7f.1, 2130706433 or 0177.0.0.1 all become 127.0.0.1, IPv6 in its shortest form, a trailing
- * dot removed); port (a default port is no port); and the path, on segment boundaries (`/fhir` allows
- * `/fhir` and `/fhir/...`, never `/fhir-evil`), after dot segments are resolved. Backslashes,
- * credentials, and percent-encoded dots, slashes, backslashes or percent signs in the path (which a
- * server might decode into a path the parser did not see) are refused outright.
+ * Both sides are parsed and normalised by the WHATWG URL parser, the one `fetch` itself uses (the FHIR
+ * client, fhir-kit-client, sends through Node's `fetch`), so what is compared is what would be
+ * connected to: scheme; host (lower case, IDN as punycode, IPv4 written as 127.1, 0x7f.1, 2130706433 or
+ * 0177.0.0.1 all become 127.0.0.1, IPv6 in its shortest form, a trailing dot removed); port (a default
+ * port is no port); and the path, on segment boundaries (`/fhir` allows `/fhir` and `/fhir/...`, never
+ * `/fhir-evil`), after dot segments are resolved. Backslashes, credentials, and percent-encoded dots,
+ * slashes, backslashes or percent signs in the path (which a server might decode into a path the
+ * parser did not see) are refused outright.
  */
 
 /** A FHIR server base, normalised. */

@@ -4,7 +4,9 @@
  * further pages (src/cds/prefetch.ts).
  *
  * Every next link goes through the session (src/fhir/session.ts): it must stay under the allowed
- * `fhirServer` base, on its origin, with no redirect, within the time bound. Paging stops with a 412
+ * `fhirServer` base, on its origin, with no redirect, within the time bound; only the URL the session
+ * checked is requested (fhir-kit-client's `nextPage` would request the link as written, unchecked, so it
+ * is not used). Paging stops with a 412
  * past {@link FhirLimits.maxPages} pages or {@link FhirLimits.maxResources} resources (a runaway or
  * looping result is never evaluated as if complete), and on a next link already followed (a loop).
  */

@@ -7,7 +7,8 @@
  * neither way ({@link https://cds-hooks.hl7.org/2.0/#fhir-resource-access | FHIR Resource Access},
  * {@link https://cds-hooks.hl7.org/2.0/#prefetch-data | Prefetch Data}). Everything goes through one
  * FHIR session (src/fhir/session.ts: the client's allow-list, no redirects, the time bound, the size
- * limits) and one paging helper (src/fhir/paging.ts). Every failure is a coded `TNP_ERR_FHIR_*` error
+ * limits; the HTTP is fhir-kit-client's `search` and `read`, src/fhir/http.ts) and one paging helper
+ * (src/fhir/paging.ts). Every failure is a coded `TNP_ERR_FHIR_*` error
  * with HTTP status 412 and a message naming what failed, for the log and the audit record.
  *
  * The access token is transient: it is sent to the allowed `fhirServer` base only, never logged and
@@ -69,13 +70,13 @@ async function searchObservations(s: FhirSession, req: PullRequest): Promise<unk
   if (req.observationCodes.length === 0) return [];
   const code = req.observationCodes.map((c) => `${escapeSearchValue(c.system)}|${escapeSearchValue(c.code)}`).join(',');
   const what = 'the Observation search';
-  const first = await s.get(s.url('Observation', { patient: req.patientId, code, _count: String(PULL_PAGE_COUNT) }), what);
+  const first = await s.search('Observation', { patient: req.patientId, code, _count: String(PULL_PAGE_COUNT) }, what);
   return followPages(s, first, { what, includeFirst: true });
 }
 
 async function readPatient(s: FhirSession, req: PullRequest): Promise<unknown[]> {
   if (!req.includePatient) return [];
-  const patient = await s.get(s.url(`Patient/${req.patientId}`), 'the Patient read');
+  const patient = await s.read('Patient', req.patientId, 'the Patient read');
   if (patient['resourceType'] !== 'Patient') {
     throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${s.base.origin} answered the Patient read with ${describeResource(patient)}, not a Patient`);
   }

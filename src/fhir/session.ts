@@ -4,7 +4,10 @@
  * - The server must be allowed for the calling client (src/fhir/allow-list.ts); otherwise nothing is
  *   sent at all (`TNP_ERR_FHIR_SERVER_NOT_ALLOWED`).
  * - Every request goes to that base or below it, on its origin (a link elsewhere is refused before any
- *   request, so the access token goes nowhere else), and never follows a redirect (src/fhir/http.ts).
+ *   request, so the access token goes nowhere else), and never follows a redirect.
+ * - The requests go through one fhir-kit-client client and one connection pool of its own, whose
+ *   response bodies are bounded (src/fhir/http.ts); the pool is closed when the session ends, so no
+ *   connection outlives it.
  * - The whole session is bounded by `timeoutMs` (`fhirPullTimeoutMs`), on the injected timers: when it
  *   fires, the requests in flight are aborted and late answers ignored.
  * - Response bodies, pages and resources are bounded by {@link FHIR_LIMITS}; past a limit the session
@@ -16,7 +19,7 @@
 import { TnpError } from '../errors.js';
 import type { Timers } from '../util/timers.js';
 import { allowedFhirBase, baseHref, isUnderBase, parseFhirUrl, urlTextProblem, type FhirBase } from './allow-list.js';
-import { getFhirJson } from './http.js';
+import { openFhirHttp, type FhirHttp } from './http.js';
 
 export interface FhirLimits {
   /** Search pages read at most (a prefetch Bundle counts as page 1). */
@@ -52,11 +55,13 @@ export interface FhirSession {
   /** The base every request stays under. */
   readonly base: FhirBase;
   readonly limits: FhirLimits;
-  /** A URL under the base: `url('Observation', { patient: 'p1' })`. */
-  url(path: string, params?: Readonly<Record<string, string>>): URL;
+  /** A search under the base (`search('Observation', { patient: 'p1' }, what)`); the answer must be a JSON object. */
+  search(resourceType: string, params: Readonly<Record<string, string>>, what: string): Promise<Json>;
+  /** A read under the base (`read('Patient', 'p1', what)`); the answer must be a JSON object. */
+  read(resourceType: string, id: string, what: string): Promise<Json>;
   /** Resolves a link the server gave (absolute, or relative to the base); refuses one outside the base. */
   link(text: string, what: string): URL;
-  /** GETs a URL under the base; the answer must be a JSON object. */
+  /** GETs a URL {@link link} returned; the answer must be a JSON object. */
   get(url: URL, what: string): Promise<Json>;
 }
 
@@ -93,14 +98,29 @@ export async function withFhirSession<T>(opts: FhirSessionOptions, run: (session
   const timeoutError = (what: string): TnpError =>
     new TnpError('TNP_ERR_FHIR_TIMEOUT', `the FHIR server ${base.origin} did not answer ${what} within ${opts.timeoutMs} ms (fhirPullTimeoutMs); the pull was abandoned`);
 
+  // One client and one connection pool for the whole session, closed with it (src/fhir/http.ts).
+  const http: FhirHttp = openFhirHttp({ base, accessToken: opts.accessToken, signal: controller.signal, maxBytes: limits.maxBodyBytes });
+
+  /** One request: counted, named while in flight, its answer a JSON object. */
+  const send = async (what: string, request: () => Promise<unknown>): Promise<Json> => {
+    if (controller.signal.aborted) throw new SessionTimeout();
+    requests += 1;
+    pending.add(what);
+    try {
+      const body = await request();
+      if (!isRecord(body)) throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${base.origin} answered ${what} with JSON that is not a FHIR resource`);
+      return body;
+    } catch (e) {
+      if (timedOut) throw timeoutError(what);
+      throw e;
+    } finally {
+      pending.delete(what);
+    }
+  };
+
   const session: FhirSession = {
     base,
     limits,
-    url(path, params) {
-      const url = new URL(`${baseHref(base)}/${path}`);
-      for (const [k, v] of Object.entries(params ?? {})) url.searchParams.append(k, v);
-      return url;
-    },
     link(text, what) {
       const problem = urlTextProblem(text);
       if (problem !== null) throw new TnpError('TNP_ERR_FHIR_FOREIGN_LINK', `the FHIR server ${base.origin} gave a next-page link that ${problem} in ${what}; it was not followed`);
@@ -120,21 +140,9 @@ export async function withFhirSession<T>(opts: FhirSessionOptions, run: (session
       // The request goes to the base's origin as normalised (host without a trailing dot, no default port).
       return new URL(`${base.origin}${resolved.pathname}${resolved.search}`);
     },
-    async get(url, what) {
-      if (controller.signal.aborted) throw new SessionTimeout();
-      requests += 1;
-      pending.add(what);
-      try {
-        const body = await getFhirJson({ url, what, origin: base.origin, accessToken: opts.accessToken, signal: controller.signal, maxBytes: limits.maxBodyBytes });
-        if (!isRecord(body)) throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${base.origin} answered ${what} with JSON that is not a FHIR resource`);
-        return body;
-      } catch (e) {
-        if (timedOut) throw timeoutError(what);
-        throw e;
-      } finally {
-        pending.delete(what);
-      }
-    },
+    search: (resourceType, params, what) => send(what, () => http.search(resourceType, params, what)),
+    read: (resourceType, id, what) => send(what, () => http.read(resourceType, id, what)),
+    get: (url, what) => send(what, () => http.get(url, what)),
   };
 
   let cancelTimer: () => void = () => undefined;
@@ -153,10 +161,13 @@ export async function withFhirSession<T>(opts: FhirSessionOptions, run: (session
   } catch (e) {
     if (e instanceof TnpError) throw e;
     if (timedOut || e instanceof SessionTimeout) throw timeoutError('the pull');
-    throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${base.origin} could not be queried`, { cause: e });
+    // Not the error itself: only coded errors, which carry no request, leave the session.
+    throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${base.origin} could not be queried (${e instanceof Error ? e.name : 'a failure'})`);
   } finally {
     cancelTimer();
-    // Cancels whatever is still in flight (a sibling request after a failure).
+    // Cancels whatever is still in flight (a sibling request after a failure), then closes the
+    // session's connections: none outlives it.
     if (!controller.signal.aborted) controller.abort(new SessionTimeout());
+    await http.close();
   }
 }

@@ -167,6 +167,20 @@ describe('pullPathwayData', () => {
     expect(e.message).toMatch(/answered the Observation search with a body that is not JSON/);
   });
 
+  it('maps an empty body to TNP_ERR_FHIR_FAILED', async () => {
+    const srv = await startLoopbackServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/fhir+json' });
+      res.end();
+    });
+    try {
+      const e = await pullError(pullReq({ fhirServer: srv.origin, allowedServers: [srv.origin], includePatient: false }));
+      expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
+      expect(e.message).toBe(`the FHIR server ${srv.origin} answered the Observation search with an empty body, not a FHIR resource`);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('maps an unreachable server to TNP_ERR_FHIR_FAILED', async () => {
     const port = await closedPort();
     const e = await pullError(pullReq({ fhirServer: `http://127.0.0.1:${port}/fhir`, allowedServers: [`http://127.0.0.1:${port}/fhir`] }));

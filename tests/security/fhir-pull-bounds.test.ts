@@ -4,10 +4,16 @@
  * 412 (the record could not be completely obtained, so it is never evaluated as if complete), audited
  * with the limit that was met. Each bound is tested at 10x normal size (answered) and 1,000x (refused
  * early): normal is one episode's 20 Observations on one page of about 20 KB.
+ *
+ * The body bound sits in the dispatcher of the FHIR client's `fetch` (src/fhir/body-guard.ts), so it is
+ * also tested at its edge (exactly the limit is read, one byte more is not), on the headers (a
+ * Content-Length over the limit is refused before any of the body comes), and against compression (a
+ * gzip of 20 KB that decodes to 20 MB). No connection of a pull is left open after it.
  */
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FHIR_LIMITS } from '../../src/fhir/session.js';
 import { admin, call, EHR_ISS, hookBody, searchset, SERVICE_PATH, startApp, type RunningApp, type WireJson } from '../support/cds-app.js';
 import { createCdsClient, type CdsTestClient } from '../support/cds-client.js';
@@ -53,12 +59,16 @@ async function writePage(res: ServerResponse, patientId: string, offset: number)
   res.end(']}');
 }
 
+/** The synthetic FHIR server's usual answer: the pages of {@link shape}. */
+async function pages(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://x');
+  await writePage(res, url.searchParams.get('patient') ?? 'p', Number(url.searchParams.get('_offset') ?? '0'));
+}
+
 beforeAll(async () => {
   ehr = await createCdsClient({ iss: EHR_ISS, alg: 'ES384', now });
-  fhir = await startLoopbackServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    await writePage(res, url.searchParams.get('patient') ?? 'p', Number(url.searchParams.get('_offset') ?? '0'));
-  });
+  // Idle connections are kept (and offered) for 10 minutes: only the client closes them in a test's time.
+  fhir = await startLoopbackServer(pages, { keepAliveTimeoutMs: 600_000 });
   app = await startApp({ clients: [ehr], now, fhirServers: [`${fhir.origin}/fhir`], timers: manualTimers() });
 });
 
@@ -66,6 +76,8 @@ afterAll(async () => {
   await app?.close();
   await fhir?.close();
 });
+
+afterEach(() => fhir.setHandler(pages));
 
 async function pull(extra: Record<string, unknown> = {}): Promise<{ status: number; json: WireJson; record: WireJson }> {
   const patientId = `pbig-${randomUUID().slice(0, 8)}`;
@@ -138,5 +150,81 @@ describe('S-17: bytes of a response body', () => {
     expectLimit(r, new RegExp(`larger than ${FHIR_LIMITS.maxBodyBytes} bytes`));
     // The service went away before the server had written the page.
     await fhir.until(() => fhir.requests.length === 1 && fhir.requests[0]!.aborted);
+  });
+});
+
+/** A searchset Bundle with no entry, padded to exactly `bytes` bytes of JSON. */
+function bundleOfBytes(bytes: number): Buffer {
+  const head = '{"resourceType":"Bundle","type":"searchset","entry":[],"pad":"';
+  return Buffer.from(`${head}${'x'.repeat(bytes - head.length - 2)}"}`);
+}
+
+describe('S-17: bytes of a response body, at the limit and on its headers', () => {
+  it.each([
+    ['with a Content-Length', true],
+    ['chunked', false],
+  ])(`a body of exactly ${FHIR_LIMITS.maxBodyBytes} bytes is read; one byte more is refused (%s)`, async (_name, declared) => {
+    for (const [bytes, ok] of [
+      [FHIR_LIMITS.maxBodyBytes, true],
+      [FHIR_LIMITS.maxBodyBytes + 1, false],
+    ] as const) {
+      const body = bundleOfBytes(bytes);
+      expect(body.length).toBe(bytes);
+      fhir.setHandler((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/fhir+json', ...(declared ? { 'content-length': String(bytes) } : {}) });
+        // Chunked: written in pieces, so that no length is known before the end.
+        if (declared) res.end(body);
+        else {
+          for (let at = 0; at < body.length; at += 65_536) res.write(body.subarray(at, at + 65_536));
+          res.end();
+        }
+      });
+      const r = await pull();
+      if (ok) expect(r.status, `${bytes} bytes`).toBe(200);
+      else expectLimit(r, new RegExp(`larger than ${FHIR_LIMITS.maxBodyBytes} bytes`));
+    }
+  });
+
+  it('a Content-Length over the limit is refused on the headers, before any of the body is sent', async () => {
+    fhir.setHandler((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-length': String(1000 * 20_000) });
+      // Headers only: the body never comes. Refused at once, or this request would wait for it.
+      res.flushHeaders();
+    });
+    const r = await pull();
+    expectLimit(r, new RegExp(`larger than ${FHIR_LIMITS.maxBodyBytes} bytes`));
+    await fhir.until(() => fhir.requests.length === 1 && fhir.requests[0]!.aborted);
+  });
+
+  it.each([
+    ['10x', 10_000],
+    ['1,000x', 1_000_000],
+  ])('a compressed body (gzip of a page of %s normal size) is refused unread: bodies are asked for uncompressed, so a small gzip cannot expand past the limit', async (_name, pad) => {
+    shape = { total: NORMAL_OBSERVATIONS, perPage: 100, pad };
+    const page = JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: Array.from({ length: NORMAL_OBSERVATIONS }, (_, i) => ({ resource: observation('p', i, pad) })) });
+    const gz = gzipSync(page);
+    expect(gz.length).toBeLessThan(FHIR_LIMITS.maxBodyBytes);
+    const asked: (string | undefined)[] = [];
+    fhir.setHandler((req, res) => {
+      asked.push(req.headers['accept-encoding']);
+      res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-encoding': 'gzip', 'content-length': String(gz.length) });
+      res.end(gz);
+    });
+    const r = await pull();
+    expect(r.status).toBe(412);
+    expect(r.record.body.error.cause.code).toBe('TNP_ERR_FHIR_FAILED');
+    expect(r.record.body.error.cause.message).toMatch(/compressed body \(Content-Encoding: gzip\)/);
+    expect(asked).toEqual(['identity']);
+  });
+});
+
+describe('S-17: connections', () => {
+  it('no connection outlives the pull, even when the server offers to keep it open for 10 minutes', async () => {
+    shape = { total: NORMAL_OBSERVATIONS, perPage: 100, pad: 0 };
+    const r = await pull();
+    expect(r.status).toBe(200);
+    expect(fhir.connections).toBeGreaterThan(0);
+    // Resolves when the server sees the connection closed; a pooled connection would stay open.
+    await fhir.until(() => fhir.open === 0);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * A raw HTTP server on loopback for the FHIR pull's security tests: it counts every TCP connection (so a
- * test can prove that nothing connected at all), records every request, and answers with whatever the
- * test's handler writes (a redirect, an error, a body of any size, or nothing ever).
+ * test can prove that nothing connected at all, or that no connection is left open), records every
+ * request, and answers with whatever the test's handler writes (a redirect, an error, a body of any
+ * size, or nothing ever).
  *
  * With `dualStack` it listens on `::` (IPv6 and IPv4-mapped), so that 127.0.0.1, ::1 and
  * ::ffff:127.0.0.1 all reach it: every loopback spelling of its port is counted.
@@ -26,10 +27,12 @@ export interface LoopbackServer {
   readonly origin: string;
   /** TCP connections accepted so far (any address family). */
   readonly connections: number;
+  /** TCP connections open now (accepted and not yet closed). */
+  readonly open: number;
   readonly requests: LoopbackRequest[];
   /** Replaces the handler. */
   setHandler(handler: LoopbackHandler): void;
-  /** Resolves once `cond()` holds; checked on every connection, request and request end. */
+  /** Resolves once `cond()` holds; checked on every connection and its close, request and request end. */
   until(cond: () => boolean): Promise<void>;
   close(): Promise<void>;
 }
@@ -44,7 +47,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 /** A handler that never answers (the request stays open until the client goes away or the server closes). */
 export const neverAnswer: LoopbackHandler = () => undefined;
 
-export async function startLoopbackServer(handler: LoopbackHandler = neverAnswer, opts: { dualStack?: boolean } = {}): Promise<LoopbackServer> {
+export interface LoopbackOptions {
+  /** Listen on `::` (IPv6 and IPv4-mapped) instead of 127.0.0.1. */
+  readonly dualStack?: boolean;
+  /** How long an idle connection is kept open (and offered in `Keep-Alive: timeout=`); Node's default is 5 s. */
+  readonly keepAliveTimeoutMs?: number;
+}
+
+export async function startLoopbackServer(handler: LoopbackHandler = neverAnswer, opts: LoopbackOptions = {}): Promise<LoopbackServer> {
   let handle = handler;
   let connections = 0;
   const requests: LoopbackRequest[] = [];
@@ -63,10 +73,14 @@ export async function startLoopbackServer(handler: LoopbackHandler = neverAnswer
     changed();
     Promise.resolve(handle(req, res, rec)).catch(() => res.destroy());
   });
+  if (opts.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = opts.keepAliveTimeoutMs;
   server.on('connection', (socket: Socket) => {
     connections += 1;
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      changed();
+    });
     changed();
   });
   await new Promise<void>((resolve) => server.listen({ host: opts.dualStack === true ? '::' : '127.0.0.1', port: 0, ipv6Only: false }, resolve));
@@ -76,6 +90,9 @@ export async function startLoopbackServer(handler: LoopbackHandler = neverAnswer
     origin: `http://127.0.0.1:${port}`,
     get connections() {
       return connections;
+    },
+    get open() {
+      return sockets.size;
     },
     requests,
     setHandler(next) {
