@@ -17,6 +17,10 @@ import type { AuditStore } from './audit/store.js';
 import { createJwtVerifier } from './cds/jwt.js';
 import { cdsServicePlugin, DISCOVERY_PATH } from './cds/service.js';
 import { consolePlugin } from './console/plugin.js';
+import { createLabServices, type LabServices } from './episodes/lab-services.js';
+import { worklistPlugin } from './episodes/routes.js';
+import { fhirIntakePlugin } from './intake/fhir-routes.js';
+import type { Poster } from './alerts/deliver.js';
 import type { PathwayRuntime } from './engine/catalogue.js';
 import { TnpError } from './errors.js';
 import { adminPlugin } from './http/admin.js';
@@ -43,6 +47,15 @@ export interface AppDeps {
   readonly fetchJwks?: (url: string) => Promise<unknown>;
   /** Metrics registry (default: a new one for this app). */
   readonly metrics?: Metrics;
+  /** How alerts are POSTed to the notification webhooks (default: fetch with a timeout). */
+  readonly postAlert?: Poster;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Laboratory intake, worklist stream and background work (src/episodes/lab-services.ts). */
+    lab: LabServices;
+  }
 }
 
 /** The product version, recorded in every evaluation record as the engine version. */
@@ -158,6 +171,13 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
   await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION });
   await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
   await app.register(consolePlugin, { runtime: deps.runtime, settings });
+
+  // Laboratory results in (FHIR here, HL7 v2 by src/intake/hl7-listener.ts), the worklist and its stream.
+  const lab = createLabServices(settings, { store: deps.store, runtime: deps.runtime, now: deps.now, newId: deps.newId, logger, engineVersion: ENGINE_VERSION, ...(deps.postAlert === undefined ? {} : { post: deps.postAlert }) });
+  app.decorate('lab', lab);
+  app.addHook('onClose', () => Promise.resolve(lab.stream.close()));
+  await app.register(fhirIntakePlugin, { labClients: settings.labClients, adminTokens: settings.adminTokens, publicBaseUrl: settings.publicBaseUrl, intake: lab.intake, store: deps.store, version: ENGINE_VERSION });
+  await app.register(worklistPlugin, { worklistTokens: settings.worklistTokens, adminTokens: settings.adminTokens, store: deps.store, stream: lab.stream, now: deps.now });
 
   app.log.info({ event: 'app-built', discovery: DISCOVERY_PATH, publicBaseUrl: settings.publicBaseUrl, cdsClients: settings.cdsClients.map((c) => c.iss), store: deps.store.location }, 'hs-troponin-cds ready');
   return app;

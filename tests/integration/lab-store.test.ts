@@ -30,7 +30,7 @@ function event(patientKey: string, expectedRev: number | null, resultId: string,
     episodes: [episode('ep-1', patientKey, (expectedRev ?? 0) + 1)],
     evaluations: [{ episodeId: 'ep-1', at: AT, trigger: 'lab-result', outcome: 'needs-input', auditId }],
     alerts: [{ id: randomUUID(), dedupeKey: `d|${expectedRev ?? 0}`, url: 'http://127.0.0.1:1/hook', episodeId: 'ep-1', event: 'outcome-changed', body: '{}', status: 'pending', attempts: 0, nextAttemptMs: 0, lastError: null, createdAt: AT, updatedAt: AT }],
-    changes: [{ episodeId: 'ep-1', at: AT }],
+    changes: [{ episodeId: 'ep-1', at: AT, row: '{}' }],
   };
 }
 

@@ -77,7 +77,7 @@ export class PostgresLab implements LabReads, LabOutbox {
     for (const l of ev.patientLinks) await this.run(client, st.linkInsert, [l.identifierKey, l.patientKey]);
     for (const e of ev.episodes) await this.run(client, st.episodeUpsert, params.episode(e));
     for (const e of ev.evaluations) await this.run(client, st.evaluationInsert, [e.episodeId, e.episodeId, e.at, e.trigger, e.outcome, e.auditId]);
-    for (const c of ev.changes) await this.run(client, st.changeInsert, [c.at, c.episodeId]);
+    for (const c of ev.changes) await this.run(client, st.changeInsert, [c.at, c.episodeId, c.row]);
     for (const a of ev.alerts) await this.run(client, st.alertInsert, params.alert(a));
     if (ev.message !== undefined) await this.run(client, st.messageInsert, [ev.message.sha256, ev.message.receivedAt, ev.message.client, ev.message.text]);
     return null;

@@ -33,7 +33,7 @@ CREATE INDEX IF NOT EXISTS lab_episodes_status ON ${t('lab_episodes')} (status, 
 CREATE TABLE IF NOT EXISTS ${t('lab_evaluations')} (
   episode_id TEXT NOT NULL, seq ${int} NOT NULL, at TEXT NOT NULL, trigger TEXT NOT NULL, outcome TEXT NOT NULL, audit_id TEXT NOT NULL,
   PRIMARY KEY (episode_id, seq));
-CREATE TABLE IF NOT EXISTS ${t('lab_changes')} (seq ${int} PRIMARY KEY, at TEXT NOT NULL, episode_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${t('lab_changes')} (seq ${int} PRIMARY KEY, at TEXT NOT NULL, episode_id TEXT NOT NULL, row TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${t('lab_alerts')} (
   id TEXT PRIMARY KEY, dedupe_key TEXT NOT NULL UNIQUE, url TEXT NOT NULL, episode_id TEXT NOT NULL, event TEXT NOT NULL,
   body TEXT NOT NULL, status TEXT NOT NULL, attempts ${int} NOT NULL, next_attempt_ms ${int} NOT NULL, claimed_until_ms ${int},
@@ -63,7 +63,7 @@ export function labStatements(T: string) {
       overdue_fired_ms = excluded.overdue_fired_ms, window_ends_ms = excluded.window_ends_ms, last_change_at = excluded.last_change_at, state = excluded.state`,
     evaluationInsert: `INSERT INTO ${t('lab_evaluations')} (episode_id, seq, at, trigger, outcome, audit_id)
       VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM ${t('lab_evaluations')} WHERE episode_id = ?), ?, ?, ?, ?)`,
-    changeInsert: `INSERT INTO ${t('lab_changes')} (seq, at, episode_id) VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM ${t('lab_changes')}), ?, ?)`,
+    changeInsert: `INSERT INTO ${t('lab_changes')} (seq, at, episode_id, row) VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM ${t('lab_changes')}), ?, ?, ?)`,
     alertInsert: `INSERT INTO ${t('lab_alerts')} (${AL}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
     messageInsert: `INSERT INTO ${t('lab_messages')} (sha256, received_at, client, text) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
 
@@ -80,9 +80,9 @@ export function labStatements(T: string) {
     unmatched: `SELECT ${RR} FROM ${t('lab_results')} WHERE patient_key IS NULL ORDER BY created_at DESC, id LIMIT ?`,
     linksOf: (n: number) => `SELECT DISTINCT patient_key FROM ${t('lab_patient_links')} WHERE identifier_key IN (${marks(n)}) LIMIT 100`,
     resultsOfPatients: (n: number) => `SELECT ${RR} FROM ${t('lab_results')} WHERE patient_key IN (${marks(n)}) AND time_ms >= ? ORDER BY time_ms DESC LIMIT ?`,
-    dueEpisodes: `SELECT state FROM ${t('lab_episodes')} WHERE status = 'open' AND ((retest_due_ms IS NOT NULL AND retest_due_ms <= ?
+    dueEpisodes: `SELECT state FROM ${t('lab_episodes')} WHERE status = 'open' AND ((retest_due_ms IS NOT NULL AND retest_due_ms < ?
       AND (overdue_fired_ms IS NULL OR overdue_fired_ms <> retest_due_ms)) OR window_ends_ms <= ?) ORDER BY window_ends_ms LIMIT ?`,
-    changesAfter: `SELECT seq, at, episode_id FROM ${t('lab_changes')} WHERE seq > ? ORDER BY seq LIMIT ?`,
+    changesAfter: `SELECT seq, at, episode_id, row FROM ${t('lab_changes')} WHERE seq > ? ORDER BY seq LIMIT ?`,
     lastChange: `SELECT coalesce(max(seq), 0) AS m FROM ${t('lab_changes')}`,
     alertsByStatus: `SELECT ${AL} FROM ${t('lab_alerts')} WHERE status = ? ORDER BY updated_at DESC, id LIMIT ?`,
     alertCount: `SELECT count(*) AS n FROM ${t('lab_alerts')} WHERE status = ?`,
@@ -150,7 +150,7 @@ export function toEvaluation(r: Row): EvaluationRow {
 }
 
 export function toChange(r: Row): ChangeRow {
-  return { seq: num(r['seq']), at: str(r['at']), episodeId: str(r['episode_id']) };
+  return { seq: num(r['seq']), at: str(r['at']), episodeId: str(r['episode_id']), row: str(r['row']) };
 }
 
 export function toAlert(r: Row): AlertRow {

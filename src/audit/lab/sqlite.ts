@@ -61,7 +61,7 @@ export class SqliteLab implements LabReads, LabOutbox {
     for (const l of ev.patientLinks) this.run(st.linkInsert, [l.identifierKey, l.patientKey]);
     for (const e of ev.episodes) this.run(st.episodeUpsert, params.episode(e));
     for (const e of ev.evaluations) this.run(st.evaluationInsert, [e.episodeId, e.episodeId, e.at, e.trigger, e.outcome, e.auditId]);
-    for (const c of ev.changes) this.run(st.changeInsert, [c.at, c.episodeId]);
+    for (const c of ev.changes) this.run(st.changeInsert, [c.at, c.episodeId, c.row]);
     for (const a of ev.alerts) this.run(st.alertInsert, params.alert(a));
     if (ev.message !== undefined) this.run(st.messageInsert, [ev.message.sha256, ev.message.receivedAt, ev.message.client, ev.message.text]);
     return null;

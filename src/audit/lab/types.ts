@@ -128,7 +128,7 @@ export interface LabEvent {
   readonly evaluations: readonly Omit<EvaluationRow, 'seq'>[];
   readonly alerts: readonly AlertRow[];
   /** Episodes whose worklist row changed (the stream's feed). */
-  readonly changes: readonly { readonly episodeId: string; readonly at: string }[];
+  readonly changes: readonly { readonly episodeId: string; readonly at: string; readonly row: string }[];
   /** The raw HL7 message (kept once per digest), when the event came from one. */
   readonly message?: { readonly sha256: string; readonly receivedAt: string; readonly client: string; readonly text: string };
 }
@@ -163,6 +163,8 @@ export interface ChangeRow {
   readonly seq: number;
   readonly at: string;
   readonly episodeId: string;
+  /** The worklist row as it was after the change (JSON). */
+  readonly row: string;
 }
 
 /** The lab reads of the store (each one query or a few; bounded by their `limit`). */
