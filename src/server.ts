@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { openAuditStore, type AuditStore } from './audit/store.js';
 import { buildApp } from './app.js';
 import { TnpError } from './errors.js';
+import { startHl7Listener, type Hl7Listener } from './intake/hl7-listener.js';
 import { createLogger } from './observability/logger.js';
 import { loadRuntime } from './pathways/load.js';
 import { loadSettings, type Settings } from './settings.js';
@@ -59,10 +60,16 @@ async function main(): Promise<void> {
   logger.info({ event: 'audit-store-open', location: store.location }, 'audit store open');
 
   let app;
+  let hl7: Hl7Listener | null = null;
+  let stopLab: () => void = () => undefined;
   try {
     app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger });
     await app.listen({ host: settings.host, port: settings.port });
+    // Laboratory results over HL7 v2 (MLLP), when the settings name a listener; timers, alerts, streams.
+    if (settings.hl7 !== null) hl7 = await startHl7Listener({ ...settings.hl7, clients: settings.labClients, intake: app.lab.intake, now, newId: randomUUID, logger });
+    stopLab = app.lab.start();
   } catch (e) {
+    await app?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     fail(describe(e));
   }
@@ -80,8 +87,9 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 10_000);
     timer.unref();
-    app
-      .close()
+    stopLab();
+    Promise.resolve(hl7?.close())
+      .then(() => app.close())
       .then(() => store.close())
       .then(() => {
         logger.info({ event: 'stopped' }, 'stopped');
