@@ -20,6 +20,9 @@ import { consolePlugin } from './console/plugin.js';
 import { createLabServices, type LabServices } from './episodes/lab-services.js';
 import { worklistPlugin } from './episodes/routes.js';
 import { fhirIntakePlugin } from './intake/fhir-routes.js';
+import { withStoredResults } from './intake/cds-merge.js';
+import { episodeRules } from './episodes/rules.js';
+import type { CdsPatientViewRequest } from './cds/types.js';
 import type { Poster } from './alerts/deliver.js';
 import type { PathwayRuntime } from './engine/catalogue.js';
 import { TnpError } from './errors.js';
@@ -168,7 +171,13 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
     return reply.type(metrics.registry.contentType).header('cache-control', 'no-store').send(text);
   });
 
-  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION });
+  // With laboratory intake on, a CDS call sees the patient's stored lab results (src/intake/cds-merge.ts).
+  const windowMs = episodeRules(deps.runtime, settings.notifications).windowMs;
+  const labResults =
+    settings.labClients.length === 0
+      ? undefined
+      : (body: CdsPatientViewRequest, resources: readonly unknown[], nowMs: number) => withStoredResults(deps.store, resources, { patientId: body.context.patientId, prefetch: body.prefetch, nowMs, windowMs });
+  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, ...(labResults === undefined ? {} : { labResults }) });
   await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
   await app.register(consolePlugin, { runtime: deps.runtime, settings });
 

@@ -70,6 +70,11 @@ export interface CdsServiceOptions {
   readonly newId: () => string;
   /** The product version (package.json), recorded in every evaluation record as the engine version. */
   readonly engineVersion: string;
+  /**
+   * With laboratory intake on: adds the patient's stored lab results to the gathered data (and discovery
+   * asks for the Patient, whose identifiers find them). See src/intake/cds-merge.ts.
+   */
+  readonly labResults?: (body: CdsPatientViewRequest, resources: readonly unknown[], nowMs: number) => Promise<{ resources: unknown[]; added: number; duplicates: number }>;
 }
 
 type Json = Record<string, unknown>;
@@ -99,7 +104,7 @@ function plain(value: unknown): unknown {
 
 /** The CDS Hooks routes. Registered inside buildApp, which installs the error handler and the parsers. */
 export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions): Promise<void> {
-  const { settings, runtime, store, verifier, metrics, newId, engineVersion } = opts;
+  const { settings, runtime, store, verifier, metrics, newId, engineVersion, labResults } = opts;
   const needPatient = runtime.sexSpecificUrls;
 
   /** CDS Hooks 2.0 "Trusting CDS Clients": `aud` is the exact URL of the endpoint, from publicBaseUrl. */
@@ -238,7 +243,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         id: SERVICE_ID,
         title: 'Chest pain: high-sensitivity troponin pathway (Chart 2)',
         description: `${runtime.pathway.file.title}. ${runtime.pathway.file.description} Answers one card: the pathway outcome, the retest time, and why.`,
-        prefetch: prefetchTemplates(runtime, needPatient),
+        prefetch: prefetchTemplates(runtime, needPatient || labResults !== undefined),
         usageRequirements:
           'For adults in the emergency department with cardiac-sounding chest pain. Needs the ECG (LOINC 8601-7), the TIMI score and the high-sensitivity troponin results of the episode, by prefetch or through fhirServer with fhirAuthorization (read Observation' +
           (needPatient ? ' and Patient' : '') +
@@ -312,6 +317,10 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         throw e;
       }
 
+      if (labResults !== undefined) {
+        const merged = await labResults(body, data.resources, req.receivedAtMs);
+        data = { ...data, resources: merged.resources, sources: { ...data.sources, labResults: merged.added, labDuplicates: merged.duplicates } as GatheredData['sources'] };
+      }
       const decision: Decision = await decideResources(runtime, data.resources as Resource[], {
         now: instantFromEpochMs(req.receivedAtMs),
         encounterId: body.context.encounterId ?? null,
