@@ -119,11 +119,10 @@ function suite(kind: 'sqlite' | 'postgres'): void {
       });
       req.end();
       await opened;
-      await new Promise((r) => setTimeout(r, 50));
       const nhs = '9000000203';
       clock.set('2026-03-08T10:05:00Z');
       await post(troponin({ nhs, at: '2026-03-08T10:00:00Z', value: 50, id: 'sse-1' }));
-      for (let i = 0; i < 50 && !events.join('').includes(nhs); i++) {
+      for (let i = 0; i < 500 && !events.join('').includes(nhs); i++) {
         await app.app.lab.runOnce();
         await new Promise((r) => setTimeout(r, 20));
       }

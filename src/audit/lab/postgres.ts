@@ -69,10 +69,10 @@ export class PostgresLab implements LabReads, LabOutbox {
     const st = this.st;
     for (const p of ev.patients) {
       const n = p.expectedRev === null ? await this.run(client, st.patientInsert, [p.key]) : await this.run(client, st.patientBump, [p.key, p.expectedRev]);
-      if (n !== 1) return `patient ${p.key} changed meanwhile`;
+      if (n !== 1) return 'a patient of the event changed meanwhile';
     }
-    for (const k of ev.newKeys) if ((await this.run(client, st.keyInsert, [k.key, k.resultId])) !== 1) return `result key ${k.key} taken meanwhile`;
-    for (const v of ev.versions) if ((await this.run(client, st.versionInsert, params.version(v))) !== 1) return `version ${v.version} of result ${v.resultId} taken meanwhile`;
+    for (const k of ev.newKeys) if ((await this.run(client, st.keyInsert, [k.key, k.resultId])) !== 1) return 'a result identity of the event was taken meanwhile';
+    for (const v of ev.versions) if ((await this.run(client, st.versionInsert, params.version(v))) !== 1) return `version ${v.version} of a result of the event was taken meanwhile`;
     for (const r of ev.results) await this.run(client, st.resultUpsert, params.result(r));
     for (const l of ev.patientLinks) await this.run(client, st.linkInsert, [l.identifierKey, l.patientKey]);
     for (const e of ev.episodes) await this.run(client, st.episodeUpsert, params.episode(e));

@@ -53,10 +53,10 @@ export class SqliteLab implements LabReads, LabOutbox {
     const st = this.st;
     for (const p of ev.patients) {
       const n = p.expectedRev === null ? this.run(st.patientInsert, [p.key]) : this.run(st.patientBump, [p.key, p.expectedRev]);
-      if (n !== 1) return `patient ${p.key} changed meanwhile`;
+      if (n !== 1) return 'a patient of the event changed meanwhile';
     }
-    for (const k of ev.newKeys) if (this.run(st.keyInsert, [k.key, k.resultId]) !== 1) return `result key ${k.key} taken meanwhile`;
-    for (const v of ev.versions) if (this.run(st.versionInsert, params.version(v)) !== 1) return `version ${v.version} of result ${v.resultId} taken meanwhile`;
+    for (const k of ev.newKeys) if (this.run(st.keyInsert, [k.key, k.resultId]) !== 1) return 'a result identity of the event was taken meanwhile';
+    for (const v of ev.versions) if (this.run(st.versionInsert, params.version(v)) !== 1) return `version ${v.version} of a result of the event was taken meanwhile`;
     for (const r of ev.results) this.run(st.resultUpsert, params.result(r));
     for (const l of ev.patientLinks) this.run(st.linkInsert, [l.identifierKey, l.patientKey]);
     for (const e of ev.episodes) this.run(st.episodeUpsert, params.episode(e));
