@@ -55,7 +55,7 @@ type Json = Record<string, unknown>;
 
 export class EventBuilder {
   private readonly work: Work;
-  private readonly touched = new Map<string, string>();
+  private readonly touched = new Map<string, { trigger: string; atMs: number }>();
   private readonly pendingItems: { outcome: ItemOutcome | null; resultId: string; version: number }[] = [];
 
   constructor(
@@ -132,9 +132,13 @@ export class EventBuilder {
     if (episodeId !== null) this.touch(episodeId, 'lab-result');
   }
 
-  /** Marks an episode to be evaluated in this event (`trigger`: lab-result, retest-overdue, window). */
-  touch(episodeId: string, trigger: string): void {
-    if (!this.touched.has(episodeId)) this.touched.set(episodeId, trigger);
+  /**
+   * Marks an episode to be evaluated in this event (`trigger`: lab-result, retest-overdue, window-passed),
+   * at `atMs` (default now; a window closes with the decision as it stood at the window's end, before its
+   * results aged out of the pathway's episode rule).
+   */
+  touch(episodeId: string, trigger: string, atMs = this.ctx.nowMs): void {
+    if (!this.touched.has(episodeId)) this.touched.set(episodeId, { trigger, atMs });
   }
 
   /** Evaluates the touched episodes and builds the event. */
@@ -149,13 +153,14 @@ export class EventBuilder {
     const decisions: Plan['decisions'] = [];
     const auditOf = new Map<string, string>();
     const decisionOf = new Map<string, Decision>();
-    for (const [episodeId, trigger] of [...this.touched.entries()].sort()) {
+    for (const [episodeId, { trigger, atMs }] of [...this.touched.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
       const prev = w.episodes.get(episodeId);
       if (prev === undefined) continue;
       const results: ResultVersions[] = [...w.results.values()].filter((r) => r.row.episodeId === episodeId).map((r) => ({ id: r.row.id, timeMs: r.row.timeMs, versions: r.versions.map((v) => ({ status: v.row.status, resource: v.resource })) }));
-      const decision = await decideEpisode(ctx.runtime, results, ctx.nowMs, prev.encounterId);
+      const decision = await decideEpisode(ctx.runtime, results, atMs, prev.encounterId);
       const auditId = ctx.newId();
-      const step = nextState(prev, decision, results, ctx.nowMs, ctx.rules, auditId);
+      const evaluated = nextState(prev, decision, results, atMs, ctx.rules, auditId);
+      const step = evaluated.changed ? { ...evaluated, next: { ...evaluated.next, lastChangeAt: new Date(ctx.nowMs).toISOString() } } : evaluated;
       const newHere = [...w.newVersions.entries()].filter(([, v]) => v.episodeId === episodeId).map(([k]) => k);
       for (const k of newHere) {
         const nv = w.newVersions.get(k);

@@ -134,6 +134,21 @@ function suite(kind: 'sqlite' | 'postgres'): void {
       expect(changes[0]?.seq).toBe(id);
       expect((await http(app.url, 'GET', '/episodes/stream', LAB_TOKEN)).status).toBe(401);
     });
+
+    it('an open episode closes when its window passes (a timer), and a result after that starts a new one', async () => {
+      const nhs = '9000000202';
+      // Opened by the second test (its latest result drawn 2026-03-07T10:00Z, window 24 h); the runs since
+      // 2026-03-08T10:00Z have closed it.
+      clock.set('2026-03-08T12:00:00Z');
+      await app.app.lab.runOnce();
+      const closed = await episodeOf(nhs);
+      expect(closed).toMatchObject({ status: 'closed', closedReason: 'window-passed', outcome: 'awaiting-retest' });
+      const detail = await http(app.url, 'GET', `/episodes/${closed.id}`, WORKLIST_TOKEN);
+      expect(['window-passed', 'retest-overdue']).toContain(detail.json.evaluations[0].trigger);
+      expect((await post(troponin({ nhs, at: '2026-03-08T11:55:00Z', value: 9, id: 'later-1' }))).status).toBe(201);
+      const all = (await http(app.url, 'GET', '/episodes?status=all', WORKLIST_TOKEN)).json.episodes.filter((e: any) => e.patient.value === nhs);
+      expect(all).toHaveLength(2);
+    });
   });
 }
 
