@@ -5,7 +5,9 @@
  *
  * - **Episode window**: results of one patient (and encounter) within the pathway's `episodeWindowHours`
  *   of the episode's results belong to it (the pathway's own episode rule, C2 rule 3); once the latest
- *   result is older than the window, no result can join and the episode closes (`window-passed`).
+ *   result is older than the window, no result can join and the episode closes (`window-passed`). An
+ *   episode is never evaluated later than its window's end (a late correction, a late timer): past it,
+ *   its results would age out of the pathway's episode rule and it would read as `needs-input`.
  * - **Final**: an outcome is final when the pathway waits for nothing: it is neither `needs-input` nor
  *   `awaiting-retest` (the two waiting outcomes every pathway contract defines) and the decision names no
  *   `retestDue`. A final outcome closes the episode (`final-outcome`); a later result reopens it.

@@ -157,9 +157,13 @@ export class EventBuilder {
       const prev = w.episodes.get(episodeId);
       if (prev === undefined) continue;
       const results: ResultVersions[] = [...w.results.values()].filter((r) => r.row.episodeId === episodeId).map((r) => ({ id: r.row.id, timeMs: r.row.timeMs, versions: r.versions.map((v) => ({ status: v.row.status, resource: v.resource })) }));
-      const decision = await decideEpisode(ctx.runtime, results, atMs, prev.encounterId);
+      // A result for an episode whose window has passed (a late correction): the episode as it stood at
+      // its window's end, with the new version, not at a time its results have aged out of it.
+      const windowEnd = results.length === 0 ? atMs : Math.max(...results.map((r) => r.timeMs)) + ctx.rules.windowMs;
+      const evalMs = Math.min(atMs, windowEnd);
+      const decision = await decideEpisode(ctx.runtime, results, evalMs, prev.encounterId);
       const auditId = ctx.newId();
-      const evaluated = nextState(prev, decision, results, atMs, ctx.rules, auditId);
+      const evaluated = nextState(prev, decision, results, evalMs, ctx.rules, auditId);
       const step = evaluated.changed ? { ...evaluated, next: { ...evaluated.next, lastChangeAt: new Date(ctx.nowMs).toISOString() } } : evaluated;
       const newHere = [...w.newVersions.entries()].filter(([, v]) => v.episodeId === episodeId).map(([k]) => k);
       for (const k of newHere) {

@@ -137,6 +137,19 @@ function suite(kind: 'sqlite' | 'postgres'): void {
       expect(ep.outcome).toBe('indeterminate');
     });
 
+    it('a correction days later re-evaluates its episode as it stood at the window\'s end (its results do not age out)', async () => {
+      const nhs = '9000000001';
+      clock.set('2026-03-10T09:00:00Z');
+      const late = await post(troponin({ nhs, at: T0, value: 40, id: 'base-1', status: 'corrected' }));
+      expect(late.status).toBe(201);
+      expect(late.json.meta.versionId).toBe('2');
+      const ep = (await http(app.url, 'GET', '/episodes?status=all', WORKLIST_TOKEN)).json.episodes.find((e: any) => e.patient.value === nhs);
+      expect(ep).toMatchObject({ outcome: 'awaiting-retest', status: 'closed', closedReason: 'window-passed' });
+      const detail = await http(app.url, 'GET', `/episodes/${ep.id}`, WORKLIST_TOKEN);
+      expect(detail.json.evaluations[0]).toMatchObject({ trigger: 'lab-result', outcome: 'awaiting-retest' });
+      clock.set('2026-03-06T10:06:00Z');
+    });
+
     it('answers 401 with no detail without a lab token; metadata is open and says what the intake does', async () => {
       const none = await post(troponin({ at: T0, value: 1 }), {}, null);
       expect(none.status).toBe(401);
