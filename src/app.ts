@@ -18,6 +18,13 @@ import { loadCaseLinkKey } from './cds/case-link-key.js';
 import { createJwtVerifier } from './cds/jwt.js';
 import { cdsServicePlugin, DISCOVERY_PATH } from './cds/service.js';
 import { consolePlugin } from './console/plugin.js';
+import { createLabServices, type LabServices } from './episodes/lab-services.js';
+import { worklistPlugin } from './episodes/routes.js';
+import { fhirIntakePlugin } from './intake/fhir-routes.js';
+import { withStoredResults } from './intake/cds-merge.js';
+import { episodeRules } from './episodes/rules.js';
+import type { CdsPatientViewRequest } from './cds/types.js';
+import type { Poster } from './alerts/deliver.js';
 import type { PathwayRuntime } from './engine/catalogue.js';
 import { TnpError } from './errors.js';
 import { adminPlugin } from './http/admin.js';
@@ -53,6 +60,15 @@ export interface AppDeps {
   readonly caseLinkKey?: Uint8Array;
   /** The adoption report over the audit store (GET /reports/adoption); without it that route answers 503. */
   readonly adoption?: AdoptionReports;
+  /** How alerts are POSTed to the notification webhooks (default: fetch with a timeout). */
+  readonly postAlert?: Poster;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Laboratory intake, worklist stream and background work (src/episodes/lab-services.ts). */
+    lab: LabServices;
+  }
 }
 
 /** The product version, recorded in every evaluation record as the engine version. */
@@ -170,7 +186,13 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
     return reply.type(metrics.registry.contentType).header('cache-control', 'no-store').send(text);
   });
 
-  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, timers: deps.timers ?? realTimers, caseLinkKey });
+  // With laboratory intake on, a CDS call sees the patient's stored lab results (src/intake/cds-merge.ts).
+  const windowMs = episodeRules(deps.runtime, settings.notifications).windowMs;
+  const labResults =
+    settings.labClients.length === 0
+      ? undefined
+      : (body: CdsPatientViewRequest, resources: readonly unknown[], nowMs: number) => withStoredResults(deps.store, resources, { patientId: body.context.patientId, prefetch: body.prefetch, nowMs, windowMs });
+  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, timers: deps.timers ?? realTimers, caseLinkKey, ...(labResults === undefined ? {} : { labResults }) });
   await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
   await app.register(reportsPlugin, { adminTokens: settings.adminTokens, adoption: deps.adoption });
   // Public, per-client rate limited (settings rateLimit); /healthz and /metrics above are not limited.
@@ -182,6 +204,13 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
       'No caseLinkKey is set: this process signs card links with its own key from dataDir. Processes sharing the PostgreSQL store need the same caseLinkKey, or the console shows the links of the others as unverified.',
     );
   }
+  // Laboratory results in (FHIR here, HL7 v2 by src/intake/hl7-listener.ts), the worklist and its stream.
+  const lab = createLabServices(settings, { store: deps.store, runtime: deps.runtime, now: deps.now, newId: deps.newId, logger, engineVersion: ENGINE_VERSION, ...(deps.postAlert === undefined ? {} : { post: deps.postAlert }) });
+  app.decorate('lab', lab);
+  app.addHook('onClose', () => Promise.resolve(lab.stream.close()));
+  await app.register(fhirIntakePlugin, { labClients: settings.labClients, adminTokens: settings.adminTokens, publicBaseUrl: settings.publicBaseUrl, intake: lab.intake, store: deps.store, version: ENGINE_VERSION });
+  await app.register(worklistPlugin, { worklistTokens: settings.worklistTokens, adminTokens: settings.adminTokens, store: deps.store, stream: lab.stream, now: deps.now });
+
   app.log.info({ event: 'app-built', discovery: DISCOVERY_PATH, publicBaseUrl: settings.publicBaseUrl, cdsClients: settings.cdsClients.map((c) => c.iss), store: deps.store.location }, 'hs-troponin-cds ready');
   return app;
 }

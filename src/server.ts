@@ -10,6 +10,7 @@ import { openAuditStore, type AuditStore } from './audit/store.js';
 import { buildApp } from './app.js';
 import { startAdoption, type RunningAdoption } from './adoption/service.js';
 import { TnpError } from './errors.js';
+import { startHl7Listener, type Hl7Listener } from './intake/hl7-listener.js';
 import { createLogger } from './observability/logger.js';
 import { loadRuntime } from './pathways/load.js';
 import { loadSettings, type Settings } from './settings.js';
@@ -61,11 +62,17 @@ async function main(): Promise<void> {
 
   let app;
   let adoption: RunningAdoption | undefined;
+  let hl7: Hl7Listener | null = null;
+  let stopLab: () => void = () => undefined;
   try {
     adoption = await startAdoption(settings.storage, { now, lateRetestMinutes: settings.adoptionLateRetestMinutes, onError: (e) => logger.warn({ event: 'adoption-rollup-failed', err: e }, 'adoption roll-up: catch-up failed (retried at the next tick)') });
     app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger, adoption: adoption.reports });
     await app.listen({ host: settings.host, port: settings.port });
+    // Laboratory results over HL7 v2 (MLLP), when the settings name a listener; timers, alerts, streams.
+    if (settings.hl7 !== null) hl7 = await startHl7Listener({ ...settings.hl7, clients: settings.labClients, intake: app.lab.intake, now, newId: randomUUID, logger });
+    stopLab = app.lab.start();
   } catch (e) {
+    await app?.close().catch(() => undefined);
     await adoption?.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     fail(describe(e));
@@ -84,8 +91,9 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 10_000);
     timer.unref();
-    app
-      .close()
+    stopLab();
+    Promise.resolve(hl7?.close())
+      .then(() => app.close())
       .then(() => adoption?.stop())
       .then(() => store.close())
       .then(() => {

@@ -12,6 +12,9 @@ import { TnpError } from './errors.js';
 import { deepFreeze } from './util/freeze.js';
 import { fhirBaseSettingProblem } from './fhir/allow-list.js';
 import { isProxyAddress, RATE_LIMIT_DEFAULTS, rateLimitRuleSchema, type RateLimitSettings } from './settings-public.js';
+import { checkLabClients, labSettingsSchema, type LabClientSettings, type NotificationSettings } from './settings-lab.js';
+
+export type { LabClientSettings, NotificationSettings } from './settings-lab.js';
 import type { AssayDefinition, DecisionOptions } from './engine/catalogue.js';
 import { ALLOWED_JWT_ALGORITHMS, DEFAULT_JWT_ALGORITHMS, type JwtAlgorithm } from './cds/jwt-algorithms.js';
 
@@ -49,7 +52,12 @@ export interface Settings extends DecisionSettings {
   /** How long a write outcome of the audit store answers /healthz before a heartbeat is written. */
   readonly healthCheckIntervalMs: number;
   readonly adminTokens: readonly string[];
-  readonly labClients: readonly { readonly name: string; readonly token: string }[];
+  readonly labClients: readonly LabClientSettings[];
+  /** The MLLP listener (HL7 v2); off when null. */
+  readonly hl7: { readonly host: string; readonly port: number } | null;
+  /** Bearer tokens that may read episodes (admin tokens may too). */
+  readonly worklistTokens: readonly string[];
+  readonly notifications: readonly NotificationSettings[];
   readonly pathway: string;
   readonly displayTimeZone: string;
   readonly corsOrigins: readonly string[];
@@ -139,15 +147,7 @@ export const settingsSchema = {
     },
     healthCheckIntervalMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     adminTokens: { type: 'array', items: { type: 'string', minLength: 16 } },
-    labClients: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'token'],
-        properties: { name: { type: 'string', minLength: 1 }, token: { type: 'string', minLength: 16 } },
-      },
-    },
+    ...labSettingsSchema,
     sexSpecificUrls: { type: 'boolean' },
     assayCodeMappings: codeMappings('assay', { type: 'string', minLength: 1 }),
     assays: {
@@ -281,6 +281,7 @@ export function loadSettings(source: SettingsSource = {}): Settings {
   if (badProxy >= 0) {
     throw new TnpError('TNP_ERR_SETTINGS_INVALID', `invalid settings: "trustedProxies[${badProxy}]" must be an IP address or a CIDR range (e.g. 10.0.0.0/8), got "${s.trustedProxies?.[badProxy] ?? ''}"`);
   }
+  checkLabClients(s.labClients ?? []);
   const publicBaseUrl = (s.publicBaseUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '');
   const settings: Settings = {
     host,
@@ -290,7 +291,10 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     storage: s.storage ?? { kind: 'sqlite', path: 'data/hs-troponin-cds.sqlite' },
     healthCheckIntervalMs: s.healthCheckIntervalMs ?? 5000,
     adminTokens: s.adminTokens ?? [],
-    labClients: s.labClients ?? [],
+    labClients: (s.labClients ?? []).map((c) => ({ ...c, hl7Facilities: c.hl7Facilities ?? [], hl7CodingSystems: c.hl7CodingSystems ?? {}, hl7IdentifierSystems: c.hl7IdentifierSystems ?? {} })),
+    hl7: s.hl7 === undefined || s.hl7 === null ? null : { host: s.hl7.host ?? '127.0.0.1', port: s.hl7.port },
+    worklistTokens: s.worklistTokens ?? [],
+    notifications: s.notifications ?? [],
     sexSpecificUrls: s.sexSpecificUrls ?? false,
     assayCodeMappings: s.assayCodeMappings ?? [],
     assays: s.assays ?? [],

@@ -7,6 +7,7 @@
  */
 import { TnpError } from '../errors.js';
 import type { Neighbourhood } from './chain.js';
+import type { LabConflict, LabEvent, LabOutbox, LabReads } from './lab/types.js';
 import { GENESIS_HASH, makeRecord, recordHashOfBodyText, type AuditRecord, type AuditRow, type NormalisedInput } from './record.js';
 
 export interface PendingAppend {
@@ -160,9 +161,34 @@ export function appendsAfterJti(req: BatchRequest, accepted: readonly boolean[])
   return { appends: kept, jtis, merge };
 }
 
+/** A laboratory event and the audit records it appends (in the same transaction, after its writes). */
+export interface PendingEvent {
+  readonly event: LabEvent;
+  readonly appends: readonly PendingAppend[];
+}
+
+export type EventOutcome = { readonly ok: true; readonly records: readonly AuditRecord[] } | LabConflict;
+
+/**
+ * Plans an event's records after the chain head `head` (the batch's running head); `existingIds` are the
+ * event's record ids already taken (a defect of newId). Returns the rows to insert and the new head.
+ */
+export function planEventAppends(appends: readonly PendingAppend[], head: { seq: number; hash: string } | undefined, existingIds: ReadonlySet<string>): { rows: AuditRow[]; records: AuditRecord[]; head: { seq: number; hash: string } | undefined } {
+  const plan = planAppends(appends, { head, byIdempotencyKey: new Map(), existingIds });
+  const records: AuditRecord[] = [];
+  for (const o of plan.outcomes) {
+    if (!o.ok) throw o.error;
+    records.push(o.record);
+  }
+  const last = plan.rows[plan.rows.length - 1];
+  return { rows: plan.rows, records, head: last === undefined ? head : { seq: last.seq, hash: last.hash } };
+}
+
 /** What a backend does in one write transaction. */
 export interface BatchRequest {
   readonly appends: readonly PendingAppend[];
+  /** Laboratory events, applied after the appends, each all or nothing (a savepoint each). */
+  readonly events: readonly PendingEvent[];
   readonly jtis: readonly PendingJti[];
   /** Replay-guard rows with expires_at below this may be replaced (and are pruned when `prune`). */
   readonly jtiReusableBeforeMs: number;
@@ -173,6 +199,7 @@ export interface BatchRequest {
 export interface BatchResult {
   readonly appends: readonly AppendOutcome[];
   readonly jtis: readonly boolean[];
+  readonly events: readonly EventOutcome[];
 }
 
 /** The database side of a store: both implementations provide exactly this. */
@@ -197,5 +224,7 @@ export interface Backend {
   probeWrite(atMs: number): Promise<void>;
   /** The whole chain in seq order, a page at a time, up to the head as it was when the walk began. */
   chainPages(pageSize: number): AsyncGenerator<AuditRow[]>;
+  /** The laboratory tables' reads and outbox (the events go through `commitBatch`). */
+  readonly lab: LabReads & LabOutbox;
   close(): Promise<void>;
 }

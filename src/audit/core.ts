@@ -9,7 +9,8 @@
  * per request. No promise resolves before the transaction holding its operation has committed.
  */
 import { TnpError } from '../errors.js';
-import type { Backend, BatchRequest, PendingAppend, PendingJti } from './batch.js';
+import type { Backend, BatchRequest, EventOutcome, PendingAppend, PendingEvent, PendingJti } from './batch.js';
+import type { LabEvent, LabOutbox, LabReads } from './lab/types.js';
 import { ChainVerifier, checkRow, linkIndex, neighbourSeqs, type CheckedRecord, type VerifyAnchor, type VerifyResult } from './chain.js';
 import { WriteHealth, type WriteCheck } from './health.js';
 import { isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type AuditRow } from './record.js';
@@ -17,7 +18,8 @@ import type { AuditStore, AuditStoreDeps, AuditStoreOptions, AuditStoreStats } f
 
 type Op =
   | { readonly type: 'append'; readonly pending: PendingAppend; readonly resolve: (r: AuditRecord) => void; readonly reject: (e: Error) => void }
-  | { readonly type: 'jti'; readonly pending: PendingJti; readonly resolve: (b: boolean) => void; readonly reject: (e: Error) => void };
+  | { readonly type: 'jti'; readonly pending: PendingJti; readonly resolve: (b: boolean) => void; readonly reject: (e: Error) => void }
+  | { readonly type: 'event'; readonly pending: PendingEvent; readonly resolve: (o: EventOutcome) => void; readonly reject: (e: Error) => void };
 
 const PRUNE_INTERVAL_MS = 60_000;
 const VERIFY_PAGE = 1000;
@@ -82,6 +84,23 @@ export class AuditStoreImpl implements AuditStore {
       const id = this.deps.newId();
       if (!isStorableText(id)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'deps.newId gave no usable id', { expression: ['id'] });
       this.enqueue({ type: 'append', pending: { id, input: normalised, jti: pendingJti }, resolve, reject });
+    });
+  }
+
+  get lab(): LabReads & LabOutbox {
+    this.assertOpen();
+    return this.backend.lab;
+  }
+
+  commitEvent(event: LabEvent, records: readonly { readonly id: string; readonly input: AuditRecordInput }[]): Promise<EventOutcome> {
+    return new Promise<EventOutcome>((resolve, reject) => {
+      if (this.closed) throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store is closed');
+      const appends = records.map((r) => {
+        if (!isStorableText(r.id)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'an event record has no usable id', { expression: ['id'] });
+        if (r.input.linksTo !== undefined || r.input.idempotencyKey !== undefined) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'event records take no linksTo or idempotencyKey', { expression: ['linksTo'] });
+        return { id: r.id, input: normaliseInput(r.input) };
+      });
+      this.enqueue({ type: 'event', pending: { event, appends }, resolve, reject });
     });
   }
 
@@ -224,10 +243,12 @@ export class AuditStoreImpl implements AuditStore {
   private async commit(batch: Op[]): Promise<void> {
     const appendOps = batch.filter((o): o is Extract<Op, { type: 'append' }> => o.type === 'append');
     const jtiOps = batch.filter((o): o is Extract<Op, { type: 'jti' }> => o.type === 'jti');
+    const eventOps = batch.filter((o): o is Extract<Op, { type: 'event' }> => o.type === 'event');
     const nowMs = this.deps.now().getTime();
     const prune = nowMs - this.lastPruneMs >= PRUNE_INTERVAL_MS;
     const req: BatchRequest = {
       appends: appendOps.map((o) => o.pending),
+      events: eventOps.map((o) => o.pending),
       jtis: jtiOps.map((o) => o.pending),
       jtiReusableBeforeMs: nowMs - this.jtiGraceMs,
       prune,
@@ -258,6 +279,14 @@ export class AuditStoreImpl implements AuditStore {
       }
     });
     jtiOps.forEach((o, i) => o.resolve(result.jtis[i] ?? false));
+    eventOps.forEach((o, i) => {
+      const out = result.events[i];
+      if (out === undefined) o.reject(new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store gave no outcome for an event'));
+      else {
+        if (out.ok) this.counters.appended += out.records.length;
+        o.resolve(out);
+      }
+    });
   }
 
   private idle(): Promise<void> {

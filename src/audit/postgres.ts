@@ -10,8 +10,10 @@
  * `?schema=` in the URL); it and the tables are created if absent. Tests use a fresh schema each.
  */
 import pg from 'pg';
-import { appendsAfterJti, batchJtis, idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planJti, type Backend, type BatchRequest, type BatchResult, type PendingAppend } from './batch.js';
+import { TnpError } from '../errors.js';
+import { appendsAfterJti, batchJtis, idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planEventAppends, planJti, type Backend, type BatchRequest, type BatchResult, type EventOutcome, type PendingAppend, type PendingEvent } from './batch.js';
 import type { Neighbourhood } from './chain.js';
+import { PostgresLab, postgresLabReadySql, postgresLabSchema } from './lab/postgres.js';
 import { lockKey, parseUrl, schemaSql } from './postgres-schema.js';
 import { rowToRecord, type AuditRecord, type AuditRow } from './record.js';
 
@@ -54,13 +56,15 @@ export async function openPostgresBackend(url: string, schemaSetting: string | u
           const ready = await client.query(
             `SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = $1 AND c.relname = 'audit_records' AND t.tgname IN ('audit_records_append_only', 'audit_records_no_truncate')
-             AND to_regclass(quote_ident($1) || '.audit_jti') IS NOT NULL AND to_regclass(quote_ident($1) || '.audit_health') IS NOT NULL`,
+             AND to_regclass(quote_ident($1) || '.audit_jti') IS NOT NULL AND to_regclass(quote_ident($1) || '.audit_health') IS NOT NULL
+             AND ${postgresLabReadySql()}`,
             [schema],
           );
           if (ready.rowCount !== 2) {
             const ns = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
             if (ns.rowCount === 0) await client.query(`CREATE SCHEMA "${schema}"`);
             await client.query(schemaSql(schema));
+            await client.query(postgresLabSchema(schema));
           }
           await client.query('COMMIT');
           break;
@@ -90,6 +94,7 @@ export async function openPostgresBackend(url: string, schemaSetting: string | u
 }
 
 class PostgresBackend implements Backend {
+  readonly lab: PostgresLab;
   private readonly records: string;
   private readonly jtiTable: string;
   private readonly healthTable: string;
@@ -106,6 +111,7 @@ class PostgresBackend implements Backend {
     this.jtiTable = `"${schema}".audit_jti`;
     this.healthTable = `"${schema}".audit_health`;
     this.appendLock = lockKey('append', schema);
+    this.lab = new PostgresLab(pool, schema);
   }
 
   /** Runs `work` in one transaction on one connection (durable COMMIT); a connection that failed is dropped. */
@@ -129,8 +135,8 @@ class PostgresBackend implements Backend {
   }
 
   commitBatch(req: BatchRequest): Promise<BatchResult> {
-    // Only when appending: the chain's writer lock, held to COMMIT.
-    const lock = req.appends.length > 0 ? [`SELECT pg_advisory_xact_lock(${this.appendLock})`] : [];
+    // Only when appending (events append too): the chain's writer lock, held to COMMIT.
+    const lock = req.appends.length > 0 || req.events.length > 0 ? [`SELECT pg_advisory_xact_lock(${this.appendLock})`] : [];
     return this.inTransaction(lock, async (client) => {
       if (req.prune) await client.query(`DELETE FROM ${this.jtiTable} WHERE expires_at < $1`, [req.jtiReusableBeforeMs]);
       // Replay-guard entries first: an append whose jti is refused is dropped before it gets a seq.
@@ -149,8 +155,33 @@ class PostgresBackend implements Backend {
       }
       const { appends: kept, jtis, merge } = appendsAfterJti(req, accepted);
       const appends = merge(kept.length > 0 ? await this.appendRows(client, kept) : []);
-      return { appends, jtis };
+      const events: EventOutcome[] = [];
+      for (const e of req.events) events.push(await this.runEvent(client, e));
+      return { appends, jtis, events };
     });
+  }
+
+  /** One event under a savepoint: its preconditions, its rows, then its records on the chain. */
+  private async runEvent(client: pg.PoolClient, pending: PendingEvent): Promise<EventOutcome> {
+    await client.query('SAVEPOINT lab_event');
+    let conflict = await this.lab.applyEvent(client, pending.event);
+    if (conflict === null) {
+      const headRes = await client.query<{ seq: string; hash: string }>(`SELECT seq, hash FROM ${this.records} ORDER BY seq DESC LIMIT 1`);
+      const h = headRes.rows[0];
+      const idsRes = await client.query<{ id: string }>(`SELECT id FROM ${this.records} WHERE id = ANY($1::text[])`, [idsToLookUp(pending.appends)]);
+      try {
+        const plan = planEventAppends(pending.appends, h === undefined ? undefined : { seq: Number(h.seq), hash: h.hash }, new Set(idsRes.rows.map((r) => r.id)));
+        if (plan.rows.length > 0) await this.insertRows(client, plan.rows);
+        await client.query('RELEASE SAVEPOINT lab_event');
+        return { ok: true, records: plan.records };
+      } catch (e) {
+        if (!(e instanceof TnpError)) throw e;
+        conflict = e.message;
+      }
+    }
+    await client.query('ROLLBACK TO SAVEPOINT lab_event');
+    await client.query('RELEASE SAVEPOINT lab_event');
+    return { ok: false, conflict };
   }
 
   async probeWrite(atMs: number): Promise<void> {
@@ -159,7 +190,8 @@ class PostgresBackend implements Backend {
       // heartbeat nowhere else), then the tables' write locks, waited for (lock_timeout) as an INSERT would.
       const missing = await client.query<{ missing: string }>(
         `SELECT p.priv || ' on ' || p.tbl AS missing
-         FROM (VALUES ('INSERT', 'audit_records'), ('INSERT', 'audit_jti'), ('UPDATE', 'audit_jti'), ('DELETE', 'audit_jti'), ('INSERT', 'audit_health'), ('UPDATE', 'audit_health')) AS p (priv, tbl)
+         FROM (VALUES ('INSERT', 'audit_records'), ('INSERT', 'audit_jti'), ('UPDATE', 'audit_jti'), ('DELETE', 'audit_jti'), ('INSERT', 'audit_health'), ('UPDATE', 'audit_health'),
+           ('UPDATE', 'lab_patients'), ('INSERT', 'lab_result_versions'), ('UPDATE', 'lab_results'), ('UPDATE', 'lab_episodes'), ('UPDATE', 'lab_alerts'), ('DELETE', 'lab_changes')) AS p (priv, tbl)
          WHERE NOT has_table_privilege(quote_ident($1) || '.' || p.tbl, p.priv)`,
         [this.schema],
       );
@@ -184,15 +216,17 @@ class PostgresBackend implements Backend {
       byIdempotencyKey,
       existingIds: new Set(idsRes.rows.map((r) => r.id)),
     });
-    if (plan.rows.length > 0) {
-      const col = <K extends keyof AuditRow>(k: K): AuditRow[K][] => plan.rows.map((r) => r[k]);
-      await client.query(
-        `INSERT INTO ${this.records} (${COLUMNS})
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])`,
-        [col('seq'), col('id'), col('kind'), col('at'), col('patient_id'), col('links_to'), col('idempotency_key'), col('body'), col('prev_hash'), col('hash')],
-      );
-    }
+    if (plan.rows.length > 0) await this.insertRows(client, plan.rows);
     return plan.outcomes;
+  }
+
+  private async insertRows(client: pg.PoolClient, rows: readonly AuditRow[]): Promise<void> {
+    const col = <K extends keyof AuditRow>(k: K): AuditRow[K][] => rows.map((r) => r[k]);
+    await client.query(
+      `INSERT INTO ${this.records} (${COLUMNS})
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])`,
+      [col('seq'), col('id'), col('kind'), col('at'), col('patient_id'), col('links_to'), col('idempotency_key'), col('body'), col('prev_hash'), col('hash')],
+    );
   }
 
   async getRow(id: string): Promise<AuditRow | undefined> {

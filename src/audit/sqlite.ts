@@ -11,8 +11,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { TnpError } from '../errors.js';
-import { appendsAfterJti, batchJtis, idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planJti, type Backend, type BatchRequest, type BatchResult } from './batch.js';
+import { appendsAfterJti, batchJtis, idsToLookUp, jtiKey, jtiOutcomes, keysToLookUp, planAppends, planEventAppends, planJti, type Backend, type BatchRequest, type BatchResult, type EventOutcome, type PendingEvent } from './batch.js';
 import type { LinkRow, Neighbourhood } from './chain.js';
+import { SqliteLab, sqliteLabSchema } from './lab/sqlite.js';
 import { AUDIT_KINDS, rowToRecord, type AuditRecord, type AuditRow } from './record.js';
 
 const COLUMNS = 'seq, id, kind, at, patient_id, links_to, idempotency_key, body, prev_hash, hash';
@@ -61,7 +62,7 @@ export function openSqliteBackend(path: string, opts: { busyTimeoutMs: number })
     // 2 = FULL: COMMIT fsyncs the WAL. Read back rather than trust the write.
     if (db.pragma('synchronous', { simple: true }) !== 2) throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', `the audit store ${file} refused synchronous = FULL`);
     // Creating the schema takes the write lock, so processes opening the same new file do not race.
-    db.transaction(() => db.exec(SCHEMA)).immediate();
+    db.transaction(() => db.exec(SCHEMA + sqliteLabSchema())).immediate();
     return new SqliteBackend(db, file);
   } catch (e) {
     db.close();
@@ -69,8 +70,12 @@ export function openSqliteBackend(path: string, opts: { busyTimeoutMs: number })
   }
 }
 
+/** An event's precondition failed: its savepoint is rolled back, the rest of the batch goes on. */
+class EventConflict extends Error {}
+
 class SqliteBackend implements Backend {
   readonly warnings: readonly string[] = [];
+  readonly lab: SqliteLab;
   private readonly head: Database.Statement<[], { seq: number; hash: string }>;
   private readonly byKey: Database.Statement<[string], AuditRow>;
   private readonly idExists: Database.Statement<[string], { one: number }>;
@@ -90,6 +95,7 @@ class SqliteBackend implements Backend {
     private readonly db: Database.Database,
     readonly location: string,
   ) {
+    this.lab = new SqliteLab(db);
     this.head = db.prepare('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1');
     this.byKey = db.prepare(`SELECT ${COLUMNS} FROM audit_records WHERE idempotency_key = ?`);
     this.idExists = db.prepare('SELECT 1 AS one FROM audit_records WHERE id = ?');
@@ -139,7 +145,26 @@ class SqliteBackend implements Backend {
       for (const row of plan.rows) this.insert.run(row);
       planned = plan.outcomes;
     }
-    return { appends: merge(planned), jtis };
+    return { appends: merge(planned), jtis, events: req.events.map((e) => this.runEvent(e)) };
+  }
+
+  /** One event under a savepoint: its preconditions, its rows, then its records on the chain. */
+  private runEvent(pending: PendingEvent): EventOutcome {
+    const apply = this.db.transaction((): EventOutcome => {
+      const conflict = this.lab.applyEvent(pending.event);
+      if (conflict !== null) throw new EventConflict(conflict);
+      const taken = new Set<string>();
+      for (const id of idsToLookUp(pending.appends)) if (this.idExists.get(id) !== undefined) taken.add(id);
+      const plan = planEventAppends(pending.appends, this.head.get(), taken);
+      for (const row of plan.rows) this.insert.run(row);
+      return { ok: true, records: plan.records };
+    });
+    try {
+      return apply();
+    } catch (e) {
+      if (e instanceof EventConflict || e instanceof TnpError) return { ok: false, conflict: e.message };
+      throw e;
+    }
   }
 
   commitBatch(req: BatchRequest): Promise<BatchResult> {

@@ -14,12 +14,16 @@ import type { CheckedRecord, VerifyAnchor, VerifyResult } from './chain.js';
 import { AuditStoreImpl } from './core.js';
 import { problemOf, type WriteCheck } from './health.js';
 import type { AuditRecord, AuditRecordInput } from './record.js';
+import type { EventOutcome } from './batch.js';
+import type { LabEvent, LabOutbox, LabReads } from './lab/types.js';
 
 export { AUDIT_KINDS, GENESIS_HASH, recordHash } from './record.js';
 export { JtiReplayedError } from './batch.js';
 export type { AuditKind, AuditRecord, AuditRecordInput } from './record.js';
 export type { CheckedRecord, RecordIntegrity, VerifyAnchor, VerifyResult } from './chain.js';
 export type { WriteCheck } from './health.js';
+export type { EventOutcome } from './batch.js';
+export type * from './lab/types.js';
 
 /** Counters since the store was opened (for /metrics and for tests of group commit). */
 export interface AuditStoreStats {
@@ -120,6 +124,18 @@ export interface AuditStore {
    * again. The entry is durable when this resolves (it rides the same group commit as the records).
    */
   rememberJti(iss: string, jti: string, expiresAt: Date): Promise<boolean>;
+
+  /**
+   * Commits a laboratory event (src/audit/lab/types.ts): its preconditions checked, its rows written and
+   * `records` appended to the chain, all in ONE transaction, riding the same group commit as every other
+   * write. Resolves once durable with the records, or with `{ ok: false, conflict }` when a precondition
+   * failed (nothing of the event was written: plan it again from a fresh snapshot). Rejects like `append`
+   * when the store cannot write. Records take no `linksTo` or `idempotencyKey` (results carry their own).
+   */
+  commitEvent(event: LabEvent, records: readonly { readonly id: string; readonly input: AuditRecordInput }[]): Promise<EventOutcome>;
+
+  /** The laboratory reads and the alert outbox (throws TNP_ERR_AUDIT_UNAVAILABLE once closed). */
+  readonly lab: LabReads & LabOutbox;
 
   /** Counters since open. */
   stats(): AuditStoreStats;

@@ -77,6 +77,11 @@ export interface CdsServiceOptions {
   readonly timers: Timers;
   /** Signs the cards' links to the console (src/cds/case-link-key.ts). */
   readonly caseLinkKey: Uint8Array;
+  /**
+   * With laboratory intake on: adds the patient's stored lab results to the gathered data (and discovery
+   * asks for the Patient, whose identifiers find them). See src/intake/cds-merge.ts.
+   */
+  readonly labResults?: (body: CdsPatientViewRequest, resources: readonly unknown[], nowMs: number) => Promise<{ resources: unknown[]; added: number; duplicates: number }>;
 }
 
 type Json = Record<string, unknown>;
@@ -106,7 +111,7 @@ function plain(value: unknown): unknown {
 
 /** The CDS Hooks routes. Registered inside buildApp, which installs the error handler and the parsers. */
 export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions): Promise<void> {
-  const { settings, runtime, store, verifier, metrics, newId, engineVersion, timers } = opts;
+  const { settings, runtime, store, verifier, metrics, newId, engineVersion, timers, labResults } = opts;
   const needPatient = runtime.sexSpecificUrls;
 
   /** CDS Hooks 2.0 "Trusting CDS Clients": `aud` is the exact URL of the endpoint, from publicBaseUrl. */
@@ -245,7 +250,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         id: SERVICE_ID,
         title: 'Chest pain: high-sensitivity troponin pathway (Chart 2)',
         description: `${runtime.pathway.file.title}. ${runtime.pathway.file.description} Answers one card: the pathway outcome, the retest time, and why.`,
-        prefetch: prefetchTemplates(runtime, needPatient),
+        prefetch: prefetchTemplates(runtime, needPatient || labResults !== undefined),
         usageRequirements:
           'For adults in the emergency department with cardiac-sounding chest pain. Needs the ECG (LOINC 8601-7), the TIMI score and the high-sensitivity troponin results of the episode, by prefetch or through fhirServer with fhirAuthorization (read Observation' +
           (needPatient ? ' and Patient' : '') +
@@ -331,6 +336,10 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         throw e;
       }
 
+      if (labResults !== undefined) {
+        const merged = await labResults(body, data.resources, req.receivedAtMs);
+        data = { ...data, resources: merged.resources, sources: { ...data.sources, labResults: merged.added, labDuplicates: merged.duplicates } as GatheredData['sources'] };
+      }
       const decision: Decision = await decideResources(runtime, data.resources as Resource[], {
         now: instantFromEpochMs(req.receivedAtMs),
         encounterId: body.context.encounterId ?? null,

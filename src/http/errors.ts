@@ -3,7 +3,7 @@
  * status, and nothing internal leaks.
  *
  * - TnpError: its status and `toOperationOutcome`.
- * - Authentication failures (JWT, admin token): 401 with one fixed body and no detail (CDS Hooks best
+ * - Authentication failures (JWT, admin, lab and worklist tokens): 401 with one fixed body and no detail (CDS Hooks best
  *   practice); the reason goes to the log only.
  * - fastify's own errors: body validation -> 400 naming the field; not JSON -> 400; wrong content type
  *   -> 415; too large -> 413.
@@ -108,7 +108,7 @@ export function publicError(err: unknown, log: FastifyRequest['log']): { error: 
 }
 
 export function sendError(reply: FastifyReply, err: TnpError, status: number): FastifyReply {
-  if (err.code === 'TNP_ERR_UNAUTHORIZED' || err.code === 'TNP_ERR_ADMIN_UNAUTHORIZED') {
+  if (err.status === 401) {
     return reply.code(401).header('www-authenticate', 'Bearer').type(FHIR_JSON).send(UNAUTHORIZED_OUTCOME);
   }
   return reply.code(status).type(FHIR_JSON).send(toOperationOutcome(err));

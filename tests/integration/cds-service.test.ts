@@ -423,6 +423,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         checkWritable: (o) => real.checkWritable(o),
         verify: () => real.verify(),
         rememberJti: (iss, jti, exp) => real.rememberJti(iss, jti, exp),
+        commitEvent: () => Promise.reject(new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot write: disk full')),
+        lab: real.lab,
         stats: () => real.stats(),
         close: () => real.close(),
       };

@@ -1,0 +1,244 @@
+/**
+ * Plans one laboratory event from a snapshot: the results (new, a new version, or an idempotent repeat),
+ * the episodes they join, each touched episode evaluated with `decideResources`, its audit record, its
+ * alerts and its worklist change. The plan is committed by the store with the snapshot's revisions as
+ * preconditions (src/audit/lab/types.ts); when they fail, it is planned again from a fresh snapshot.
+ *
+ * Idempotency and versions (per result, identified by its identity keys, src/intake/item.ts):
+ * - the same content again (or a conditional create that matches): nothing new, the current version;
+ * - other content: a new version (amended, corrected, entered-in-error, a final after a preliminary...);
+ *   the versions before it stay (nothing is ever deleted);
+ * - keys naming two stored results, or a result of another patient: 409, nothing stored.
+ */
+import type { AuditRecordInput, EpisodeState, LabEvent, LabSnapshot, ResultRow, ResultVersionRow } from '../audit/store.js';
+import { alertsFor } from '../alerts/plan.js';
+import type { PathwayRuntime } from '../engine/catalogue.js';
+import type { Decision } from '../engine/types.js';
+import { decideEpisode, episodeFor, newEpisode, nextState, type ResultVersions } from '../episodes/evaluate.js';
+import type { EpisodeRules } from '../episodes/rules.js';
+import { worklistRow } from '../episodes/row.js';
+import { TnpError } from '../errors.js';
+import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import { intakeAuditBody, evaluationAuditBody, flagsFromDecision, storedResource, type Work } from './records.js';
+import type { Flag, IntakeItem } from './item.js';
+
+export interface BuildContext {
+  readonly runtime: PathwayRuntime;
+  readonly rules: EpisodeRules;
+  readonly nowMs: number;
+  readonly newId: () => string;
+  readonly client: string;
+  readonly channel: 'fhir' | 'hl7' | 'timer';
+  readonly engineVersion: string;
+}
+
+/** What happened to one item. */
+export interface ItemOutcome {
+  readonly outcome: 'created' | 'updated' | 'unchanged';
+  readonly id: string;
+  readonly version: number;
+  /** The stored resource (canonical JSON text) of that version. */
+  readonly resource: string;
+  readonly flags: readonly Flag[];
+  readonly episodeId: string | null;
+}
+
+export interface Plan {
+  readonly event: LabEvent;
+  readonly records: { id: string; input: AuditRecordInput }[];
+  readonly outcomes: ItemOutcome[];
+  /** Episodes whose outcome changed, for logs and metrics. */
+  readonly decisions: { episodeId: string; outcome: string }[];
+}
+
+type Json = Record<string, unknown>;
+
+export class EventBuilder {
+  private readonly work: Work;
+  private readonly touched = new Map<string, { trigger: string; atMs: number }>();
+  private readonly pendingItems: { outcome: ItemOutcome | null; resultId: string; version: number }[] = [];
+
+  constructor(
+    private readonly snap: LabSnapshot,
+    private readonly ctx: BuildContext,
+  ) {
+    this.work = {
+      results: new Map([...snap.results.values()].map((r) => [r.row.id, { row: r.row, versions: r.versions.map((v) => ({ row: v, resource: JSON.parse(v.resource) as Json })) }])),
+      keys: new Map(snap.keys),
+      episodes: new Map(snap.episodes.map((e) => [e.id, e])),
+      newKeys: [],
+      newVersions: new Map(),
+      links: [],
+    };
+  }
+
+  /** Adds one item; throws TnpError 409 (TNP_ERR_LAB_RESULT_CONFLICT) or 412 for a conditional create. */
+  add(item: IntakeItem): void {
+    const w = this.work;
+    if (item.ifNoneExist !== undefined) {
+      const owner = w.keys.get(item.ifNoneExist);
+      const found = owner === undefined ? undefined : w.results.get(owner);
+      if (found !== undefined) return void this.pendingItems.push({ outcome: null, resultId: found.row.id, version: found.versions[0]?.row.version ?? 1 });
+    }
+    const owners = new Set(item.identityKeys.map((k) => w.keys.get(k)).filter((x): x is string => x !== undefined));
+    if (owners.size > 1) throw new TnpError('TNP_ERR_LAB_RESULT_CONFLICT', `${item.path}.identifier names ${owners.size} different stored results`, { expression: [`${item.path}.identifier`] });
+    const existing = owners.size === 1 ? w.results.get([...owners][0] ?? '') : undefined;
+    if (existing !== undefined && existing.row.patientKey !== null && item.patient !== null && existing.row.patientKey !== item.patient.key) {
+      throw new TnpError('TNP_ERR_LAB_RESULT_CONFLICT', `${item.path}.identifier names a stored result of another patient`, { expression: [`${item.path}.subject`] });
+    }
+    let resource = item.resource;
+    let contentSha = item.contentSha;
+    const flags: Flag[] = [...item.flags];
+    if (item.finaliseStored === true) {
+      const current = existing?.versions[0];
+      if (current !== undefined) {
+        const { id: _id, meta: _meta, ...rest } = current.resource;
+        resource = { ...rest, status: 'final' };
+        contentSha = sha256Hex(canonicalJson(resource));
+      } else flags.push({ code: 'no-earlier-result', text: 'HL7 result status U (made final without its value) names no stored result: stored as sent' });
+    }
+    const current = existing?.versions[0];
+    if (existing !== undefined && current !== undefined && current.row.contentSha === contentSha) {
+      return void this.pendingItems.push({ outcome: null, resultId: existing.row.id, version: current.row.version });
+    }
+    const resultId = existing?.row.id ?? this.ctx.newId();
+    const version = (current?.row.version ?? 0) + 1;
+    const prevMs = current === undefined ? 0 : Date.parse(current.row.lastUpdated);
+    const lastUpdatedMs = Math.max(this.ctx.nowMs, prevMs + 1);
+    for (const k of item.identityKeys) {
+      if (!w.keys.has(k)) {
+        w.keys.set(k, resultId);
+        w.newKeys.push({ key: k, resultId });
+      }
+    }
+    const patient = item.patient ?? null;
+    const patientKey = existing?.row.patientKey ?? patient?.key ?? null;
+    if (patient !== null) for (const l of patient.links) w.links.push({ identifierKey: l, patientKey: patient.key });
+    const timeMs = item.timeMs ?? existing?.row.timeMs ?? this.ctx.nowMs;
+    let episodeId = existing?.row.episodeId ?? null;
+    if (episodeId === null && patientKey !== null) {
+      const mine = [...w.episodes.values()].filter((e) => e.patientKey === patientKey);
+      const found = episodeFor(mine, item.encounterId, timeMs, this.ctx.rules.windowMs);
+      const ep = found ?? newEpisode(this.ctx.newId(), patientKey, patient?.display ?? { key: patientKey }, item.encounterId, timeMs, this.ctx.nowMs, this.ctx.rules);
+      episodeId = ep.id;
+      w.episodes.set(ep.id, ep.encounterId === null && item.encounterId !== null ? { ...ep, encounterId: item.encounterId } : ep);
+    }
+    const row: ResultRow = { id: resultId, patientKey, client: existing?.row.client ?? this.ctx.client, episodeId, currentVersion: version, timeMs, createdAt: existing?.row.createdAt ?? new Date(this.ctx.nowMs).toISOString(), flagged: flags.length > 0 };
+    const stored = storedResource(resource, resultId, version, new Date(lastUpdatedMs).toISOString());
+    const entry = { row, versions: [{ row: { resultId, version, lastUpdated: new Date(lastUpdatedMs).toISOString(), status: typeof resource['status'] === 'string' ? resource['status'] : 'unknown', contentSha, resource: '', flags: '[]', source: JSON.stringify({ ...item.source, client: this.ctx.client }), auditId: '' }, resource: stored }, ...(existing?.versions ?? [])] };
+    w.results.set(resultId, entry);
+    w.newVersions.set(`${resultId}|${version}`, { flags, episodeId });
+    this.pendingItems.push({ outcome: null, resultId, version });
+    if (episodeId !== null) this.touch(episodeId, 'lab-result');
+  }
+
+  /**
+   * Marks an episode to be evaluated in this event (`trigger`: lab-result, retest-overdue, window-passed),
+   * at `atMs` (default now; a window closes with the decision as it stood at the window's end, before its
+   * results aged out of the pathway's episode rule).
+   */
+  touch(episodeId: string, trigger: string, atMs = this.ctx.nowMs): void {
+    if (!this.touched.has(episodeId)) this.touched.set(episodeId, { trigger, atMs });
+  }
+
+  /** Evaluates the touched episodes and builds the event. */
+  async build(message?: LabEvent['message']): Promise<Plan> {
+    const w = this.work;
+    const ctx = this.ctx;
+    const records: Plan['records'] = [];
+    const episodes: EpisodeState[] = [];
+    const evaluations: LabEvent['evaluations'][number][] = [];
+    const alerts: LabEvent['alerts'][number][] = [];
+    const changes: LabEvent['changes'][number][] = [];
+    const decisions: Plan['decisions'] = [];
+    const auditOf = new Map<string, string>();
+    const decisionOf = new Map<string, Decision>();
+    for (const [episodeId, { trigger, atMs }] of [...this.touched.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
+      const prev = w.episodes.get(episodeId);
+      if (prev === undefined) continue;
+      const results: ResultVersions[] = [...w.results.values()].filter((r) => r.row.episodeId === episodeId).map((r) => ({ id: r.row.id, timeMs: r.row.timeMs, versions: r.versions.map((v) => ({ status: v.row.status, resource: v.resource })) }));
+      // A result for an episode whose window has passed (a late correction): the episode as it stood at
+      // its window's end, with the new version, not at a time its results have aged out of it.
+      const windowEnd = results.length === 0 ? atMs : Math.max(...results.map((r) => r.timeMs)) + ctx.rules.windowMs;
+      const evalMs = Math.min(atMs, windowEnd);
+      const decision = await decideEpisode(ctx.runtime, results, evalMs, prev.encounterId);
+      const auditId = ctx.newId();
+      const evaluated = nextState(prev, decision, results, evalMs, ctx.rules, auditId);
+      const step = evaluated.changed ? { ...evaluated, next: { ...evaluated.next, lastChangeAt: new Date(ctx.nowMs).toISOString() } } : evaluated;
+      const newHere = [...w.newVersions.entries()].filter(([, v]) => v.episodeId === episodeId).map(([k]) => k);
+      for (const k of newHere) {
+        const nv = w.newVersions.get(k);
+        if (nv !== undefined) nv.flags.push(...flagsFromDecision(decision, k.split('|')[0] ?? ''));
+      }
+      episodes.push(step.next);
+      w.episodes.set(episodeId, step.next);
+      evaluations.push({ episodeId, at: new Date(ctx.nowMs).toISOString(), trigger, outcome: decision.outcome, auditId });
+      if (step.changed) changes.push({ episodeId, at: new Date(ctx.nowMs).toISOString(), row: JSON.stringify(worklistRow(step.next, ctx.nowMs)) });
+      alerts.push(...alertsFor(step, prev.outcome, ctx.rules, { nowMs: ctx.nowMs, newId: ctx.newId, pathway: ctx.runtime.identity.id }));
+      if (step.outcomeChangedFrom !== undefined) decisions.push({ episodeId, outcome: decision.outcome });
+      auditOf.set(episodeId, auditId);
+      decisionOf.set(episodeId, decision);
+      records.push({ id: auditId, input: { kind: 'evaluation', at: new Date(ctx.nowMs).toISOString(), patientId: prev.patientKey, body: evaluationAuditBody(w, step.next, decision, trigger, ctx, newHere) } });
+    }
+    // Results in no episode (no patient): their own record, and flags from the pathway's reading of them alone.
+    const loose = [...w.newVersions.entries()].filter(([, v]) => v.episodeId === null).map(([k]) => k);
+    if (loose.length > 0) {
+      const looseId = ctx.newId();
+      for (const k of loose) {
+        const [id] = k.split('|');
+        const r = w.results.get(id ?? '');
+        const nv = w.newVersions.get(k);
+        if (r === undefined || nv === undefined) continue;
+        const alone = await decideEpisode(ctx.runtime, [{ id: r.row.id, timeMs: r.row.timeMs, versions: [{ status: r.versions[0]?.row.status ?? 'unknown', resource: r.versions[0]?.resource ?? {} }] }], ctx.nowMs, null);
+        nv.flags.push(...flagsFromDecision(alone, r.row.id));
+        auditOf.set(`loose|${k}`, looseId);
+      }
+      records.push({ id: looseId, input: { kind: 'lab-intake', at: new Date(ctx.nowMs).toISOString(), patientId: null, body: intakeAuditBody(w, loose, ctx) } });
+    }
+    const versions: ResultVersionRow[] = [];
+    const resultRows: ResultRow[] = [];
+    for (const [k, nv] of w.newVersions) {
+      const [id] = k.split('|');
+      const r = w.results.get(id ?? '');
+      const v = r?.versions[0];
+      if (r === undefined || v === undefined) continue;
+      const auditId = nv.episodeId === null ? (auditOf.get(`loose|${k}`) ?? '') : (auditOf.get(nv.episodeId) ?? '');
+      const resource = storedResource(v.resource, r.row.id, v.row.version, v.row.lastUpdated, nv.flags);
+      v.resource = resource;
+      const text = canonicalJson(resource);
+      versions.push({ ...v.row, resource: text, flags: JSON.stringify(nv.flags), auditId });
+      resultRows.push({ ...r.row, flagged: nv.flags.length > 0 });
+    }
+    const outcomes = this.pendingItems.map((p): ItemOutcome => {
+      const r = w.results.get(p.resultId);
+      const v = r?.versions.find((x) => x.row.version === p.version);
+      const nv = w.newVersions.get(`${p.resultId}|${p.version}`);
+      const flags = nv?.flags ?? (v === undefined ? [] : (JSON.parse(v.row.flags === '' ? '[]' : v.row.flags) as Flag[]));
+      return { outcome: nv === undefined ? 'unchanged' : p.version === 1 ? 'created' : 'updated', id: p.resultId, version: p.version, resource: canonicalJson(v?.resource ?? {}), flags, episodeId: r?.row.episodeId ?? null };
+    });
+    const patients = [...new Set([...resultRows.map((r) => r.patientKey), ...episodes.map((e) => e.patientKey)].filter((k): k is string => k !== null))].sort();
+    const event: LabEvent = {
+      patients: patients.map((key) => ({ key, expectedRev: this.snap.revs.get(key) ?? null })),
+      newKeys: w.newKeys,
+      results: resultRows,
+      versions,
+      patientLinks: dedupeLinks(w.links),
+      episodes,
+      evaluations,
+      alerts,
+      changes,
+      ...(message === undefined || versions.length === 0 ? {} : { message }),
+    };
+    return { event, records, outcomes, decisions };
+  }
+
+  /** True when the event writes nothing (every item an idempotent repeat, no episode touched). */
+  get empty(): boolean {
+    return this.work.newVersions.size === 0 && this.touched.size === 0;
+  }
+}
+
+function dedupeLinks(links: readonly { identifierKey: string; patientKey: string }[]): { identifierKey: string; patientKey: string }[] {
+  const seen = new Map(links.map((l) => [`${l.identifierKey}\u0000${l.patientKey}`, l]));
+  return [...seen.values()];
+}

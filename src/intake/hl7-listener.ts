@@ -1,0 +1,163 @@
+/**
+ * The MLLP listener (HL7 v2 over TCP), on `hl7.host:hl7.port` when the settings name it. Framing and
+ * parsing are @medplum/hl7's Hl7Connection (VT ... FS CR, iconv decoding, Hl7Message.parse); the server
+ * socket is ours because Hl7Server.listen takes no host (it would listen on every interface), reports no
+ * listen error and bounds no connection. Each message: its sending facility (MSH-4) names the lab client,
+ * it is mapped to FHIR Observations (src/intake/hl7-map.ts) and goes through the one intake path; the
+ * ACK is sent only once the results are durable (or the reason they are not).
+ *
+ * Bounds: bytes per message (a frame growing past it is answered AR and the connection closed: the
+ * library would buffer without limit), segments and OBX per message, connections, messages queued per
+ * connection (answered in order, one at a time), and an idle timeout.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { Hl7Message } from '@medplum/core';
+import { Hl7Connection, type Hl7ErrorEvent, type Hl7MessageEvent } from '@medplum/hl7';
+import type { Logger } from 'pino';
+import { TnpError } from '../errors.js';
+import type { LabClientSettings } from '../settings.js';
+import { sha256Hex } from '../util/canonical-json.js';
+import { buildAck, issueOf, type AckIssue } from './hl7-ack.js';
+import { HL7_VERSIONS, Hl7Problem, mapOru } from './hl7-map.js';
+import type { Intake } from './intake.js';
+
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+export const MAX_CONNECTIONS = 64;
+export const MAX_QUEUED_PER_CONNECTION = 16;
+export const IDLE_TIMEOUT_MS = 10 * 60_000;
+
+export interface Hl7ListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly clients: readonly LabClientSettings[];
+  readonly intake: Intake;
+  readonly now: () => Date;
+  readonly newId: () => string;
+  readonly logger: Logger;
+}
+
+export interface Hl7Listener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const FS = 0x1c;
+const CR = 0x0d;
+
+/** MSH-4 as written, without trailing empty components. */
+const facilityOf = (m: Hl7Message): string => (m.getSegment('MSH')?.getField(4)?.toString() ?? '').replace(/\^+$/, '');
+
+export async function startHl7Listener(opts: Hl7ListenerOptions): Promise<Hl7Listener> {
+  const byFacility = new Map<string, LabClientSettings>();
+  for (const c of opts.clients) for (const f of c.hl7Facilities) byFacility.set(f.replace(/\^+$/, ''), c);
+  const log = opts.logger.child({ channel: 'hl7' });
+  const sockets = new Set<Socket>();
+
+  const answer = async (message: Hl7Message): Promise<Hl7Message> => {
+    const ack = (code: 'AA' | 'AE' | 'AR', issues: AckIssue[]): Hl7Message => buildAck(message, code, issues, { now: opts.now(), controlId: opts.newId().replace(/-/g, '').slice(0, 20) });
+    const text = message.toString();
+    const msh = message.getSegment('MSH');
+    const controlId = msh?.getField(10)?.toString() ?? '';
+    try {
+      if (text.includes('\u000b') || text.includes('\u001c')) throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_MALFORMED', 'two messages (or a stray framing byte) in one MLLP frame: send one message and wait for its ACK'), '100');
+      const bad = message.segments.find((s) => !/^[A-Z][A-Z0-9]{2}$/.test(s.name));
+      if (bad !== undefined) throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_MALFORMED', `a segment name is not three letters or digits: "${bad.name.slice(0, 10)}"`), '100');
+      if (controlId === '') throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_MALFORMED', 'MSH-10 (message control id) is empty'), '101', { segment: 'MSH', seq: 1, field: 10 });
+      const type = `${msh?.getField(9)?.getComponent(1) ?? ''}^${msh?.getField(9)?.getComponent(2) ?? ''}`;
+      if (type !== 'ORU^R01') throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_UNSUPPORTED', `message type ${type.slice(0, 20)} is not taken (ORU^R01 only)`), type.startsWith('ORU^') ? '201' : '200', { segment: 'MSH', seq: 1, field: 9 });
+      const processing = msh?.getField(11)?.getComponent(1) ?? '';
+      if (processing !== 'P') throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_UNSUPPORTED', `processing id "${processing.slice(0, 5)}" is not taken (P, production, only)`), '202', { segment: 'MSH', seq: 1, field: 11 });
+      const version = msh?.getField(12)?.getComponent(1) ?? '';
+      if (!HL7_VERSIONS.includes(version)) throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_UNSUPPORTED', `HL7 version "${version.slice(0, 10)}" is not taken (${HL7_VERSIONS.join(', ')})`), '203', { segment: 'MSH', seq: 1, field: 12 });
+      const facility = facilityOf(message);
+      const client = byFacility.get(facility);
+      if (client === undefined) throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_FACILITY_UNKNOWN', `sending facility "${facility.slice(0, 100)}" belongs to no lab client`), '204', { segment: 'MSH', seq: 1, field: 4 });
+      const messageSha256 = sha256Hex(text);
+      const items = mapOru(message, client, { controlId, messageSha256, facility });
+      const outcomes = await opts.intake.submit(items, { client: client.name, channel: 'hl7', message: { sha256: messageSha256, receivedAt: opts.now().toISOString(), client: client.name, text } });
+      const warnings = outcomes.flatMap((o, i) => o.flags.map((fl) => ({ severity: 'W' as const, hl7Code: '0', text: `${fl.code}: ${fl.text}`, location: { segment: 'OBX', seq: i + 1, field: 5 } })));
+      log.info({ event: 'hl7-accepted', controlId, client: client.name, results: outcomes.length, created: outcomes.filter((o) => o.outcome !== 'unchanged').length }, 'HL7 results stored');
+      return ack('AA', warnings);
+    } catch (e) {
+      if (e instanceof Hl7Problem) {
+        log.warn({ event: 'hl7-refused', controlId, ack: e.ack, code: e.error.code, reason: e.message }, 'HL7 message refused');
+        return ack(e.ack, [issueOf(e.error, e.hl7Code, e.location)]);
+      }
+      if (e instanceof TnpError && e.status < 500) {
+        log.warn({ event: 'hl7-refused', controlId, ack: 'AE', code: e.code, reason: e.message }, 'HL7 message refused');
+        return ack('AE', [issueOf(e, e.status === 409 ? '205' : '207', null)]);
+      }
+      const err = e instanceof TnpError ? e : new TnpError('TNP_ERR_INTERNAL', `internal error (incident ${opts.newId()})`);
+      log.error({ event: 'hl7-not-stored', controlId, code: err.code, err: e }, 'HL7 message not stored: answered AR (send again)');
+      return ack('AR', [issueOf(err.status === 503 ? err : new TnpError('TNP_ERR_INTERNAL', err.message), '207', null)]);
+    }
+  };
+
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
+    const conn = new Hl7Connection(socket, 'utf-8');
+    let pending = 0;
+    let chain: Promise<void> = Promise.resolve();
+    const refuse = (error: TnpError, hl7Code: string): void => {
+      if (!socket.destroyed) conn.send(buildAck(null, 'AR', [issueOf(error, hl7Code, null)], { now: opts.now(), controlId: opts.newId().replace(/-/g, '').slice(0, 20) }));
+    };
+    // Before the library's own listener: bound what a frame may grow to.
+    let frameBytes = 0;
+    socket.prependListener('data', (chunk: Buffer) => {
+      frameBytes += chunk.length;
+      if (frameBytes > MAX_MESSAGE_BYTES) {
+        log.warn({ event: 'hl7-too-large', bytes: frameBytes }, 'HL7 frame over the size bound: AR and connection closed');
+        refuse(new TnpError('TNP_ERR_HL7_TOO_LARGE', `an MLLP frame exceeded ${MAX_MESSAGE_BYTES} bytes`), '100');
+        socket.end();
+        socket.destroy();
+        return;
+      }
+      if (chunk.length >= 2 && chunk[chunk.length - 2] === FS && chunk[chunk.length - 1] === CR) frameBytes = 0;
+    });
+    conn.addEventListener('message', (ev: Hl7MessageEvent) => {
+      if (pending >= MAX_QUEUED_PER_CONNECTION) {
+        refuse(new TnpError('TNP_ERR_LAB_BUSY', `more than ${MAX_QUEUED_PER_CONNECTION} messages waiting on this connection: wait for each ACK`), '207');
+        return;
+      }
+      pending += 1;
+      chain = chain
+        .then(async () => {
+          const ack = await answer(ev.message);
+          if (!socket.destroyed) conn.send(ack);
+        })
+        .catch((e: unknown) => log.error({ event: 'hl7-ack-failed', err: e }, 'HL7 ACK could not be sent'))
+        .finally(() => (pending -= 1));
+    });
+    conn.addEventListener('error', (ev: Hl7ErrorEvent) => {
+      // The library's parse failures (no MSH, undecodable text) and socket errors.
+      const parse = (ev.error as { type?: unknown }).type === 'entity.parse.failed';
+      log.warn({ event: 'hl7-connection-error', parse, reason: ev.error.message.slice(0, 200) }, parse ? 'HL7 message cannot be read: AR' : 'HL7 connection error');
+      if (parse) refuse(new TnpError('TNP_ERR_HL7_MALFORMED', 'the frame does not hold an HL7 message starting with MSH'), '100');
+    });
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : opts.port;
+  log.info({ event: 'hl7-listening', host: opts.host, port }, `MLLP listener on ${opts.host}:${port}`);
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.end();
+        setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, 2_000).unref();
+      }),
+  };
+}
