@@ -47,13 +47,25 @@ const CR = 0x0d;
 /** MSH-4 as written, without trailing empty components. */
 const facilityOf = (m: Hl7Message): string => (m.getSegment('MSH')?.getField(4)?.toString() ?? '').replace(/\^+$/, '');
 
+/**
+ * HL7 ends every segment with CR, the last one included, and many senders end lines with CRLF or LF;
+ * the parser reads each of these as an empty segment or a name starting with LF. One message whatever
+ * the line ends: CR between segments, blank segments dropped.
+ */
+function withStandardTerminators(message: Hl7Message): Hl7Message {
+  const text = message.toString();
+  if (!/\n|\r\r|^\r|\r$/.test(text)) return message;
+  return Hl7Message.parse(text.replace(/\r\n?|\n/g, '\r').split('\r').filter((s) => s !== '').join('\r'));
+}
+
 export async function startHl7Listener(opts: Hl7ListenerOptions): Promise<Hl7Listener> {
   const byFacility = new Map<string, LabClientSettings>();
   for (const c of opts.clients) for (const f of c.hl7Facilities) byFacility.set(f.replace(/\^+$/, ''), c);
   const log = opts.logger.child({ channel: 'hl7' });
   const sockets = new Set<Socket>();
 
-  const answer = async (message: Hl7Message): Promise<Hl7Message> => {
+  const answer = async (received: Hl7Message): Promise<Hl7Message> => {
+    const message = withStandardTerminators(received);
     const ack = (code: 'AA' | 'AE' | 'AR', issues: AckIssue[]): Hl7Message => buildAck(message, code, issues, { now: opts.now(), controlId: opts.newId().replace(/-/g, '').slice(0, 20) });
     const text = message.toString();
     const msh = message.getSegment('MSH');

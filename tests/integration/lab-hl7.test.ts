@@ -127,6 +127,17 @@ function suite(kind: 'sqlite' | 'postgres'): void {
       expect(list.some((e: any) => e.patient.value === '9000000105')).toBe(false);
     });
 
+    it('segment terminators as laboratories send them: a CR after the last segment, CRLF and LF line ends are accepted AA and stored once', async () => {
+      const cr = oru({ nhs: '9000000121', control: 'T1', filler: 'F-521' }) + '\r';
+      expect(await rawExchange(listener.port, frame(cr))).toContain('MSA|AA|T1');
+      const crlf = oru({ nhs: '9000000122', control: 'T2', filler: 'F-522' }).split('\r').join('\r\n') + '\r\n';
+      expect(await rawExchange(listener.port, frame(crlf))).toContain('MSA|AA|T2');
+      const lf = oru({ nhs: '9000000123', control: 'T3', filler: 'F-523' }).split('\r').join('\n') + '\n';
+      expect(await rawExchange(listener.port, frame(lf))).toContain('MSA|AA|T3');
+      const list = (await http(app.url, 'GET', '/episodes?status=all', WORKLIST_TOKEN)).json.episodes;
+      for (const nhs of ['9000000121', '9000000122', '9000000123']) expect(list.filter((e: any) => e.patient.value === nhs)).toHaveLength(1);
+    });
+
     it('hostile frames: not HL7, two messages in one frame, an oversized frame: AR, nothing stored, the listener keeps serving', async () => {
       expect(await rawExchange(listener.port, frame('HELLO|not hl7'))).toContain('MSA|AR');
       const two = Buffer.concat([frame(oru({ nhs: '9000000106', control: 'P1', filler: 'F-500' })), frame(oru({ nhs: '9000000107', control: 'P2', filler: 'F-501' }))]);
