@@ -9,6 +9,7 @@
  * a compiled JSON Schema checks them in microseconds with errors in the same FHIRPath form.
  */
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { isStorableText } from '../audit/record.js';
 import { TnpError } from '../errors.js';
 
 export const OBSERVATION_STATUSES = ['registered', 'preliminary', 'final', 'amended', 'corrected', 'cancelled', 'entered-in-error', 'unknown'] as const;
@@ -139,6 +140,10 @@ export function checkObservation(resource: unknown, base: string): Record<string
     const where = e === undefined ? base : fhirPath(base, e);
     throw new TnpError('TNP_ERR_FHIR_RESOURCE_INVALID', `${where} ${e === undefined ? 'is invalid' : why(e)}`, { expression: [where] });
   }
+  const unstorable = firstUnstorableText(r, base);
+  if (unstorable !== null) {
+    throw new TnpError('TNP_ERR_FHIR_RESOURCE_INVALID', `${unstorable} holds a NUL or an unpaired surrogate: FHIR strings are well-formed Unicode, and no store keeps such text faithfully`, { expression: [unstorable] });
+  }
   const choice = (prefix: string): string[] => Object.keys(r).filter((k) => k.startsWith(prefix) && k.length > prefix.length && /^[A-Z]/.test(k.slice(prefix.length)));
   for (const prefix of ['value', 'effective']) {
     const present = choice(prefix);
@@ -151,4 +156,24 @@ export function checkObservation(resource: unknown, base: string): Record<string
     throw new TnpError('TNP_ERR_FHIR_RESOURCE_INVALID', `${base}.code has neither coding nor text`, { expression: [`${base}.code`] });
   }
   return r;
+}
+
+/** The FHIRPath of the first string (or element name) in `v` that no store keeps faithfully, else null. Depth is bounded by the body guard. */
+function firstUnstorableText(v: unknown, path: string): string | null {
+  if (typeof v === 'string') return v === '' || isStorableText(v) ? null : path;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const found = firstUnstorableText(v[i], `${path}[${i}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (typeof v === 'object' && v !== null) {
+    for (const [k, child] of Object.entries(v)) {
+      if (!isStorableText(k)) return path;
+      const found = firstUnstorableText(child, `${path}.${k}`);
+      if (found !== null) return found;
+    }
+  }
+  return null;
 }

@@ -43,6 +43,27 @@ describe('FHIR intake: hostile input', () => {
     expect(await stored()).toBe(0);
   });
 
+  it('text no store can hold faithfully (NUL, a lone surrogate) anywhere in a result: 400 naming the element, nothing stored, and the same answer when sent again (never a 503 to retry)', async () => {
+    const base = (): Record<string, unknown> => troponin({ nhs: '9000000451', at: '2026-03-06T10:00:00Z', value: 1, id: 'unstorable' });
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ...base(), identifier: [{ system: '\ud800', value: 'x' }] }, 'Observation.identifier[0].system'],
+      [{ ...base(), identifier: [{ system: 'https://lab.example/r', value: 'v\udc00' }] }, 'Observation.identifier[0].value'],
+      [{ ...base(), subject: { reference: 'Patient/\u0000' } }, 'Observation.subject.reference'],
+      [{ ...base(), note: [{ text: 'a\u0000b' }] }, 'Observation.note[0].text'],
+    ];
+    for (const [body, where] of cases) {
+      for (const path of ['/fhir/Observation', '/fhir']) {
+        const sent = path === '/fhir' ? { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'POST', url: 'Observation' }, resource: body }] } : body;
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const r = await post(sent, path);
+          expect(r.status, `${where} via ${path}`).toBe(400);
+          expect(JSON.stringify(r.json), where).toContain(where.replace(/^Observation/, ''));
+        }
+      }
+    }
+    expect(await stored()).toBe(0);
+  });
+
   it('malformed JSON, deep nesting, a body over 1 MiB: 400, 400, 413; nothing stored', async () => {
     expect((await post('{"resourceType": "Observation",')).status).toBe(400);
     const deep = `${'{"a":'.repeat(100)}1${'}'.repeat(100)}`;
