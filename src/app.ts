@@ -8,6 +8,7 @@
  * `GET /audit?patient=`, `GET /audit/verify`, `GET /reports/adoption` (admin token); `GET /console` (and its API);
  * `GET /healthz`, `GET /metrics`.
  */
+import { clientErrorHandler } from './http/client-error.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
@@ -123,6 +124,7 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 

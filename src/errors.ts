@@ -233,6 +233,18 @@ export const ERRORS = {
     title: 'The request body is too large',
     fix: 'Send less prefetch (the Observations named by the discovery template only), or leave prefetch out and give a fhirServer.',
   },
+  TNP_ERR_HEADERS_TOO_LARGE: {
+    status: 431,
+    issueCode: 'too-long',
+    title: 'The request headers are too large',
+    fix: 'Send smaller headers: the card link to the console carries its case in the URL fragment, which a browser never sends; a bearer token of a few kilobytes is enough.',
+  },
+  TNP_ERR_REQUEST_UNREADABLE: {
+    status: 400,
+    issueCode: 'structure',
+    title: 'The HTTP request could not be read',
+    fix: 'Send a well-formed HTTP/1.1 request (request line, headers with valid values such as a numeric Content-Length, then the body it announces) within the server\'s request timeout.',
+  },
   TNP_ERR_REPORT_QUERY_INVALID: {
     status: 400,
     issueCode: 'invalid',

@@ -3,6 +3,7 @@
  * a plain exception), the client gets a generic text and an incident id, and the detail goes to the log
  * under that id. Run on the real app (its one error handler), by inject and over a real socket.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TnpError } from '../../src/errors.js';
 import { startApp, type RunningApp } from '../support/cds-app.js';
@@ -68,3 +69,32 @@ describe('500 bodies carry no internal message', () => {
   });
 });
 
+
+/** Sends raw bytes; resolves with everything the server wrote before it closed the socket. */
+function rawRequest(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = connect(Number(port), hostname);
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString('utf8')));
+    s.on('error', reject);
+    s.on('close', () => resolve(got));
+    s.write(bytes);
+  });
+}
+
+describe('requests the HTTP parser refuses', () => {
+  it('oversized headers and malformed requests are answered with a FHIR OperationOutcome naming the fault, not the framework body', async () => {
+    const big = await rawRequest(app.url, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`);
+    expect(big).toMatch(/^HTTP\/1\.1 431 /);
+    expect(big).toContain('application/fhir+json');
+    const bigBody = JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4));
+    expect(bigBody.resourceType).toBe('OperationOutcome');
+    expect(bigBody.issue[0].details.coding[0].code).toBe('TNP_ERR_HEADERS_TOO_LARGE');
+    const bad = await rawRequest(app.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n');
+    expect(bad).toMatch(/^HTTP\/1\.1 400 /);
+    const badBody = JSON.parse(bad.slice(bad.indexOf('\r\n\r\n') + 4));
+    expect(badBody.issue[0].details.coding[0].code).toBe('TNP_ERR_REQUEST_UNREADABLE');
+    expect(bad).not.toContain('Client Error');
+  });
+});
