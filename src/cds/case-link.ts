@@ -21,7 +21,7 @@
 import { codingKey, type PathwayRuntime } from '../engine/catalogue.js';
 import { parseInstant } from '../engine/time.js';
 import type { Decision, OutcomeCode, Sex } from '../engine/types.js';
-import { encounterIdOf, refOf } from '../fhir/mapping.js';
+import { drawTimeOf, encounterIdOf, refOf } from '../fhir/mapping.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import { isObject, OTHER_UNIT_SYSTEM, safeAbsentReason, safeComparator, safeStatus, safeUnit, UCUM, VALUE_ELEMENTS, type Json } from './case-vocabulary.js';
 
@@ -146,7 +146,8 @@ function finite(n: unknown): number | undefined {
 
 /**
  * Groups resources that are versions of one result: same kind (troponin, ECG, TIMI) and the same
- * identifier (system|value) or id, as the engine groups them (rule 12).
+ * identifier (system|value) or id and the same draw time, as the engine groups them (rule 12, contract 1.1:
+ * a shared identifier with different draw times is two results).
  */
 function groupsOf(observations: readonly Json[], kinds: readonly CaseEntry['kind'][]): (number | undefined)[] {
   const parent = observations.map((_, i) => i);
@@ -159,7 +160,8 @@ function groupsOf(observations: readonly Json[], kinds: readonly CaseEntry['kind
   const byKey = new Map<string, number>();
   observations.forEach((o, i) => {
     const keys: string[] = [];
-    const kind = kinds[i] ?? '';
+    const drawn = drawTimeOf(o).time;
+    const kind = `${kinds[i] ?? ''}|${drawn === null ? 'none' : drawn.toString()}`;
     if (typeof o['id'] === 'string' && o['id'] !== '') keys.push(`${kind}|id|${o['id']}`);
     if (Array.isArray(o['identifier'])) {
       for (const id of o['identifier'] as unknown[]) {

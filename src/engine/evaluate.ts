@@ -13,6 +13,8 @@ import { type PathwayRuntime, urlFor } from './catalogue.js';
 import { type CompiledPathway, type GraphFactName, type Scalar } from './pathway.js';
 import { applyLod, intervalText, isEmpty, isPoint, mayBeAbove, positionOf } from './ranges.js';
 import { formatInstant } from './time.js';
+import { canonicalOrder, cmpStr, describeTime } from './order.js';
+import { type Reading, readingsOf } from './readings.js';
 import { BoundedInputs, LIST_BOUND, TEXT_BOUND, boundedReasons, boundedTrace, clip, clipStep, count, listText } from './bounds.js';
 import { type UsableTroponin, weighLater } from './later-results.js';
 import { boundedAssumptions, summariseEpisode } from './episode-summary.js';
@@ -48,32 +50,6 @@ const MISSING_TEXT: Record<MissingItem, string> = {
   'baseline-troponin': 'baseline troponin',
 };
 
-function cmpBig(a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function cmpStr(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Canonical order of observations (rule 15): by kind, time, reference, then content. */
-function canonicalOrder(a: ObservationFact, b: ObservationFact): number {
-  const kinds = { troponin: 0, ecg: 1, timi: 2 } as const;
-  if (a.kind !== b.kind) return kinds[a.kind] - kinds[b.kind];
-  const ta = a.drawTime ?? a.issued;
-  const tb = b.drawTime ?? b.issued;
-  if (ta !== tb) {
-    if (ta === null) return -1;
-    if (tb === null) return 1;
-    return cmpBig(ta, tb);
-  }
-  return cmpStr(a.ref, b.ref) || cmpStr(a.contentKey(), b.contentKey());
-}
-
-function describeTime(t: Instant | null): string {
-  return t === null ? 'no time' : formatInstant(t);
-}
-
 class Evaluation {
   readonly p: CompiledPathway;
   // Listed one by one up to the larger of the list bound and rule 16's bound (so an episode within
@@ -87,6 +63,7 @@ class Evaluation {
   constructor(
     private readonly rt: PathwayRuntime,
     private readonly facts: Facts,
+    private readonly reading: Reading,
     readonly now: Instant,
     private readonly encounterId: string | null,
   ) {
@@ -123,82 +100,25 @@ class Evaluation {
     return this.traceList.list();
   }
 
-  /** Rule 12: results sharing an identifier are one result; the latest version stands. */
-  dedupe(observations: readonly ObservationFact[]): { kept: ObservationFact[]; conflicted: Set<ObservationFact> } {
-    const parent = observations.map((_, i) => i);
-    const find = (i: number): number => {
-      while (parent[i] !== i) i = parent[i] = parent[parent[i] ?? i] ?? i;
-      return i;
-    };
-    const byKey = new Map<string, number>();
-    observations.forEach((o, i) => {
-      for (const k of o.identities) {
-        const j = byKey.get(`${o.kind}|${k}`);
-        if (j === undefined) byKey.set(`${o.kind}|${k}`, i);
-        else parent[find(i)] = find(j);
-      }
-    });
-    const groups = new Map<number, ObservationFact[]>();
-    observations.forEach((o, i) => {
-      const g = groups.get(find(i)) ?? [];
-      g.push(o);
-      groups.set(find(i), g);
-    });
-    const kept: ObservationFact[] = [];
-    const conflicted = new Set<ObservationFact>();
-    for (const group of [...groups.values()].sort((a, b) => canonicalOrder(a[0] as ObservationFact, b[0] as ObservationFact))) {
-      if (group.length === 1) {
-        kept.push(group[0] as ObservationFact);
-        continue;
-      }
-      const distinct = new Map<string, ObservationFact>();
-      for (const o of group) if (!distinct.has(o.contentKey())) distinct.set(o.contentKey(), o);
-      const versions = [...distinct.values()];
-      const first = versions[0] as ObservationFact;
-      if (versions.length === 1) {
-        kept.push(first);
-        for (const o of group.slice(1)) this.use(o.ref, o.kind, 'superseded', `an identical copy of ${first.ref}`);
-        continue;
-      }
-      const timed = versions.filter((v) => v.versionTime !== null);
-      const latestTime = timed.reduce<Instant | null>((m, v) => (m === null || (v.versionTime as Instant) > m ? v.versionTime : m), null);
-      const latest = timed.filter((v) => v.versionTime === latestTime);
-      const refs = listText(versions.map((v) => v.ref));
-      if (latest.length === 1 && timed.length === versions.length) {
-        const winner = latest[0] as ObservationFact;
-        kept.push(winner);
-        for (const o of group) {
-          if (o !== winner) this.use(o.ref, o.kind, 'superseded', `an earlier version of the same result; ${winner.ref} (updated ${describeTime(winner.versionTime)}) stands`);
-        }
-        this.step({ rule: '12', text: `Results ${refs} share an identifier: they are one result, and the latest version (${winner.ref}, updated ${describeTime(winner.versionTime)}) stands.` }, { key: 'versions', ref: winner.ref });
-      } else if (first.kind !== 'troponin') {
-        // ECG or TIMI versions that cannot be ordered: each is read, so the most serious counts (the
-        // acute MI pathway if any says ST-elevation; the highest TIMI score).
-        for (const v of versions) kept.push(v);
-        const read = new Set(versions);
-        for (const o of group) if (!read.has(o)) this.use(o.ref, o.kind, 'superseded', `an identical copy of another version`);
-        this.step({ rule: '12', text: `Results ${refs} share an identifier but their versions cannot be ordered (no or equal meta.lastUpdated and issued): each version is read and the most serious counts.` }, { key: 'versions', ref: first.ref });
-      } else {
-        // Troponin versions that cannot be ordered: the result is ambiguous, never silently resolved.
-        const rep = first;
-        kept.push(rep);
-        conflicted.add(rep);
-        for (const o of group) if (o !== rep) this.use(o.ref, o.kind, 'superseded', `a conflicting version of ${rep.ref}`);
-        this.step({ rule: '12', text: `Results ${refs} share an identifier but their versions cannot be ordered (no or equal meta.lastUpdated and issued): the result is ambiguous.` }, { key: 'versions', ref: rep.ref });
-      }
-    }
-    return { kept, conflicted };
-  }
-
   run(): Omit<Decision, 'path' | 'pathway'> & { graphFacts: Record<GraphFactName, Scalar>; baselineAboveLimit: boolean } {
     const p = this.p;
-    const sorted = [...this.facts.observations].sort(canonicalOrder);
     for (const ig of [...this.facts.ignored].sort((a, b) => cmpStr(a.ref, b.ref) || cmpStr(a.reason, b.reason))) {
       this.use(ig.ref, 'other', 'ignored', ig.reason);
     }
     if (this.facts.sex !== null) this.use('Patient', 'patient', this.rt.sexSpecificUrls ? 'used' : 'not-used', `sex: ${this.facts.sex}`);
 
-    const { kept, conflicted } = this.dedupe(sorted);
+    // Rule 12: versions, and this reading's choice among them (readings.ts).
+    const kept = this.reading.observations;
+    const conflicted = this.reading.conflicted;
+    for (const u of this.reading.uses) this.use(u.ref, u.kind, u.use, u.reason);
+    for (const st of this.reading.steps) this.step(st, { key: 'versions' });
+    // Rule 1 (1.1): an ECG meaning ST-elevation or new LBBB counts even when non-final, drawn after the
+    // evaluation time or recorded in another encounter, if drawn (or issued) in the 24 h before now.
+    const escalating = new Set<EcgFact>();
+    for (const o of kept) {
+      const t = o.drawTime ?? o.issued;
+      if (o.kind === 'ecg' && (o.status === 'used' || o.status === 'listed') && t !== null && t >= this.now - p.episodeWindow && o.meanings.includes('stemi-or-new-lbbb')) escalating.add(o);
+    }
 
     // Rule 12: status. Rule 3: encounter.
     const live: ObservationFact[] = [];
@@ -207,7 +127,7 @@ class Evaluation {
         this.use(o.ref, o.kind, 'void', `status ${o.statusText ?? ''}: void, ignored (rule 12)`);
         continue;
       }
-      if (this.encounterId !== null && o.encounterId !== null && o.encounterId !== this.encounterId) {
+      if (this.encounterId !== null && o.encounterId !== null && o.encounterId !== this.encounterId && !(o.kind === 'ecg' && escalating.has(o))) {
         this.use(o.ref, o.kind, 'other-encounter', `names encounter ${o.encounterId}, not ${this.encounterId} (rule 3)`);
         continue;
       }
@@ -342,7 +262,7 @@ class Evaluation {
     if (summary.overMax) troponinReading = troponinReading === null ? 'indeterminate' : this.moreSerious(troponinReading, 'indeterminate');
 
     // Rule 1: the ECG.
-    const ecgFinding = this.readEcg(ecgs, start, end);
+    const ecgFinding = this.readEcg(ecgs, start, end, escalating);
     // Rule 2: TIMI.
     const timiScore = this.readTimi(timis, start, end);
     if (raisedMarker) {
@@ -380,12 +300,16 @@ class Evaluation {
     };
   }
 
-  readEcg(ecgs: readonly EcgFact[], start: Instant, end: Instant): { value: 'stemi-or-new-lbbb' | 'no-stemi-or-new-lbbb' | 'lbbb-age-unknown' | 'missing' } {
+  readEcg(ecgs: readonly EcgFact[], start: Instant, end: Instant, escalating: ReadonlySet<EcgFact>): { value: 'stemi-or-new-lbbb' | 'no-stemi-or-new-lbbb' | 'lbbb-age-unknown' | 'missing' } {
     const usable: { fact: EcgFact; time: Instant }[] = [];
     const problems: string[] = [];
     for (const e of ecgs) {
       const time = e.drawTime ?? e.issued;
       let why: string | null = null;
+      if (escalating.has(e) && time !== null) {
+        usable.push({ fact: e, time });
+        continue;
+      }
       if (time !== null && time < start) {
         this.use(e.ref, 'ecg', 'outside-episode', `taken ${formatInstant(time)}, before the episode began (rule 3)`);
         continue;
@@ -478,30 +402,39 @@ class Evaluation {
   };
 }
 
-const engines = new WeakMap<CompiledPathway, Engine>();
+const pools = new WeakMap<CompiledPathway, Engine[]>();
+/** Idle engines kept per pathway; more are built when more evaluations overlap, and dropped after. */
+const POOL_BOUND = 8;
 
-/** The pathway's Engine, built once (building clones every condition: the dominant cost otherwise). */
-function engineFor(p: CompiledPathway): Engine {
-  let e = engines.get(p);
-  if (e === undefined) {
-    e = new Engine([...p.edgeRules], { allowUndefinedFacts: true });
-    engines.set(p, e);
+/**
+ * Run the pathway's edge rules with these facts on an Engine no other evaluation is using: a
+ * json-rules-engine Engine keeps per-run state on its rules, so overlapping runs on one Engine lose or
+ * mix events. Building one clones every condition, so idle ones are pooled per pathway.
+ */
+async function runEdges(p: CompiledPathway, facts: Record<string, Scalar>): Promise<RuleResult[]> {
+  let pool = pools.get(p);
+  if (pool === undefined) {
+    pool = [];
+    pools.set(p, pool);
   }
-  return e;
+  const engine = pool.pop() ?? new Engine([...p.edgeRules], { allowUndefinedFacts: true });
+  try {
+    return (await engine.run(facts)).results;
+  } finally {
+    if (pool.length < POOL_BOUND) pool.push(engine);
+  }
 }
 
-function leafFacts(cond: unknown, out: Record<string, string | number | boolean | null>): void {
+/** The facts an edge's conditions name, with their values in this evaluation (never read back from the engine's rule objects). */
+function leafFacts(cond: unknown, values: Readonly<Record<string, Scalar>>, out: Record<string, string | number | boolean | null>): void {
   if (cond === null || typeof cond !== 'object') return;
   const c = cond as Record<string, unknown>;
-  if (typeof c['fact'] === 'string') {
-    const v = c['factResult'];
-    out[c['fact']] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : null;
-  }
+  if (typeof c['fact'] === 'string') out[c['fact']] = values[c['fact']] ?? null;
   for (const k of ['all', 'any']) {
     const list = c[k];
-    if (Array.isArray(list)) for (const x of list) leafFacts(x, out);
+    if (Array.isArray(list)) for (const x of list) leafFacts(x, values, out);
   }
-  if (c['not'] !== undefined) leafFacts(c['not'], out);
+  if (c['not'] !== undefined) leafFacts(c['not'], values, out);
 }
 
 /**
@@ -509,17 +442,36 @@ function leafFacts(cond: unknown, out: Record<string, string | number | boolean 
  * (TNP_ERR_PATHWAY_NOT_TOTAL); every input, however bad, gets a decision.
  */
 export async function evaluate(rt: PathwayRuntime, facts: Facts, opts: EvaluateOptions): Promise<Decision> {
+  // Rule 12: every reading of the data is evaluated and the most serious outcome counts; on a tie, the
+  // first reading (the one without non-final results) gives the decision's derived facts.
+  const readings = readingsOf([...facts.observations].sort(canonicalOrder));
+  let best: Decision | null = null;
+  const outcomes: string[] = [];
+  for (const reading of readings) {
+    const d = await evaluateReading(rt, facts, reading, opts);
+    outcomes.push(`${reading.label}: ${d.outcome}`);
+    if (best === null || rankOf(rt, d.outcome) < rankOf(rt, best.outcome)) best = d;
+  }
+  if (best === null) throw new TnpError('TNP_ERR_PATHWAY_NOT_TOTAL', 'no reading of the data was evaluated');
+  if (readings.length === 1) return best;
+  const step: TraceStep = { rule: '12', text: clip(`${readings.length} readings of the data (${outcomes.join('; ')}): the most serious counts, ${best.outcome}.`, 2 * TEXT_BOUND), result: best.outcome };
+  return { ...best, trace: [...best.trace, step] };
+}
+
+function rankOf(rt: PathwayRuntime, o: OutcomeCode): number {
+  return rt.pathway.severityRank.get(o) ?? Number.MAX_SAFE_INTEGER;
+}
+
+async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Reading, opts: EvaluateOptions): Promise<Decision> {
   const p = rt.pathway;
-  const ev = new Evaluation(rt, facts, opts.now, opts.encounterId ?? null);
+  const ev = new Evaluation(rt, facts, reading, opts.now, opts.encounterId ?? null);
   const partial = ev.run();
   const graphFacts = partial.graphFacts;
 
-  // The chart's walk: one json-rules-engine run of every edge's conditions, then the walk from the
-  // start. Every fact is a constant given to run(), so the pathway's one Engine serves overlapping
-  // runs safely (each run has its own almanac and results; nothing here uses the engine-wide stop()).
+  // The chart's walk: one json-rules-engine run of every edge's conditions, then the walk from the start.
   const almanacFacts: Record<string, Scalar> = {};
   for (const f of p.graphFacts) almanacFacts[f] = graphFacts[f];
-  const { results } = await engineFor(p).run(almanacFacts);
+  const results = await runEdges(p, almanacFacts);
   const fired = new Map<string, RuleResult>();
   for (const r of results) if (typeof r.name === 'string') fired.set(r.name, r);
 
@@ -543,8 +495,7 @@ export async function evaluate(rt: PathwayRuntime, facts: Facts, opts: EvaluateO
     const edge = taken[0] as (typeof taken)[number];
     edges.push(edge.id);
     const used: Record<string, string | number | boolean | null> = {};
-    const rr = fired.get(edge.id);
-    if (rr !== undefined) leafFacts((rr.toJSON(false) as { conditions?: unknown }).conditions, used);
+    leafFacts(edge.conditions, almanacFacts, used);
     if (edge.needsInput !== undefined && !needsInput.includes(edge.needsInput)) needsInput.push(edge.needsInput);
     if (node.kind === 'decision') {
       ev.step({

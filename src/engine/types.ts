@@ -63,6 +63,8 @@ interface FactBase {
   readonly versionTime: Instant | null;
   /** A canonical digest of the clinical content, to tell identical copies from conflicting versions. */
   readonly contentKey: () => string;
+  /** Rule 12: a non-final result read as if final in one reading of the data: its status as written. */
+  readonly readAsFinal?: string;
 }
 
 export interface TroponinFact extends FactBase {

@@ -98,7 +98,7 @@ function statusOf(o: Record<string, unknown>): { status: StatusUse; text: string
   return { status: 'invalid', text: s };
 }
 
-function drawTimeOf(o: Record<string, unknown>): { time: Instant | null; problem: string | null } {
+export function drawTimeOf(o: Record<string, unknown>): { time: Instant | null; problem: string | null } {
   let raw: unknown;
   let field: string;
   if (o['effectiveDateTime'] !== undefined) {
@@ -179,6 +179,10 @@ function troponinValue(o: Record<string, unknown>): TroponinValue {
   const valueKeys = Object.keys(o).filter((k) => k.startsWith('value'));
   const dar = o['dataAbsentReason'];
   if (valueKeys.length === 0) {
+    if (dar === undefined && LISTED.has(String(o['status']))) {
+      // Rule 12 (and ESC rule 11): a registered or preliminary result with no value yet is pending.
+      return { kind: 'absent', reason: `no value yet: status ${String(o['status'])}, pending` };
+    }
     if (dar !== undefined) {
       const text = isObject(dar) ? ((typeof dar['text'] === 'string' ? dar['text'] : undefined) ?? codings(dar).map((c) => c.display ?? c.code).join(', ')) : '';
       return { kind: 'absent', reason: `no value: ${text === '' ? 'dataAbsentReason given' : text}` };

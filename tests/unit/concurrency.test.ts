@@ -1,6 +1,6 @@
 /**
- * The pathway's json-rules-engine Engine is shared by every evaluation (its facts are constants given
- * to run(), so each run has its own almanac). Overlapping evaluations must not lose or mix events.
+ * A json-rules-engine Engine keeps per-run state on its rules, so each evaluation runs on an Engine no
+ * other evaluation is using (pooled per pathway). Overlapping evaluations must not lose or mix events.
  */
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/decide.js';

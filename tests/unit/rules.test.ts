@@ -59,10 +59,9 @@ describe('rule 1: ECG', () => {
     expect(d.missing).toEqual(['ecg']);
     expect(d.missingDetails[0]?.text).toMatch(/preliminary/);
   });
-  it('a preliminary ECG, even one showing ST-elevation, is not used (rule 12): needs-input (ECG)', async () => {
+  it('a preliminary ECG showing ST-elevation can only escalate (contract 1.1, rules 1 and 12): acute MI pathway', async () => {
     const d = await run([patient(), ecg('stemi-or-new-lbbb', 0, { status: 'preliminary' })], 10);
-    expect(d.outcome).toBe('needs-input');
-    expect(d.missing).toContain('ecg');
+    expect(d.outcome).toBe('acute-mi-pathway');
   });
   it('an ECG with an unrecognised code is unusable', async () => {
     const d = await run([patient(), ecg([{ system: SNOMED, code: '164854000' }], 0), timi(0, 0)], 10);
@@ -384,8 +383,8 @@ describe('rule 11: values below the limit of detection', () => {
 });
 
 describe('rule 12: status', () => {
-  it('preliminary and registered results are listed and not used', async () => {
-    const d = await run([...workedUp(), troponin(5, 0), troponin(50, 180, { status: 'preliminary' })], 200);
+  it('preliminary and registered results that would not escalate are listed and not used', async () => {
+    const d = await run([...workedUp(), troponin(5, 0), troponin(5, 180, { status: 'preliminary' })], 200);
     expect(d.outcome).toBe('awaiting-retest');
     expect(d.inputs.find((i) => i.use === 'not-used' && /preliminary/.test(i.reason))).toBeDefined();
   });
@@ -412,12 +411,12 @@ describe('rule 12: status', () => {
     const d = await run([...workedUp(), troponin(5, 0), first, voided], 200);
     expect(d.outcome).toBe('awaiting-retest');
   });
-  it('troponin versions that cannot be ordered stay ambiguous even when one says entered-in-error or preliminary', async () => {
+  it('troponin versions that cannot be ordered are each a reading, even when one says entered-in-error or preliminary (contract 1.1)', async () => {
     for (const status of ['entered-in-error', 'preliminary']) {
       const a = troponin(50, 180, { identifier: 'R4', id: 'y1' });
       const b = troponin(50, 180, { identifier: 'R4', id: 'y2', status });
       const d = await run([...workedUp(), troponin(5, 0), a, b], 200);
-      expect(d.outcome, status).toBe('indeterminate');
+      expect(d.outcome, status).toBe('consistent-with-mi');
     }
   });
   it('ECG versions that cannot be ordered are each read: one saying ST-elevation gives the acute MI pathway', async () => {
@@ -426,11 +425,11 @@ describe('rule 12: status', () => {
     const d = await run([patient(), a, b, timi(2, 0)], 10);
     expect(d.outcome).toBe('acute-mi-pathway');
   });
-  it('versions that cannot be ordered make the result ambiguous: indeterminate', async () => {
+  it('versions that cannot be ordered are each a reading: the most serious counts (contract 1.1)', async () => {
     const a = troponin(50, 180, { identifier: 'R3', id: 'x1' });
     const b = troponin(6, 180, { identifier: 'R3', id: 'x2' });
     const d = await run([...workedUp(), troponin(5, 0), a, b], 200);
-    expect(d.outcome).toBe('indeterminate');
+    expect(d.outcome).toBe('consistent-with-mi');
   });
 });
 
