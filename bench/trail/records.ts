@@ -157,7 +157,7 @@ export async function writeTrail(writer: TrailWriter, episodes: readonly Episode
           inputs: decision.inputs,
           path: decision.path,
           trace: decision.trace,
-          cards: [{ uuidIsRecordId: true, summary: summaryFor(decision, 'Europe/London'), indicator: decision.indicator, suggestionUuids: suggestsRetest(decision) ? [suggestion] : [] }],
+          cards: [{ uuidIsRecordId: true, summary: summaryFor(decision, rt, 'Europe/London'), indicator: decision.indicator, suggestionUuids: suggestsRetest(decision, rt) ? [suggestion] : [] }],
         },
       },
       id,

@@ -1,134 +1,138 @@
 /**
- * The card's Markdown `detail` (GitHub-Flavored Markdown): the values, draw times, the URL used, the
- * change, the branch taken, what is missing and what could not be interpreted. Text from the data is
- * escaped. Bounded whatever the input (rule 16): each list shows its first lines and counts the rest,
- * and the whole stays under {@link MAX_DETAIL_BYTES}.
+ * The card's Markdown `detail` (GitHub-Flavored Markdown), for a doctor: the next step first, then (for
+ * a rule-out) what it does not exclude and the safety-net advice, the troponin values with local draw
+ * times, what is missing or could not be read, and one line linking to the console's rules page. All
+ * wording comes from the pathway file's `cards` section (src/cds/card-text.ts). Resource ids, outcome
+ * codes and UTC times stay in the card extension, the audit record and the console, never here.
+ *
+ * Bounded whatever the input (rule 16): each list shows its first lines and counts the rest, and the
+ * whole stays under {@link MAX_DETAIL_BYTES}. Text from the data is escaped.
  */
-import type { PathwayRuntime } from '../engine/catalogue.js';
-import type { Decision, InputUse } from '../engine/types.js';
-import { type CardContext, fullLocalTime, md, outcomeLabel } from './cards.js';
+import type { Decision, InputUse, ResultSummary } from '../engine/types.js';
+import { fill } from './card-template.js';
+import { type CardText, type RowRole, textFor } from './card-text.js';
+import { formattersFor, localTime } from './card-values.js';
 
 /** The detail stays under 32 kB whatever the input (rule 16); past it, it is cut with a note. */
 export const MAX_DETAIL_BYTES = 32 * 1024;
-/** Lines listed per section of the detail (results not used, uninterpretable, reasons); the rest are counted. */
+/** Lines listed per section of the detail (missing, uninterpretable); the rest are counted. */
 export const DETAIL_LINES = 12;
 
-/** The chart's branches taken, as "ECG: No ST-elevation or new LBBB → TIMI score: TIMI > 1 → ...". */
-function branchTaken(decision: Decision, runtime: PathwayRuntime | undefined): string | null {
-  if (runtime === undefined) return decision.path.edges.length === 0 ? null : decision.path.edges.join(' → ');
-  const file = runtime.pathway.file;
-  const steps: string[] = [];
-  for (const edgeId of decision.path.edges) {
-    const edge = file.graph.edges.find((e) => e.id === edgeId);
-    if (edge === undefined || edge.label === '') continue;
-    const from = file.graph.nodes.find((n) => n.id === edge.from);
-    steps.push(`${from?.label ?? edge.from}: ${edge.label}`);
-  }
-  const last = decision.path.nodes[decision.path.nodes.length - 1];
-  const end = last === undefined ? undefined : file.graph.nodes.find((n) => n.id === last);
-  if (end !== undefined && end.kind === 'outcome') steps.push(end.label);
-  return steps.length === 0 ? null : steps.join(' → ');
+/** Escapes text that comes from the data (or the EHR) so it cannot become Markdown or HTML. */
+export function md(text: string): string {
+  return text.replace(/[\\`*_[\]|<>~&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`)).replace(/[\r\n]+/g, ' ');
 }
 
-/** A count for people, grouped by thousands whatever the locale. */
-function count(n: number): string {
-  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+/** A URL inside a Markdown link's parentheses. */
+function mdUrl(url: string): string {
+  return url.replace(/[()\s<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
-/** The first {@link DETAIL_LINES} entries, then one line counting the resources of the rest (never silently dropped). */
-function inputLines(entries: readonly InputUse[], line: (i: InputUse) => string): string[] {
-  const out = entries.slice(0, DETAIL_LINES).map(line);
-  const rest = entries.slice(DETAIL_LINES).reduce((n, i) => n + (i.count ?? 1), 0);
-  if (rest > 0) out.push(`- … and ${count(rest)} more (listed in the audit record and the decision's inputs)`);
+/** Placeholder values escaped for Markdown (the rules URL as a link target). */
+export function escapeValue(value: string, name: string): string {
+  return name === 'rulesUrl' ? mdUrl(value) : md(value);
+}
+
+const RESOURCE_REF = /\b[A-Z][A-Za-z]+\/[^\s,;:()"'[\]]+/g;
+const ISO_INSTANT = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})/g;
+
+export interface DetailContext {
+  readonly text: CardText;
+  readonly values: Readonly<Record<string, string | undefined>>;
+  readonly displayTimeZone: string;
+  /** Assay id to name, to say assays in words. */
+  readonly assayNames: ReadonlyMap<string, string>;
+}
+
+/**
+ * Engine text for people, made fit for the card: resource references go (a "ref: why" loses its
+ * prefix), UTC times become local, assay ids become names.
+ */
+function humanise(text: string, decision: Decision, ctx: DetailContext): string {
+  const f = formattersFor(ctx.text.locale, ctx.displayTimeZone);
+  let out = text;
+  const refs = [...new Set(decision.inputs.map((i) => i.ref))].filter((r) => r !== '').sort((a, b) => b.length - a.length);
+  for (const r of refs) out = out.split(`${r}: `).join('').split(r).join('');
+  out = out.replace(RESOURCE_REF, '').replace(ISO_INSTANT, (iso) => localTime(iso, decision.evaluatedAt, f));
+  for (const [id, name] of ctx.assayNames) out = out.split(id).join(name);
+  return out.replace(/\(\s*[,;]?\s*\)/g, '').replace(/\s+([,;.)])/g, '$1').replace(/\s{2,}/g, ' ').trim();
+}
+
+/** The first {@link DETAIL_LINES} lines, then one counting the rest (never silently dropped). */
+function boundedLines(lines: readonly string[], extra: number, ctx: DetailContext): string[] {
+  const out = lines.slice(0, DETAIL_LINES).map((l) => `- ${l}`);
+  const rest = Math.max(0, lines.length - DETAIL_LINES) + extra;
+  if (rest > 0) out.push(`- ${fill(ctx.text.more, { ...ctx.values, count: formattersFor(ctx.text.locale, ctx.displayTimeZone).number.format(rest) }, escapeValue)}`);
   return out;
 }
 
-/** The detail under {@link MAX_DETAIL_BYTES}: cut at a line, with a note, should it ever reach it. */
-export function bounded(detail: string): string {
-  if (Buffer.byteLength(detail) < MAX_DETAIL_BYTES) return detail;
-  const note = '\n\n… the rest of the detail is cut (too long for a card): see the audit record.';
-  let cut = detail.slice(0, MAX_DETAIL_BYTES / 2);
-  while (Buffer.byteLength(cut) + Buffer.byteLength(note) >= MAX_DETAIL_BYTES) cut = cut.slice(0, Math.floor(cut.length * 0.9));
-  return `${cut.slice(0, Math.max(0, cut.lastIndexOf('\n')))}${note}`;
+function resultsTable(decision: Decision, ctx: DetailContext): string[] {
+  const t = ctx.text;
+  const f = formattersFor(t.locale, ctx.displayTimeZone);
+  const when = (iso: string): string => localTime(iso, decision.evaluatedAt, f);
+  const value = (r: ResultSummary): string => {
+    const plain = `${r.valueNgL} ng/L`;
+    return r.reported === plain || r.reported === `${r.valueNgL} ng/l` ? md(r.valueNgL) : `${md(r.valueNgL)} (${fill(t.reportedAs, { ...ctx.values, reported: r.reported }, escapeValue)})`;
+  };
+  const row = (role: RowRole, r: ResultSummary, after: string, change: string): string =>
+    `| ${md(t.roles[role])} ${md(when(r.drawTime))}${after} | ${value(r)} | ${change} |`;
+  const head = [`| ${t.resultsColumns.map((c) => fill(c, ctx.values, escapeValue)).join(' | ')} |`, '|---|---|---|'];
+  const { baseline, later, summary } = decision.troponin;
+  if (summary?.overMax === true) {
+    const rows = (['first', 'last', 'highest'] as const).flatMap((k) => (summary[k] === null ? [] : [row(k, summary[k], '', '')]));
+    return [fill(t.overMax, ctx.values, escapeValue), '', ...(rows.length === 0 ? [] : [...head, ...rows, ''])];
+  }
+  if (baseline === null) return [];
+  const lines = [...head, row('baseline', baseline, '', '')];
+  for (const l of later.slice(0, DETAIL_LINES)) {
+    const after = ` (${fill(t.afterBaseline, { ...ctx.values, minutes: l.minutesAfterBaseline }, escapeValue)})`;
+    lines.push(row(l.role, l, after, l.changePercent === null ? '' : `${md(l.changePercent)}%`));
+  }
+  if (later.length > DETAIL_LINES) lines.push(`| ${fill(t.more, { ...ctx.values, count: f.number.format(later.length - DETAIL_LINES) }, escapeValue)} | | |`);
+  return [...lines, '', fill(t.assay, ctx.values, escapeValue), ''];
 }
 
-export function detailFor(decision: Decision, ctx: CardContext): string {
-  const tz = ctx.displayTimeZone;
-  const rt = ctx.runtime;
-  const lines: string[] = [];
-  const label = outcomeLabel(decision.outcome, rt);
-  const advice = rt?.pathway.file.outcomes[decision.outcome]?.advice;
-  lines.push(`**${md(label)}** (\`${decision.outcome}\`)${advice !== undefined && advice !== label ? `: ${md(advice)}` : ''}`, '');
+/** Entries standing for several resources count as many. */
+const weight = (entries: readonly InputUse[]): number => entries.reduce((n, i) => n + (i.count ?? 1), 0);
 
-  if (decision.retestDue !== undefined) {
-    lines.push(
-      `**Retest ${decision.retestOverdue === true ? 'overdue, was due' : 'due'}:** ${fullLocalTime(decision.retestDue, tz)} (${md(tz)}); ${decision.retestDue} UTC (baseline draw + 3 h).`,
-      '',
-    );
-  }
+/** The detail under {@link MAX_DETAIL_BYTES}: cut at a line, with a note counting the lines cut, should it ever reach it. */
+export function bounded(detail: string, note: (linesCut: number) => string): string {
+  if (Buffer.byteLength(detail) < MAX_DETAIL_BYTES) return detail;
+  const total = detail.split('\n').length;
+  let cut = detail.slice(0, MAX_DETAIL_BYTES / 2);
+  while (Buffer.byteLength(cut) + 1024 >= MAX_DETAIL_BYTES) cut = cut.slice(0, Math.floor(cut.length * 0.9));
+  const kept = cut.slice(0, Math.max(0, cut.lastIndexOf('\n')));
+  return `${kept}\n\n${note(total - kept.split('\n').length)}`;
+}
 
-  const { baseline, later, summary } = decision.troponin;
-  const names = new Map(decision.assays.map((a) => [a.assay, a.assayName]));
-  const nameOf = (id: string): string => names.get(id) ?? id;
-  if (summary?.overMax === true) {
-    const notice = rt?.pathway.file.settings.maxTroponinResultsText;
-    const one = (label: string, r: typeof summary.first): string =>
-      r === null ? `- ${label}: none usable` : `- ${label}: ${md(r.ref)}, ${md(r.reported)} (${md(r.valueNgL)} ng/L, URL ${md(r.url)}), drawn ${fullLocalTime(r.drawTime, tz)}`;
-    lines.push(
-      `**${count(summary.results)} troponin results in this episode**, more than the ${summary.max} the pathway weighs${notice === undefined ? '' : `: ${md(notice)}`} (rule 16). They are summarised, not listed: usable ${count(summary.usable)}, uninterpretable ${count(summary.uninterpretable)}${summary.duplicates > 0 ? `, exact duplicates counted once ${count(summary.duplicates)}` : ''}.`,
-      '',
-      one('First', summary.first),
-      one('Last', summary.last),
-      one('Highest', summary.highest),
-      '',
-    );
-  }
-  if (baseline !== null && summary?.overMax !== true) {
-    lines.push('**Troponin results** (values in ng/L; the URL is the 99th percentile upper reference limit used):', '');
-    lines.push(`| result | drawn (${md(tz)}) | reported | ng/L | URL | change from baseline | reading |`, '|---|---|---|---|---|---|---|');
-    lines.push(`| Baseline | ${fullLocalTime(baseline.drawTime, tz)} | ${md(baseline.reported)} | ${md(baseline.valueNgL)} | ${md(baseline.url)} | | ${md(nameOf(baseline.assay))} |`);
-    for (const l of later) {
-      const role = l.role === 'retest' ? 'Retest' : l.role === 'early' ? 'Early result' : 'Other assay';
-      const change = l.changePercent === null ? 'not computed' : `${md(l.changePercent)}%`;
-      const reading = l.outcome === null ? (l.role === 'other-assay' ? 'different assay: not comparable' : 'noted') : `${l.outcome}${l.classificationRule === null ? '' : ` (${md(l.classificationRule)})`}`;
-      lines.push(`| ${role} +${md(l.minutesAfterBaseline)} min | ${fullLocalTime(l.drawTime, tz)} | ${md(l.reported)} | ${md(l.valueNgL)} | ${md(l.url)} | ${change} | ${reading} |`);
-    }
-    lines.push('');
-  }
+export function detailFor(decision: Decision, ctx: DetailContext): string {
+  const t = ctx.text;
+  const { fields } = textFor(t, decision);
+  const say = (label: string, template: typeof fields.nextStep): string[] =>
+    template === undefined ? [] : [`**${md(label)}:** ${fill(template, ctx.values, escapeValue)}`, ''];
+  const lines: string[] = [...say(t.labels.nextStep, fields.nextStep), ...say(t.labels.caveat, fields.caveat), ...say(t.labels.safetyNet, fields.safetyNet)];
 
-  const branch = branchTaken(decision, rt);
-  if (branch !== null) lines.push(`**Branch taken:** ${md(branch)}`, '');
+  lines.push(...resultsTable(decision, ctx));
 
   if (decision.missingDetails.length > 0) {
-    lines.push('**Missing or unusable:**', '', ...decision.missingDetails.map((m) => `- ${md(m.text)}`), '');
+    const items = decision.missingDetails.map((m) => md(humanise(m.text, decision, ctx)));
+    lines.push(`**${md(t.labels.missing)}:**`, '', ...boundedLines(items, 0, ctx), '');
   }
-
   const uninterpretable = decision.inputs.filter((i) => i.use === 'uninterpretable');
   if (uninterpretable.length > 0) {
-    lines.push('**Uninterpretable results** (never silently dropped, rule 13):', '', ...inputLines(uninterpretable, (i) => `- ${md(i.ref)}: ${md(i.reason)}`), '');
+    const listed = uninterpretable.slice(0, DETAIL_LINES);
+    const items = listed.map((i) => md(humanise(i.reason, decision, ctx)));
+    lines.push(`**${md(t.labels.uninterpretable)}:**`, '', ...boundedLines(items, weight(uninterpretable) - listed.length, ctx), '');
   }
-  const notUsed = decision.inputs.filter((i) => i.use !== 'used' && i.use !== 'uninterpretable' && i.kind !== 'patient');
-  if (notUsed.length > 0) {
-    lines.push('**Not used:**', '', ...inputLines(notUsed, (i) => `- ${md(i.ref)} (${i.use}): ${md(i.reason)}`), '');
-  }
+  const notUsed = weight(decision.inputs.filter((i) => i.use !== 'used' && i.use !== 'uninterpretable' && i.kind !== 'patient'));
+  if (notUsed > 0) lines.push(fill(t.notUsed, { ...ctx.values, count: formattersFor(t.locale, ctx.displayTimeZone).number.format(notUsed) }, escapeValue), '');
 
-  if (decision.reasons.length > 0) {
-    const shown = decision.reasons.slice(0, DETAIL_LINES).map((r) => `- ${md(r)}`);
-    if (decision.reasons.length > DETAIL_LINES) shown.push(`- … and ${count(decision.reasons.length - DETAIL_LINES)} more (see the audit record)`);
-    lines.push('**Why:**', '', ...shown, '');
-  }
-
-  const defaults = decision.assays.filter((a) => a.source === 'catalogue-default');
+  const defaults = [...new Set(decision.assays.filter((a) => a.source === 'catalogue-default').map((a) => a.assayName))];
   if (defaults.length > 0) {
-    const assumed = [...new Set(defaults.map((a) => a.assayName))];
-    lines.push(`**Assay assumed:** ${assumed.map(md).join('; ')}, from the catalogue's default codes: this site has not mapped its laboratory's codes to assays. Check the assay is right.`, '');
+    const assays = formattersFor(t.locale, ctx.displayTimeZone).list.format(defaults);
+    lines.push(fill(t.assayAssumed, { ...ctx.values, assays }, escapeValue), '');
   }
-
-  if (rt !== undefined && rt.pathway.file.evidence.length > 0) {
-    lines.push('**Evidence:**', '', ...rt.pathway.file.evidence.map((e) => `- ${e.url === undefined ? md(e.citation) : `[${md(e.citation)}](${e.url})`}`), '');
-  }
-  const p = decision.pathway;
-  lines.push(`Pathway \`${p.id}\` ${md(p.version)} (sha256 \`${p.sha256.slice(0, 12)}\`), evaluated ${decision.evaluatedAt} UTC.`);
-  return bounded(lines.join('\n'));
+  lines.push(fill(t.evidence, ctx.values, escapeValue));
+  const count = (n: number): string => formattersFor(t.locale, ctx.displayTimeZone).number.format(n);
+  return bounded(lines.join('\n'), (cut) => `${fill(t.more, { ...ctx.values, count: count(cut) }, escapeValue)}\n\n${fill(t.evidence, ctx.values, escapeValue)}`);
 }
-

@@ -1,24 +1,30 @@
 /**
  * The CDS Hooks card for a decision: one card per decision, the same for the CDS service and the
- * console (which shows "the decision as the EHR would show it").
+ * console (which shows "the decision as the EHR would show it"). Its wording is the pathway file's
+ * (`cards` section, compiled at load by src/cds/card-text.ts); this module only assembles it.
  *
- * - `summary`: the recommendation in plain words, fewer than 140 characters; a retest time is shown in
- *   the site's display time zone ("Retest hs-troponin due 12:05 (Europe/London)").
+ * - `summary`: one statement of the outcome, fewer than 140 characters, times in the display time zone.
  * - `indicator`: the decision's (chart2-pathway.md, section 3).
- * - `detail`: GitHub-Flavored Markdown with the values, draw times, the URL used, the change, the branch
- *   taken, what is missing and what could not be interpreted. Text that comes from the data is escaped.
- * - `extension["hs-troponin-cds"]`: the machine-readable decision of section 7.
- * - `awaiting-retest`: a suggestion to order the repeat hs-troponin at the due time.
+ * - `detail`: the next step, then the values and what is missing (src/cds/card-detail.ts).
+ * - `extension["hs-troponin-cds"]`: the machine-readable decision of section 7 (codes, ids, UTC times).
+ * - a suggestion to order the repeat hs-troponin, for the outcomes whose card text says `orderRetest`.
  * - `overrideReasons` the clinician can pick, and a signed link to the console with the de-identified
  *   case (src/cds/case-link-codec.ts).
  *
  * @see {@link https://cds-hooks.hl7.org/2.0/#card-attributes | CDS Hooks 2.0, Card attributes}
  */
 import type { PathwayRuntime } from '../engine/catalogue.js';
-import type { Decision, OutcomeCode } from '../engine/types.js';
+import type { Decision } from '../engine/types.js';
 import { caseLinkUrl } from './case-link-codec.js';
 import { detailFor } from './card-detail.js';
+import { fill } from './card-template.js';
+import { type CardText, MAX_SUMMARY_LENGTH, cardTextOf, textFor } from './card-text.js';
+import { valuesFor } from './card-values.js';
+import { outcomeLabelOf, sourceUrlOf, titleOf } from './pathway-access.js';
 import type { CdsCard, CdsCoding, CdsLink, CdsSuggestion, HsTroponinCardExtension } from './types.js';
+
+export { MAX_SUMMARY_LENGTH } from './card-text.js';
+export { md } from './card-detail.js';
 
 /** The key of the card extension (chart2-pathway.md, section 7). */
 export const CARD_EXTENSION_KEY = 'hs-troponin-cds';
@@ -26,8 +32,8 @@ export const CARD_EXTENSION_KEY = 'hs-troponin-cds';
 export const OVERRIDE_REASON_SYSTEM = 'http://hs-troponin-cds.example/fhir/CodeSystem/override-reason';
 /** The code system of `source.topic`: the outcome codes of section 3. */
 export const OUTCOME_SYSTEM = 'http://hs-troponin-cds.example/fhir/CodeSystem/outcome';
-/** CDS Hooks: the summary is "<140 characters". */
-export const MAX_SUMMARY_LENGTH = 139;
+/** The console's page of the pathway's rules, under the public base URL. */
+export const RULES_PATH = '/console/rules';
 
 /** Reasons a clinician may give for not following the card (CDS Hooks: each Coding has a `display`). */
 export const OVERRIDE_REASONS: readonly CdsCoding[] = [
@@ -48,8 +54,8 @@ export interface CardContext {
   readonly auditId: string | null;
   /** Overrides the source label (default `hs-troponin-cds: <pathway title>`). */
   readonly sourceLabel?: string;
-  /** The runtime the decision was made with: pathway title, outcome labels, chart branches, assay codes. */
-  readonly runtime?: PathwayRuntime;
+  /** The runtime the decision was made with: its pathway's card text, title, outcome labels, assay codes. */
+  readonly runtime: PathwayRuntime;
   /** The resources the decision was made from: for the console link (de-identified) and the order's code. */
   readonly resources?: readonly unknown[];
   /** The key that signs the console link (src/cds/case-link-key.ts); without it the card has no link. */
@@ -64,68 +70,30 @@ export interface CardContext {
   readonly suggestionUuid?: string;
 }
 
-const formatters = new Map<string, { time: Intl.DateTimeFormat; day: Intl.DateTimeFormat; full: Intl.DateTimeFormat }>();
-
-function formattersFor(timeZone: string): { time: Intl.DateTimeFormat; day: Intl.DateTimeFormat; full: Intl.DateTimeFormat } {
-  let f = formatters.get(timeZone);
-  if (f === undefined) {
-    f = {
-      time: new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }),
-      day: new Intl.DateTimeFormat('en-GB', { timeZone, day: 'numeric', month: 'short' }),
-      full: new Intl.DateTimeFormat('en-GB', { timeZone, day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }),
-    };
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-/** "12:05", or "15 Mar 00:30" when the day differs from the evaluation's, in the display time zone. */
-export function shortLocalTime(iso: string, evaluatedAt: string, timeZone: string): string {
-  const t = new Date(iso);
-  if (Number.isNaN(t.getTime())) return iso;
-  const f = formattersFor(timeZone);
-  const e = new Date(evaluatedAt);
-  const sameDay = !Number.isNaN(e.getTime()) && f.day.format(t) === f.day.format(e);
-  return sameDay ? f.time.format(t) : `${f.day.format(t)} ${f.time.format(t)}`;
-}
-
-/** "14 Mar 2026, 12:05" in the display time zone. */
-export function fullLocalTime(iso: string, timeZone: string): string {
-  const t = new Date(iso);
-  return Number.isNaN(t.getTime()) ? iso : formattersFor(timeZone).full.format(t);
-}
-
-/** Escapes text that comes from the data (or the EHR) so it cannot become Markdown or HTML. */
-export function md(text: string): string {
-  return text.replace(/[\\`*_[\]|<>~&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`)).replace(/[\r\n]+/g, ' ');
-}
-
 function cut(text: string, max = MAX_SUMMARY_LENGTH): string {
   if (text.length <= max) return text;
   return `${text.slice(0, max - 1).trimEnd()}…`;
 }
 
-/** The card summary: the recommendation in plain words, fewer than 140 characters. */
-export function summaryFor(decision: Decision, displayTimeZone: string): string {
-  const due = decision.retestDue;
-  const when = due === undefined ? null : `${shortLocalTime(due, decision.evaluatedAt, displayTimeZone)} (${displayTimeZone})`;
-  if (decision.outcome === 'awaiting-retest' && when !== null) {
-    return cut(decision.retestOverdue === true ? `Retest hs-troponin now: it was due ${when}` : `Retest hs-troponin due ${when}`);
-  }
-  const base = decision.summary;
-  if (when !== null && (decision.outcome === 'indeterminate' || decision.outcome === 'needs-input')) {
-    const withRetest = `${base.replace(/\.$/, '')}. Retest hs-troponin ${decision.retestOverdue === true ? 'was due' : 'due'} ${when}.`;
-    if (withRetest.length <= MAX_SUMMARY_LENGTH) return withRetest;
-  }
-  return cut(base);
+type Values = Record<string, string | undefined>;
+
+function valuesOf(decision: Decision, runtime: PathwayRuntime, text: CardText, displayTimeZone: string, publicBaseUrl: string): Values {
+  const rulesUrl = `${publicBaseUrl.replace(/\/+$/, '')}${RULES_PATH}`;
+  return valuesFor(decision, { runtime, displayTimeZone, locale: text.locale, rulesUrl, missingWords: text.missingWords });
 }
 
-export function outcomeLabel(outcome: OutcomeCode, runtime: PathwayRuntime | undefined): string {
-  return runtime?.pathway.file.outcomes[outcome]?.label ?? outcome;
+function summaryOf(decision: Decision, text: CardText, values: Values): string {
+  const candidates = textFor(text, decision).summaries.map((t) => fill(t, values));
+  return candidates.find((s) => s.length <= MAX_SUMMARY_LENGTH) ?? cut(candidates[candidates.length - 1] ?? decision.outcome);
 }
 
-function assayName(assayId: string, decision: Decision): string {
-  return decision.assays.find((a) => a.assay === assayId)?.assayName ?? assayId;
+/**
+ * The card summary: one statement of the outcome in the pathway file's words, fewer than 140
+ * characters (a variant too long once filled in gives way to the next that holds).
+ */
+export function summaryFor(decision: Decision, runtime: PathwayRuntime, displayTimeZone: string): string {
+  const text = cardTextOf(runtime);
+  return summaryOf(decision, text, valuesOf(decision, runtime, text, displayTimeZone, ''));
 }
 
 type Json = Record<string, unknown>;
@@ -136,75 +104,78 @@ function retestCoding(decision: Decision, ctx: CardContext): { system: string; c
   const baseline = decision.troponin.baseline;
   if (baseline === null) return null;
   const rt = ctx.runtime;
-  const name = assayName(baseline.assay, decision);
+  const name = decision.assays.find((a) => a.assay === baseline.assay)?.assayName ?? rt.assays.get(baseline.assay)?.name ?? baseline.assay;
   const slash = baseline.ref.indexOf('/');
   const id = slash >= 0 ? baseline.ref.slice(slash + 1) : null;
   const resource = id === null ? undefined : ctx.resources?.find((r) => isObject(r) && r['resourceType'] === 'Observation' && r['id'] === id);
   const codings = isObject(resource) && isObject(resource['code']) && Array.isArray(resource['code']['coding']) ? (resource['code']['coding'] as unknown[]) : [];
   for (const c of codings) {
     if (!isObject(c) || typeof c['system'] !== 'string' || typeof c['code'] !== 'string') continue;
-    if (rt === undefined || rt.codeMaps.assayByCoding.get(`${c['system']}|${c['code']}`)?.assayId === baseline.assay) {
-      return { system: c['system'], code: c['code'], display: name };
-    }
+    if (rt.codeMaps.assayByCoding.get(`${c['system']}|${c['code']}`)?.assayId === baseline.assay) return { system: c['system'], code: c['code'], display: name };
   }
-  if (rt !== undefined) {
-    const keys = [...rt.codeMaps.assayByCoding.entries()].filter(([, v]) => v.assayId === baseline.assay).map(([k]) => k);
-    const preferred = keys.find((k) => k.startsWith('http://loinc.org|')) ?? keys[0];
-    if (preferred !== undefined) {
-      const bar = preferred.lastIndexOf('|');
-      return { system: preferred.slice(0, bar), code: preferred.slice(bar + 1), display: name };
-    }
-  }
-  return null;
+  const keys = [...rt.codeMaps.assayByCoding.entries()].filter(([, v]) => v.assayId === baseline.assay).map(([k]) => k);
+  const preferred = keys.find((k) => k.startsWith('http://loinc.org|')) ?? keys[0];
+  if (preferred === undefined) return null;
+  const bar = preferred.lastIndexOf('|');
+  return { system: preferred.slice(0, bar), code: preferred.slice(bar + 1), display: name };
 }
 
-/** Whether the card for this decision carries the retest-order suggestion (awaiting-retest with a due time). */
-export function suggestsRetest(decision: Decision): boolean {
-  return decision.outcome === 'awaiting-retest' && decision.retestDue !== undefined;
+/** Whether the card for this decision carries the retest-order suggestion: its outcome's card text says so, and a retest is due. */
+export function suggestsRetest(decision: Decision, runtime: PathwayRuntime): boolean {
+  return decision.retestDue !== undefined && textFor(cardTextOf(runtime), decision).orderRetest;
 }
 
-function retestSuggestion(decision: Decision, ctx: CardContext): CdsSuggestion | null {
+function retestSuggestion(decision: Decision, ctx: CardContext, text: CardText, values: Values): CdsSuggestion | null {
   const due = decision.retestDue;
-  if (!suggestsRetest(decision) || due === undefined) return null;
+  if (due === undefined || !suggestsRetest(decision, ctx.runtime)) return null;
   const coding = retestCoding(decision, ctx);
-  const when = `${shortLocalTime(due, decision.evaluatedAt, ctx.displayTimeZone)} (${ctx.displayTimeZone})`;
+  const o = text.retestOrder;
+  const test = fill(o.test, values);
   const resource: Json = {
     resourceType: 'ServiceRequest',
     status: 'draft',
     intent: 'order',
     category: [{ coding: [{ system: 'http://snomed.info/sct', code: '108252007', display: 'Laboratory procedure' }] }],
-    code: coding === null ? { text: 'High-sensitivity troponin (repeat at 3 hours)' } : { coding: [coding], text: 'High-sensitivity troponin (repeat at 3 hours)' },
+    code: coding === null ? { text: test } : { coding: [coding], text: test },
     subject: ctx.patientId === undefined ? { display: 'The patient in context' } : { reference: `Patient/${ctx.patientId}` },
     ...(ctx.encounterId === undefined || ctx.encounterId === null ? {} : { encounter: { reference: `Encounter/${ctx.encounterId}` } }),
     occurrenceDateTime: due,
-    reasonCode: [{ text: 'Chart 2 chest pain pathway: repeat high-sensitivity troponin 3 hours after the baseline' }],
+    reasonCode: [{ text: fill(o.reason, values) }],
   };
   return {
-    label: cut(`Order repeat hs-troponin for ${when}`, 80),
+    label: cut(fill(o.label, values), 80),
     uuid: ctx.suggestionUuid ?? ctx.newId(),
     isRecommended: true,
-    actions: [{ type: 'create', description: `Order a repeat high-sensitivity troponin (same assay as the baseline) for ${when}.`, resource }],
+    actions: [{ type: 'create', description: fill(o.description, values), resource }],
   };
 }
 
-function consoleLink(decision: Decision, ctx: CardContext): CdsLink | null {
-  if (ctx.runtime === undefined || ctx.resources === undefined || ctx.caseLinkKey === undefined) return null;
+function consoleLink(decision: Decision, ctx: CardContext, text: CardText): CdsLink | null {
+  if (ctx.resources === undefined || ctx.caseLinkKey === undefined) return null;
   const url = caseLinkUrl({ publicBaseUrl: ctx.publicBaseUrl, key: ctx.caseLinkKey, resources: ctx.resources, decision, runtime: ctx.runtime, encounterId: ctx.encounterId ?? null });
-  return { label: 'Open this evaluation in the pathway console (de-identified)', url, type: 'absolute' };
+  return { label: text.labels.consoleLink, url, type: 'absolute' };
+}
+
+/** The outcome's name on the card: the card text's label, else the outcome's label in the pathway file. */
+function topicDisplay(decision: Decision, runtime: PathwayRuntime, text: CardText, values: Values): string {
+  const label = textFor(text, decision).label;
+  return label === undefined ? outcomeLabelOf(runtime, decision.outcome) : fill(label, values);
 }
 
 /**
  * The card for a decision: exactly one.
  *
  * @param decision - What the engine decided.
- * @param ctx - Ids, the public base URL (for the console link), the display time zone, the audit
- *   record id, and what makes the card fuller (runtime, resources, patient and encounter in context).
+ * @param ctx - Ids, the public base URL (for the console links), the display time zone, the audit
+ *   record id, the runtime (its pathway's card text), and what makes the card fuller (resources,
+ *   patient and encounter in context, the case-link key).
  */
 export function cardsFor(decision: Decision, ctx: CardContext): CdsCard[] {
   const rt = ctx.runtime;
-  const title = rt?.pathway.file.title;
-  const label = ctx.sourceLabel ?? `hs-troponin-cds: ${title ?? decision.pathway.id}`;
-  const sourceUrl = rt?.pathway.file.evidence.find((e) => e.url !== undefined)?.url;
+  const text = cardTextOf(rt);
+  const values = valuesOf(decision, rt, text, ctx.displayTimeZone, ctx.publicBaseUrl);
+  const label = ctx.sourceLabel ?? `hs-troponin-cds: ${titleOf(rt) ?? decision.pathway.id}`;
+  const sourceUrl = sourceUrlOf(rt);
   const extension: HsTroponinCardExtension = {
     outcome: decision.outcome,
     pathway: {
@@ -219,17 +190,18 @@ export function cardsFor(decision: Decision, ctx: CardContext): CdsCard[] {
     assays: decision.assays.map((a) => ({ result: a.result, assay: a.assay, assayName: a.assayName, source: a.source })),
   };
   const uuid = ctx.cardUuid ?? ctx.newId();
-  const suggestion = retestSuggestion(decision, ctx);
-  const link = consoleLink(decision, ctx);
+  const suggestion = retestSuggestion(decision, ctx, text, values);
+  const link = consoleLink(decision, ctx, text);
+  const assayNames = new Map([...rt.assays.values()].map((a) => [a.id, a.name]));
   const card: CdsCard = {
     uuid,
-    summary: summaryFor(decision, ctx.displayTimeZone),
+    summary: summaryOf(decision, text, values),
     indicator: decision.indicator,
-    detail: detailFor(decision, ctx),
+    detail: detailFor(decision, { text, values, displayTimeZone: ctx.displayTimeZone, assayNames }),
     source: {
       label,
       ...(sourceUrl === undefined ? {} : { url: sourceUrl }),
-      topic: { system: OUTCOME_SYSTEM, code: decision.outcome, display: outcomeLabel(decision.outcome, rt) },
+      topic: { system: OUTCOME_SYSTEM, code: decision.outcome, display: topicDisplay(decision, rt, text, values) },
     },
     ...(suggestion === null ? {} : { suggestions: [suggestion], selectionBehavior: 'at-most-one' as const }),
     overrideReasons: OVERRIDE_REASONS,

@@ -381,7 +381,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
           inputs: decision.inputs,
           path: decision.path,
           trace: decision.trace,
-          cards: [{ uuidIsRecordId: true, summary: summaryFor(decision, settings.displayTimeZone), indicator: decision.indicator, suggestionUuids: suggestsRetest(decision) ? [suggestionUuid] : [] }],
+          cards: [{ uuidIsRecordId: true, summary: summaryFor(decision, runtime, settings.displayTimeZone), indicator: decision.indicator, suggestionUuids: suggestsRetest(decision, runtime) ? [suggestionUuid] : [] }],
         },
       }, req);
       const cards: CdsCard[] = cardsFor(decision, { ...cardContext, auditId: record.id, cardUuid: record.id });

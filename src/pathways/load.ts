@@ -14,6 +14,7 @@ import { deepFreeze } from '../util/freeze.js';
 import { describeSchemaErrors, decisionSettingsOf, type DecisionSettings } from '../settings.js';
 import { type CompiledPathway, type PathwayFile, PathwayProblem, compilePathway } from '../engine/pathway.js';
 import { type CatalogueFile, CatalogueProblem, type PathwayRuntime, buildRuntime } from '../engine/catalogue.js';
+import { CardTextProblem, prepareCardText } from '../cds/card-text.js';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -52,9 +53,12 @@ export async function compilePathwayDocument(doc: unknown, bytes: Buffer | strin
     throw new TnpError('TNP_ERR_PATHWAY_INVALID', `pathway ${name} is invalid: ${problems.join('; ')}`, { details: problems });
   }
   try {
-    return deepFreeze(await compilePathway(doc as PathwayFile, sha256Hex(bytes)));
+    const compiled = deepFreeze(await compilePathway(doc as PathwayFile, sha256Hex(bytes)));
+    // The card text, compiled once with the pathway: every outcome it can reach, every placeholder known.
+    prepareCardText(compiled);
+    return compiled;
   } catch (e) {
-    if (e instanceof PathwayProblem) throw new TnpError('TNP_ERR_PATHWAY_INVALID', `pathway ${name} is invalid: "${e.field}": ${e.message}`, { cause: e, expression: [e.field] });
+    if (e instanceof PathwayProblem || e instanceof CardTextProblem) throw new TnpError('TNP_ERR_PATHWAY_INVALID', `pathway ${name} is invalid: "${e.field}": ${e.message}`, { cause: e, expression: [e.field] });
     throw e;
   }
 }
