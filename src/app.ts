@@ -219,6 +219,6 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
   });
   await app.register(worklistPlugin, { worklistTokens: settings.worklistTokens, adminTokens: settings.adminTokens, store: deps.store, stream: lab.stream, now: deps.now });
 
-  app.log.info({ event: 'app-built', discovery: DISCOVERY_PATH, publicBaseUrl: settings.publicBaseUrl, cdsClients: settings.cdsClients.map((c) => c.iss), store: deps.store.location }, 'hs-troponin-cds ready');
+  app.log.info({ event: 'app-built', discovery: DISCOVERY_PATH, publicBaseUrl: settings.publicBaseUrl, cdsClients: settings.cdsClients.map((c) => c.iss), store: deps.store.location }, 'app built');
   return app;
 }

@@ -329,6 +329,12 @@ export const ERRORS = {
     title: 'Too many worklist streams are open',
     fix: 'Close worklist screens that are not in use, or poll GET /episodes?status=open instead of streaming.',
   },
+  TNP_ERR_LISTEN_FAILED: {
+    status: 500,
+    issueCode: 'exception',
+    title: 'The service cannot listen on HOST and PORT',
+    fix: 'EADDRINUSE: another process already listens on that port; stop it, or set the PORT environment variable to a free port (e.g. PORT=8081 npm start). EADDRNOTAVAIL: HOST is not an address of this machine. EACCES: ports under 1024 need privileges; use a higher PORT behind a reverse proxy (docs/deployment.md).',
+  },
   TNP_ERR_INTERNAL: {
     status: 500,
     issueCode: 'exception',
