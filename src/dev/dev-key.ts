@@ -27,7 +27,7 @@ export interface DevKey {
 
 function publicOf(jwk: JWK, kid: string): JWK {
   const { kty, crv, x, y } = jwk;
-  return { kty, crv, x, y, kid, alg: ALG, use: 'sig' } as JWK;
+  return { kty, crv, x, y, kid, alg: ALG, use: 'sig' };
 }
 
 function parse(file: string, text: string): DevKey {
