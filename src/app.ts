@@ -210,9 +210,17 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
   const lab = createLabServices(settings, { store: deps.store, runtime: deps.runtime, now: deps.now, newId: deps.newId, logger, engineVersion: ENGINE_VERSION, ...(deps.postAlert === undefined ? {} : { post: deps.postAlert }) });
   app.decorate('lab', lab);
   app.addHook('onClose', () => Promise.resolve(lab.stream.close()));
-  await app.register(fhirIntakePlugin, { labClients: settings.labClients, adminTokens: settings.adminTokens, publicBaseUrl: settings.publicBaseUrl, intake: lab.intake, store: deps.store, version: ENGINE_VERSION });
+  await app.register(fhirIntakePlugin, {
+    labClients: settings.labClients,
+    adminTokens: settings.adminTokens,
+    publicBaseUrl: settings.publicBaseUrl,
+    intake: lab.intake,
+    store: deps.store,
+    version: ENGINE_VERSION,
+    metadataLimit: { rule: settings.rateLimit.fhirMetadata, now: deps.now, onLimited: (group) => metrics.rateLimited.inc({ group }) },
+  });
   await app.register(worklistPlugin, { worklistTokens: settings.worklistTokens, adminTokens: settings.adminTokens, store: deps.store, stream: lab.stream, now: deps.now });
 
-  app.log.info({ event: 'app-built', discovery: DISCOVERY_PATH, publicBaseUrl: settings.publicBaseUrl, cdsClients: settings.cdsClients.map((c) => c.iss), store: deps.store.location }, 'hs-troponin-cds ready');
+  app.log.info({ event: 'app-built', discovery: DISCOVERY_PATH, publicBaseUrl: settings.publicBaseUrl, cdsClients: settings.cdsClients.map((c) => c.iss), store: deps.store.location }, 'app built');
   return app;
 }

@@ -341,6 +341,24 @@ export const ERRORS = {
     title: 'Too many worklist streams are open',
     fix: 'Close worklist screens that are not in use, or poll GET /episodes?status=open instead of streaming.',
   },
+  TNP_ERR_LISTEN_FAILED: {
+    status: 500,
+    issueCode: 'exception',
+    title: 'The service cannot listen on HOST and PORT',
+    fix: 'EADDRINUSE: another process already listens on that port; stop it, or set the PORT environment variable to a free port (e.g. PORT=8081 npm start). EADDRNOTAVAIL: HOST is not an address of this machine. EACCES: ports under 1024 need privileges; use a higher PORT behind a reverse proxy (docs/deployment.md).',
+  },
+  TNP_ERR_DEV_CLIENT_KEY: {
+    status: 500,
+    issueCode: 'exception',
+    title: 'The local development client key is missing or unusable',
+    fix: 'Start the service with `npx hs-troponin-cds dev`: it makes the key (dev-client-key.json in the data directory, dataDir) and trusts it from this machine only. Run `call` from the same directory, with the same HS_TROPONIN_CDS_SETTINGS. A damaged key file: delete it and start `dev` again.',
+  },
+  TNP_ERR_SERVICE_UNREACHABLE: {
+    status: 500,
+    issueCode: 'exception',
+    title: 'No service answers at HOST and PORT',
+    fix: 'Start it (`npx hs-troponin-cds dev` in another terminal) and give `call` the same HOST and PORT environment variables (default 127.0.0.1 and 8080).',
+  },
   TNP_ERR_INTERNAL: {
     status: 500,
     issueCode: 'exception',

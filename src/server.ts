@@ -11,6 +11,7 @@ import { buildApp } from './app.js';
 import { startAdoption, type RunningAdoption } from './adoption/service.js';
 import { TnpError } from './errors.js';
 import { startHl7Listener, type Hl7Listener } from './intake/hl7-listener.js';
+import { announceReady, listenOn } from './http/listen.js';
 import { createLogger } from './observability/logger.js';
 import { loadRuntime } from './pathways/load.js';
 import { loadSettings, type Settings } from './settings.js';
@@ -67,10 +68,11 @@ async function main(): Promise<void> {
   try {
     adoption = await startAdoption(settings.storage, { now, lateRetestMinutes: settings.adoptionLateRetestMinutes, onError: (e) => logger.warn({ event: 'adoption-rollup-failed', err: e }, 'adoption roll-up: catch-up failed (retried at the next tick)') });
     app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger, adoption: adoption.reports });
-    await app.listen({ host: settings.host, port: settings.port });
+    await listenOn(app, settings);
     // Laboratory results over HL7 v2 (MLLP), when the settings name a listener; timers, alerts, streams.
     if (settings.hl7 !== null) hl7 = await startHl7Listener({ ...settings.hl7, clients: settings.labClients, intake: app.lab.intake, now, newId: randomUUID, logger });
     stopLab = app.lab.start();
+    announceReady(app, settings, (line) => process.stderr.write(line));
   } catch (e) {
     await app?.close().catch(() => undefined);
     await adoption?.stop().catch(() => undefined);

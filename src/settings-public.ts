@@ -22,12 +22,15 @@ export interface RateLimitSettings {
   readonly consoleMap: RateLimitRule;
   /** The console page, its scripts and styles, and the rules page. */
   readonly consolePages: RateLimitRule;
+  /** `GET /fhir/metadata`, the CapabilityStatement of the laboratory intake (open, like every FHIR server's). */
+  readonly fhirMetadata: RateLimitRule;
 }
 
 export const RATE_LIMIT_DEFAULTS: RateLimitSettings = {
   consoleApi: { max: 120, timeWindowMs: 60_000 },
   consoleMap: { max: 30, timeWindowMs: 60_000 },
   consolePages: { max: 600, timeWindowMs: 60_000 },
+  fhirMetadata: { max: 60, timeWindowMs: 60_000 },
 };
 
 export const rateLimitRuleSchema = {

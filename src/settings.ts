@@ -185,7 +185,7 @@ export const settingsSchema = {
     rateLimit: {
       type: 'object',
       additionalProperties: false,
-      properties: { consoleApi: rateLimitRuleSchema, consoleMap: rateLimitRuleSchema, consolePages: rateLimitRuleSchema },
+      properties: { consoleApi: rateLimitRuleSchema, consoleMap: rateLimitRuleSchema, consolePages: rateLimitRuleSchema, fhirMetadata: rateLimitRuleSchema },
     },
     trustedProxies: { type: 'array', items: { type: 'string', minLength: 1 } },
     caseLinkKey: { type: 'string', minLength: 32 },

@@ -21,6 +21,7 @@ import { inlineKeySource, remoteKeySource, type KeySource } from './jwt-keys.js'
 import { CdsUnauthorizedError, quote, refuse } from './jwt-refusal.js';
 
 import { DEFAULT_JWT_ALGORITHMS } from './jwt-algorithms.js';
+import { DEV_CLIENT_ISS, isLocalPeer, type Peer } from '../dev/local-peer.js';
 
 export { ALLOWED_JWT_ALGORITHMS, DEFAULT_JWT_ALGORITHMS } from './jwt-algorithms.js';
 export { JWKS_FETCH_TIMEOUT_MS, JWKS_MAX_BYTES } from './jwks-fetch.js';
@@ -57,6 +58,16 @@ export interface JwtVerifierDeps {
 
 export type JwtVerifierSettings = Pick<Settings, 'cdsClients' | 'publicBaseUrl' | 'jwtClockToleranceSeconds' | 'jwtMaxLifetimeSeconds'> & Partial<Pick<Settings, 'jwtAlgorithms'>>;
 
+export interface VerifyOptions {
+  /** The caller commits the `jti` itself (with its audit record). */
+  readonly deferReplayGuard?: boolean;
+  /**
+   * Who sent the request (its socket's peer, and whether it came through a proxy). The local development
+   * client ({@link DEV_CLIENT_ISS}) is accepted only from this machine: without a peer it is refused.
+   */
+  readonly peer?: Peer;
+}
+
 export interface JwtVerifier {
   /**
    * Verifies the `Authorization` header of a CDS Hooks call made to `endpointPath`.
@@ -67,7 +78,7 @@ export interface JwtVerifier {
    * @returns The verified client.
    * @throws {@link CdsUnauthorizedError} on any refusal.
    */
-  verify(authorizationHeader: string | undefined, endpointPath: string, opts?: { readonly deferReplayGuard?: boolean }): Promise<VerifiedClient>;
+  verify(authorizationHeader: string | undefined, endpointPath: string, opts?: VerifyOptions): Promise<VerifiedClient>;
 }
 
 /**
@@ -101,7 +112,7 @@ interface Trusted {
  * containing exactly `publicBaseUrl + endpointPath`; `exp`, `iat` and `jti` present; `exp` not past and
  * `iat` not in the future (both with `jwtClockToleranceSeconds`, and at least 1 s of slack for `iat`);
  * `exp - iat` at most `jwtMaxLifetimeSeconds`; `jti`, `tenant` and `sub` storable text; `tenant` equal to
- * the client's when its entry names one; and last the `jti` not seen before (remembered until `exp` plus
+ * the client's when its entry names one; the local development client only from this machine (`opts.peer`); and last the `jti` not seen before (remembered until `exp` plus
  * the tolerance). `sub` is not required: it is not in the CDS Hooks 1.0/2.0 payload.
  *
  * @see {@link https://cds-hooks.hl7.org/2.0/#trusting-cds-clients | CDS Hooks 2.0, Trusting CDS Clients}
@@ -134,6 +145,8 @@ export function createJwtVerifier(settings: JwtVerifierSettings, deps: JwtVerifi
       const iss = unverifiedIssuer(token);
       const entry = trusted.get(iss);
       if (entry === undefined) return refuse(`unknown iss ${quote(iss)}`);
+      // The local development client's key lives on this machine and is trusted from it only (hazard I-01).
+      if (iss === DEV_CLIENT_ISS && !isLocalPeer(opts.peer)) return refuse(`the local development client is trusted on loopback only (peer ${quote(opts.peer?.address ?? 'unknown')}${opts.peer?.forwarded === true ? ', forwarded by a proxy' : ''})`);
       const { client, keys } = entry;
       if (header.jku !== undefined) {
         // Inline keys: nothing is fetched, whatever the token names (the CDS Hooks sandbox and many EHRs

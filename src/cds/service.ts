@@ -29,6 +29,7 @@ import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import type { Timers } from '../util/timers.js';
 import { cardsFor, suggestsRetest, summaryFor } from './cards.js';
 import { CdsUnauthorizedError, replayGuardExpiry, type JwtVerifier, type VerifiedClient } from './jwt.js';
+import { peerOf } from '../dev/local-peer.js';
 import { gatherData, prefetchTemplates, type GatheredData } from './prefetch.js';
 import { feedbackRequestSchema, serviceRequestSchema } from './schemas.js';
 import type { CdsCard, CdsDiscovery, CdsFeedbackItem, CdsFeedbackRequest, CdsPatientViewRequest } from './types.js';
@@ -119,7 +120,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
     (path: string): onRequestAsyncHookHandler =>
     async (req) => {
       try {
-        req.cdsClient = await verifier.verify(req.headers.authorization, path);
+        req.cdsClient = await verifier.verify(req.headers.authorization, path, { peer: peerOf(req) });
       } catch (e) {
         if (e instanceof CdsUnauthorizedError) {
           metrics.jwtRefusals.inc();
@@ -138,7 +139,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
   const requireJwtDeferred: onRequestAsyncHookHandler = async (req) => {
     let key: string | null = null;
     try {
-      const client = await verifier.verify(req.headers.authorization, SERVICE_PATH, { deferReplayGuard: true });
+      const client = await verifier.verify(req.headers.authorization, SERVICE_PATH, { deferReplayGuard: true, peer: peerOf(req) });
       const k = `${client.iss}\u0000${client.jti}`;
       if (inFlight.has(k)) throw new CdsUnauthorizedError(`JWT jti ${JSON.stringify(client.jti.slice(0, 80))} replayed (in flight in this process)`);
       inFlight.add(k);

@@ -10,7 +10,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TnpError, toOperationOutcome } from '../errors.js';
 import { FHIR_JSON } from '../http/errors.js';
-import type { LabClientSettings } from '../settings.js';
+import { limitRoutes, type RateLimitOptions } from '../http/rate-limit.js';
+import type { LabClientSettings, RateLimitRule } from '../settings.js';
 import type { ItemOutcome } from './builder.js';
 import { capabilityStatement, outcomeOf } from './capability.js';
 import { tokenTable } from './auth.js';
@@ -31,6 +32,8 @@ export interface FhirIntakeOptions {
   readonly intake: Intake;
   readonly store: AuditStore;
   readonly version: string;
+  /** The per-client budget of `GET /fhir/metadata` (settings `rateLimit.fhirMetadata`), on this clock. */
+  readonly metadataLimit: { readonly rule: RateLimitRule } & RateLimitOptions;
 }
 
 type Json = Record<string, unknown>;
@@ -69,7 +72,7 @@ function lastUpdatedOf(resourceText: string): string {
   return typeof v === 'string' ? v : '';
 }
 
-export function fhirIntakePlugin(app: FastifyInstance, opts: FhirIntakeOptions): Promise<void> {
+export async function fhirIntakePlugin(app: FastifyInstance, opts: FhirIntakeOptions): Promise<void> {
   const labs = tokenTable(opts.labClients.map((c) => ({ token: c.token, value: c.name })));
   const admins = tokenTable(opts.adminTokens.map((t) => ({ token: t, value: true })));
   const inFlight = new Map<string, number>();
@@ -114,7 +117,11 @@ export function fhirIntakePlugin(app: FastifyInstance, opts: FhirIntakeOptions):
     return reply.send(resource);
   };
 
-  app.get('/fhir/metadata', async (_req, reply) => reply.type(FHIR_JSON).header('cache-control', 'no-store').send(capabilityStatement(opts.publicBaseUrl, opts.version, '2026-01-01')));
+  // Open to anyone (as every FHIR server's is), so rate limited per client: a group of its own.
+  await app.register(async (scope) => {
+    await limitRoutes(scope, 'fhirMetadata', opts.metadataLimit.rule, opts.metadataLimit);
+    scope.get('/fhir/metadata', async (_req, reply) => reply.type(FHIR_JSON).header('cache-control', 'no-store').send(capabilityStatement(opts.publicBaseUrl, opts.version, '2026-01-01')));
+  });
 
   app.post('/fhir/Observation', { onRequest: requireLab, bodyLimit: FHIR_BODY_LIMIT }, async (req, reply) => {
     const client = req.labClient ?? '';
@@ -186,5 +193,4 @@ export function fhirIntakePlugin(app: FastifyInstance, opts: FhirIntakeOptions):
   };
   app.get<{ Params: { id: string } }>('/fhir/Observation/:id', { onRequest: requireReader }, read);
   app.get<{ Params: { id: string; vid: string } }>('/fhir/Observation/:id/_history/:vid', { onRequest: requireReader }, read);
-  return Promise.resolve();
 }

@@ -127,6 +127,25 @@ describe('S-22 rate limits on the public console API', () => {
     expect(await via(plain.app, '192.0.2.2')).toBe(429);
   });
 
+  it('/fhir/metadata (public) has a budget of its own, from the settings, and the default when unset', async () => {
+    const { app } = await appWithClock({ rateLimit: { fhirMetadata: { max: 2, timeWindowMs: 3_600_000 } } });
+    const meta = () => fetch(`${app.url}/fhir/metadata`);
+    expect((await meta()).status).toBe(200);
+    expect((await meta()).status).toBe(200);
+    const refused = await meta();
+    expect(refused.status).toBe(429);
+    expect(codeOf(await refused.json())).toBe('TNP_ERR_RATE_LIMITED');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await metric(app, 'hs_troponin_cds_rate_limited_total', 'group="fhirMetadata"')).toBe(1);
+    // Its budget is its own: the console API is still served.
+    expect((await fetch(`${app.url}/console/api/pathway`)).status).toBe(200);
+    // The default: 60 a minute per client address.
+    const dflt = await appWithClock();
+    const get = async () => (await dflt.app.app.inject({ method: 'GET', url: '/fhir/metadata', remoteAddress: '203.0.113.11' })).statusCode;
+    for (let i = 0; i < 60; i++) expect(await get(), `request ${i + 1}`).toBe(200);
+    expect(await get()).toBe(429);
+  });
+
   it('refuses settings with a bad limit or proxy, naming the key', async () => {
     await expect(startApp({ settings: { rateLimit: { consoleApi: { max: 0, timeWindowMs: 60_000 } } } })).rejects.toThrow(/rateLimit\.consoleApi\.max/);
     await expect(startApp({ settings: { rateLimit: { consoleApi: { max: 10 } } } })).rejects.toThrow(/timeWindowMs/);

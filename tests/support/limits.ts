@@ -6,4 +6,5 @@ export const UNLIMITED = {
   consoleApi: { max: 1_000_000, timeWindowMs: 60_000 },
   consoleMap: { max: 1_000_000, timeWindowMs: 60_000 },
   consolePages: { max: 1_000_000, timeWindowMs: 60_000 },
+  fhirMetadata: { max: 1_000_000, timeWindowMs: 60_000 },
 } as const;

@@ -30,6 +30,8 @@ export interface RunOptions {
   readonly gid?: number;
   /** A command put before node (e.g. `['prlimit', '--fsize=262144', '--']`). */
   readonly prefix?: readonly string[];
+  /** More environment variables (over HOST=127.0.0.1 and PORT=0), e.g. another PORT. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface ServerProcessKit {
@@ -52,7 +54,7 @@ export function serverProcess(dir: string): ServerProcessKit {
   };
 
   const run = (file: string | null, cwd = dir, opts: RunOptions = {}): Running => {
-    const env: Record<string, string | undefined> = { ...process.env, HOST: '127.0.0.1', PORT: '0' };
+    const env: Record<string, string | undefined> = { ...process.env, HOST: '127.0.0.1', PORT: '0', ...opts.env };
     if (file === null) delete env['HS_TROPONIN_CDS_SETTINGS'];
     else env['HS_TROPONIN_CDS_SETTINGS'] = file;
     const [command, ...args] = [...(opts.prefix ?? []), process.execPath, SERVER];
