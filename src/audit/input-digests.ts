@@ -28,3 +28,18 @@ export function inputDigests<T>(digests: readonly T[]): InputDigests<T> {
 export function listedItems<T>(items: readonly T[]): readonly T[] {
   return items.slice(0, LISTED_RECORD_ITEMS);
 }
+
+type Json = Record<string, unknown>;
+const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** The id, version and content digest (sha256 of its canonical JSON) of an input resource, for the audit record. */
+export function resourceDigest(r: unknown, i: number): Json {
+  if (!isObject(r)) return { index: i, sha256: sha256Hex(canonicalJson(r)) };
+  const meta = isObject(r['meta']) ? r['meta'] : {};
+  return {
+    ref: typeof r['resourceType'] === 'string' && typeof r['id'] === 'string' ? `${r['resourceType']}/${r['id']}` : `input #${i + 1}`,
+    ...(typeof meta['versionId'] === 'string' ? { versionId: meta['versionId'] } : {}),
+    ...(typeof meta['lastUpdated'] === 'string' ? { lastUpdated: meta['lastUpdated'] } : {}),
+    sha256: sha256Hex(canonicalJson(r)),
+  };
+}
