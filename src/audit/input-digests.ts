@@ -3,7 +3,7 @@
  * first {@link LISTED_INPUT_DIGESTS} digests one by one, and always the count and one sha256 over the
  * canonical JSON of every digest in order, so the record still pins the whole input exactly.
  */
-import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import { canonicalJson, contentSha256, sha256Hex } from '../util/canonical-json.js';
 
 /** Digests listed one by one in an evaluation record. */
 export const LISTED_INPUT_DIGESTS = 100;
@@ -40,6 +40,6 @@ export function resourceDigest(r: unknown, i: number): Json {
     ref: typeof r['resourceType'] === 'string' && typeof r['id'] === 'string' ? `${r['resourceType']}/${r['id']}` : `input #${i + 1}`,
     ...(typeof meta['versionId'] === 'string' ? { versionId: meta['versionId'] } : {}),
     ...(typeof meta['lastUpdated'] === 'string' ? { lastUpdated: meta['lastUpdated'] } : {}),
-    sha256: sha256Hex(canonicalJson(r)),
+    sha256: contentSha256(r),
   };
 }
