@@ -37,7 +37,7 @@ function send(url: string, method: 'GET' | 'POST', path: string, headers: Record
     const req = request(`${url}${path}`, { method, agent: false, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) } }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text === '' ? undefined : JSON.parse(text) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: (res.headers['content-type'] ?? '').includes('json') ? JSON.parse(text) : text }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -105,6 +105,7 @@ describe.each([
       adminTokens: [ADMIN],
       storage: storage.kind === 'sqlite' ? storage : { kind: 'postgres', url: `${PG_URL}?schema=${storage.schema ?? ''}` },
       dataDir: join(dir, `data-${kind}`),
+      rateLimit: { consolePages: { max: 4, timeWindowMs: 3_600_000 } },
       logLevel: 'info',
     });
     server = await kit.start(settingsFile);
@@ -143,6 +144,15 @@ describe.each([
     }
     expect(await verify(s)).toMatchObject({ ok: true, records: 46 });
   }, 90_000);
+
+  it.runIf(run)('a client\'s rate limit is the configured budget across the workers, not one budget per worker', async () => {
+    const s = server as Server;
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await send(s.url, 'GET', '/console', {})).status);
+    // Budget 4 per hour, two workers: 2 each, so the client gets 4 pages in all (8 without the division).
+    expect(statuses.filter((c) => c === 200)).toHaveLength(4);
+    expect(statuses.filter((c) => c === 429)).toHaveLength(6);
+  }, 60_000);
 
   it.runIf(run)('a worker that dies is replaced, and the service goes on', async () => {
     const s = server as Server;
