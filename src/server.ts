@@ -3,11 +3,13 @@
  * (a bad file stops the start with the key named, exit 1), opens the audit store (SQLite under ./data/
  * by default; a store it cannot write stops the start, exit 1, naming the store and why), loads the
  * pathway, builds the app and listens. SIGTERM/SIGINT close it gracefully: stop accepting, finish the
- * requests in flight, commit what the store has queued, exit 0.
+ * requests in flight, commit what the store has queued, exit 0. With `workers` above 1 this process
+ * is the primary of a cluster (src/cluster.ts) and each worker runs the rest of main.
  */
 import { randomUUID } from 'node:crypto';
 import { openAuditStore, type AuditStore } from './audit/store.js';
 import { buildApp } from './app.js';
+import { isClusterPrimary, isClusterWorker, onStopRequest, reportReady, superviseWorkers, workerSettings } from './cluster.js';
 import { startAdoption, type RunningAdoption } from './adoption/service.js';
 import { TnpError } from './errors.js';
 import { startHl7Listener, type Hl7Listener } from './intake/hl7-listener.js';
@@ -34,6 +36,8 @@ async function main(): Promise<void> {
     fail(describe(e));
   }
   const logger = createLogger(settings.logLevel);
+  if (isClusterPrimary(settings)) return superviseWorkers(settings, logger);
+  settings = workerSettings(settings);
   const now = (): Date => new Date();
 
   let runtime;
@@ -72,7 +76,9 @@ async function main(): Promise<void> {
     // Laboratory results over HL7 v2 (MLLP), when the settings name a listener; timers, alerts, streams.
     if (settings.hl7 !== null) hl7 = await startHl7Listener({ ...settings.hl7, clients: settings.labClients, intake: app.lab.intake, now, newId: randomUUID, logger });
     stopLab = app.lab.start();
-    announceReady(app, settings, (line) => process.stderr.write(line));
+    // In a cluster each worker tells the primary, which writes the one start line once all listen.
+    reportReady();
+    announceReady(app, settings, isClusterWorker() ? () => undefined : (line) => process.stderr.write(line));
   } catch (e) {
     await app?.close().catch(() => undefined);
     await adoption?.stop().catch(() => undefined);
@@ -107,8 +113,7 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  onStopRequest(stop);
 }
 
 main().catch((e: unknown) => fail(describe(e)));

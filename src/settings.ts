@@ -6,6 +6,7 @@
  * (`settingsSha256`), so a decision can be reproduced exactly.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsImport from 'ajv-formats';
 import { TnpError } from './errors.js';
@@ -76,6 +77,8 @@ export interface Settings extends DecisionSettings {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Adoption report: a retest drawn more than this many minutes after its due time is late (pathways without sample windows). */
   readonly adoptionLateRetestMinutes: number;
+  /** Service processes (src/cluster.ts); 1: one process, as before cluster mode. Default: the number of cores. */
+  readonly workers: number;
 }
 
 const codingSchema = {
@@ -146,6 +149,7 @@ export const settingsSchema = {
       ],
     },
     healthCheckIntervalMs: { type: 'integer', minimum: 100, maximum: 3600000 },
+    workers: { type: 'integer', minimum: 1, maximum: 256 },
     adminTokens: { type: 'array', items: { type: 'string', minLength: 16 } },
     ...labSettingsSchema,
     sexSpecificUrls: { type: 'boolean' },
@@ -314,6 +318,7 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     dataDir: s.dataDir ?? 'data',
     logLevel: s.logLevel ?? 'info',
     adoptionLateRetestMinutes: s.adoptionLateRetestMinutes ?? 30,
+    workers: s.workers ?? availableParallelism(),
   };
   return deepFreeze(settings);
 }

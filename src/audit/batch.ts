@@ -8,7 +8,7 @@
 import { TnpError } from '../errors.js';
 import type { Neighbourhood } from './chain.js';
 import type { LabConflict, LabEvent, LabOutbox, LabReads } from './lab/types.js';
-import { GENESIS_HASH, makeRecord, recordHashOfBodyText, type AuditRecord, type AuditRow, type NormalisedInput } from './record.js';
+import { GENESIS_HASH, makeRecordOfText, recordHashOfBodyText, type AuditRecord, type AuditRow, type NormalisedInput } from './record.js';
 
 export interface PendingAppend {
   /** Chosen when `append` was called (deps.newId), so the caller's id never depends on batching. */
@@ -91,7 +91,7 @@ export function planAppends(appends: readonly PendingAppend[], state: ChainState
     const fields = { seq, id, kind: input.kind, at: input.at, patientId: input.patientId, linksTo: input.linksTo, idempotencyKey: input.idempotencyKey, prevHash };
     // The body's canonical text was made once, in normaliseInput: it is both what is hashed and what is stored.
     const hash = recordHashOfBodyText(fields, input.bodyText);
-    const record = makeRecord({ ...fields, body: input.body, hash });
+    const record = makeRecordOfText({ ...fields, hash }, input.bodyText);
     rows.push({ seq, id, kind: input.kind, at: input.at, patient_id: input.patientId, links_to: input.linksTo ?? null, idempotency_key: key ?? null, body: input.bodyText, prev_hash: prevHash, hash });
     outcomes.push({ ok: true, record });
     if (key !== undefined) batchByKey.set(key, record);

@@ -3,7 +3,7 @@
  * first {@link LISTED_INPUT_DIGESTS} digests one by one, and always the count and one sha256 over the
  * canonical JSON of every digest in order, so the record still pins the whole input exactly.
  */
-import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import { canonicalJson, contentSha256, sha256Hex } from '../util/canonical-json.js';
 
 /** Digests listed one by one in an evaluation record. */
 export const LISTED_INPUT_DIGESTS = 100;
@@ -27,4 +27,19 @@ export function inputDigests<T>(digests: readonly T[]): InputDigests<T> {
 /** The first {@link LISTED_RECORD_ITEMS} items (give the count beside them). */
 export function listedItems<T>(items: readonly T[]): readonly T[] {
   return items.slice(0, LISTED_RECORD_ITEMS);
+}
+
+type Json = Record<string, unknown>;
+const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** The id, version and content digest (sha256 of its canonical JSON) of an input resource, for the audit record. */
+export function resourceDigest(r: unknown, i: number): Json {
+  if (!isObject(r)) return { index: i, sha256: sha256Hex(canonicalJson(r)) };
+  const meta = isObject(r['meta']) ? r['meta'] : {};
+  return {
+    ref: typeof r['resourceType'] === 'string' && typeof r['id'] === 'string' ? `${r['resourceType']}/${r['id']}` : `input #${i + 1}`,
+    ...(typeof meta['versionId'] === 'string' ? { versionId: meta['versionId'] } : {}),
+    ...(typeof meta['lastUpdated'] === 'string' ? { lastUpdated: meta['lastUpdated'] } : {}),
+    sha256: contentSha256(r),
+  };
 }

@@ -89,22 +89,31 @@ function invalid(message: string, field: string): TnpError {
   return new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', message, { expression: [field] });
 }
 
+/** A body that is not plain JSON: where (path segments, innermost last) and what. */
+class NotJson extends Error {
+  readonly segments: string[] = [];
+  constructor(readonly what: string) {
+    super(what);
+  }
+}
+
 /**
  * Checks that `value` is plain JSON and writes its canonical JSON text (the same text as
  * `canonicalJson`: object keys sorted by UTF-16 code units, no whitespace, undefined members left out
- * and undefined array items written as null) in one walk, so a record body is serialised once.
+ * and undefined array items written as null) in one walk, so a record body is serialised once. The
+ * path of a refused value is only built when one is refused.
  */
-function canonicalBody(value: unknown, path: string, seen: Set<object>): string {
+function canonicalBody(value: unknown, seen: Set<object>): string {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return JSON.stringify(value);
     case 'number':
-      if (!Number.isFinite(value)) throw invalid(`${path} is a non-finite number`, path);
+      if (!Number.isFinite(value)) throw new NotJson('is a non-finite number');
       return JSON.stringify(value);
     case 'object': {
       if (value === null) return 'null';
-      if (seen.has(value)) throw invalid(`${path} is a circular reference`, path);
+      if (seen.has(value)) throw new NotJson('is a circular reference');
       seen.add(value);
       let out: string;
       if (Array.isArray(value)) {
@@ -112,12 +121,12 @@ function canonicalBody(value: unknown, path: string, seen: Set<object>): string 
         for (let i = 0; i < value.length; i++) {
           const v: unknown = value[i];
           if (i > 0) out += ',';
-          out += v === undefined ? 'null' : canonicalBody(v, `${path}[${i}]`, seen);
+          out += v === undefined ? 'null' : child(v, seen, `[${i}]`);
         }
         out += ']';
       } else {
         const proto: unknown = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) throw invalid(`${path} is not a plain object (a class instance such as a Date is not JSON)`, path);
+        if (proto !== Object.prototype && proto !== null) throw new NotJson('is not a plain object (a class instance such as a Date is not JSON)');
         const obj = value as Record<string, unknown>;
         const keys = Object.keys(obj).sort();
         out = '{';
@@ -125,8 +134,7 @@ function canonicalBody(value: unknown, path: string, seen: Set<object>): string 
         for (const k of keys) {
           const v = obj[k];
           if (v === undefined) continue;
-          const text = canonicalBody(v, `${path}.${k}`, seen);
-          out += `${first ? '' : ','}${JSON.stringify(k)}:${text}`;
+          out += `${first ? '' : ','}${JSON.stringify(k)}:${child(v, seen, `.${k}`)}`;
           first = false;
         }
         out += '}';
@@ -138,9 +146,30 @@ function canonicalBody(value: unknown, path: string, seen: Set<object>): string 
     case 'bigint':
     case 'function':
     case 'symbol':
-      throw invalid(`${path} is a ${typeof value}, not JSON`, path);
+      throw new NotJson(`is a ${typeof value}, not JSON`);
   }
-  throw invalid(`${path} is not JSON`, path);
+  throw new NotJson('is not JSON');
+}
+
+/** {@link canonicalBody} of a member, naming the member in the path of a refusal. */
+function child(v: unknown, seen: Set<object>, segment: string): string {
+  try {
+    return canonicalBody(v, seen);
+  } catch (e) {
+    if (e instanceof NotJson) e.segments.push(segment);
+    throw e;
+  }
+}
+
+/** The body's canonical text, or TNP_ERR_AUDIT_RECORD_INVALID naming where it is not plain JSON. */
+function canonicalBodyText(body: unknown): string {
+  try {
+    return canonicalBody(body, new Set());
+  } catch (e) {
+    if (!(e instanceof NotJson)) throw e;
+    const path = `body${e.segments.reverse().join('')}`;
+    throw invalid(`${path} ${e.what}`, path);
+  }
 }
 
 // NUL and unpaired surrogates cannot be stored faithfully as text (PostgreSQL refuses NUL, UTF-8 cannot
@@ -158,7 +187,10 @@ function optionalText(v: unknown, field: string): string | undefined {
   return v;
 }
 
-/** A validated input, with its body in canonical JSON text (what is stored) and parsed back (what is returned). */
+/**
+ * A validated input, with its body in canonical JSON text (what is stored and hashed). `body` is that text
+ * parsed back, made only when something reads it (the CDS call never does): see {@link lazyBody}.
+ */
 export interface NormalisedInput {
   readonly kind: AuditKind;
   readonly at: string;
@@ -180,16 +212,31 @@ export function normaliseInput(input: AuditRecordInput): NormalisedInput {
   if (typeof i.at !== 'string' || !ISO_UTC.test(i.at) || !Number.isFinite(Date.parse(i.at))) throw invalid('at must be an ISO 8601 time in UTC, e.g. 2026-01-31T12:00:00.000Z', 'at');
   if (i.patientId !== null && !isStorableText(i.patientId)) throw invalid('patientId must be a non-empty string (no NUL, well-formed Unicode) or null', 'patientId');
   if (i.body === undefined) throw invalid('body is required', 'body');
-  const bodyText = canonicalBody(i.body, 'body', new Set());
-  return {
-    kind: i.kind as AuditKind,
-    at: i.at,
-    patientId: i.patientId,
-    linksTo: optionalText(i.linksTo, 'linksTo'),
-    idempotencyKey: optionalText(i.idempotencyKey, 'idempotencyKey'),
-    body: JSON.parse(bodyText) as unknown,
+  const bodyText = canonicalBodyText(i.body);
+  return lazyBody(
+    {
+      kind: i.kind as AuditKind,
+      at: i.at,
+      patientId: i.patientId,
+      linksTo: optionalText(i.linksTo, 'linksTo'),
+      idempotencyKey: optionalText(i.idempotencyKey, 'idempotencyKey'),
+      bodyText,
+    },
     bodyText,
-  };
+  );
+}
+
+/**
+ * Gives `target` an enumerable `body`: `bodyText` parsed on first read and kept. The record handed back
+ * by `append` is thus exactly what `get` returns later (the stored text parsed), without parsing a 10 kB
+ * body back on every call that never looks at it.
+ */
+export function lazyBody<T extends object>(target: T, bodyText: string): T & { readonly body: unknown } {
+  let parsed: { value: unknown } | undefined;
+  return Object.defineProperty(target, 'body', {
+    enumerable: true,
+    get: () => (parsed ??= { value: JSON.parse(bodyText) as unknown }).value,
+  }) as T & { readonly body: unknown };
 }
 
 /** A record row as both stores keep it (column names are the SQL ones). */
@@ -220,6 +267,23 @@ export function makeRecord(f: Omit<HashedFields, 'linksTo' | 'idempotencyKey'> &
     prevHash: f.prevHash,
     hash: f.hash,
   };
+}
+
+/**
+ * {@link makeRecord} with the body given as its canonical text: the same object (same keys, same order),
+ * its `body` parsed from `bodyText` only when read ({@link lazyBody}).
+ */
+export function makeRecordOfText(f: Omit<HashedFields, 'linksTo' | 'idempotencyKey' | 'body'> & { kind: AuditKind; linksTo: string | undefined; idempotencyKey: string | undefined; hash: string }, bodyText: string): AuditRecord {
+  const head = {
+    id: f.id,
+    seq: f.seq,
+    kind: f.kind,
+    at: f.at,
+    patientId: f.patientId,
+    ...(f.linksTo === undefined ? {} : { linksTo: f.linksTo }),
+    ...(f.idempotencyKey === undefined ? {} : { idempotencyKey: f.idempotencyKey }),
+  };
+  return Object.assign(lazyBody(head, bodyText), { prevHash: f.prevHash, hash: f.hash });
 }
 
 /** A stored row as a record. Throws TNP_ERR_AUDIT_CORRUPT when the stored body is not JSON (edited by hand). */

@@ -24,7 +24,7 @@ import { FHIR_JSON, publicError, UNAUTHORIZED_OUTCOME } from '../http/errors.js'
 import type { Metrics } from '../observability/metrics.js';
 import type { Settings } from '../settings.js';
 import { auditableFhirUrl } from '../fhir/allow-list.js';
-import { inputDigests, listedItems } from '../audit/input-digests.js';
+import { inputDigests, listedItems, resourceDigest } from '../audit/input-digests.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import type { Timers } from '../util/timers.js';
 import { cardsFor, suggestsRetest, summaryFor } from './cards.js';
@@ -87,18 +87,6 @@ export interface CdsServiceOptions {
 
 type Json = Record<string, unknown>;
 const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-/** The id, version and content digest of an input resource, for the audit record. */
-function resourceDigest(r: unknown, i: number): Json {
-  if (!isObject(r)) return { index: i, sha256: sha256Hex(canonicalJson(r)) };
-  const meta = isObject(r['meta']) ? r['meta'] : {};
-  return {
-    ref: typeof r['resourceType'] === 'string' && typeof r['id'] === 'string' ? `${r['resourceType']}/${r['id']}` : `input #${i + 1}`,
-    ...(typeof meta['versionId'] === 'string' ? { versionId: meta['versionId'] } : {}),
-    ...(typeof meta['lastUpdated'] === 'string' ? { lastUpdated: meta['lastUpdated'] } : {}),
-    sha256: sha256Hex(canonicalJson(r)),
-  };
-}
 
 /** The calling client as recorded: never the token. */
 function clientOf(c: VerifiedClient): Json {

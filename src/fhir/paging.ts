@@ -11,7 +11,7 @@
  * looping result is never evaluated as if complete), and on a next link already followed (a loop).
  */
 import { TnpError } from '../errors.js';
-import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import { contentSha256 } from '../util/canonical-json.js';
 import { operationOutcomeText } from './http.js';
 import type { FhirSession } from './session.js';
 
@@ -75,7 +75,7 @@ class Collector {
   add(resources: readonly unknown[], what: string): void {
     for (const r of resources) {
       if (isRecord(r) && typeof r['id'] === 'string') {
-        const key = `${String(r['resourceType'])}/${r['id']}/${sha256Hex(canonicalJson(r))}`;
+        const key = `${String(r['resourceType'])}/${r['id']}/${contentSha256(r)}`;
         if (this.seen.has(key)) continue;
         this.seen.add(key);
       }

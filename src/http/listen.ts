@@ -40,9 +40,13 @@ function hostForUrl(host: string): string {
 /** The URL a person on this machine opens: the address listened on (any address: loopback), its real port. */
 export function localUrl(app: FastifyInstance, where: Where): string {
   const address = app.server.address() as AddressInfo | null;
-  const port = address?.port ?? where.port;
-  const host = where.host === '0.0.0.0' ? '127.0.0.1' : where.host === '::' ? '::1' : where.host;
-  return `http://${hostForUrl(host)}:${port}`;
+  return urlOf(where.host, address?.port ?? where.port);
+}
+
+/** The URL a person on this machine opens for `host` and `port` (any address: loopback). */
+export function urlOf(host: string, port: number): string {
+  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${hostForUrl(h)}:${port}`;
 }
 
 /** The start line: where the service listens and the console's URL (and the public base URL when it differs). */

@@ -6,6 +6,7 @@
  * CDS Hooks 2.0 ("Trusting CDS Clients"): never log or store JWTs or `fhirAuthorization.access_token`;
  * `iss`, `tenant` and `jti` may be logged.
  */
+import cluster from 'node:cluster';
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
 
 /** Paths censored wherever they appear in a log object. */
@@ -54,7 +55,8 @@ export function serializeRequest(req: RequestLike): Record<string, unknown> {
 export function loggerOptions(level: LoggerOptions['level']): LoggerOptions {
   return {
     level,
-    base: { service: 'hs-troponin-cds' },
+    // In cluster mode (src/cluster.ts) every line names the worker that wrote it.
+    base: { service: 'hs-troponin-cds', ...(cluster.isWorker && cluster.worker !== undefined ? { worker: cluster.worker.id, pid: process.pid } : {}) },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
     serializers: {

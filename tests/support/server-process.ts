@@ -35,7 +35,11 @@ export interface RunOptions {
 }
 
 export interface ServerProcessKit {
-  /** Writes a settings file (an object as JSON, or a string as is) in the kit's directory. */
+  /**
+   * Writes a settings file (an object as JSON, or a string as is) in the kit's directory. An object without
+   * `workers` gets `workers: 1` (one process, what these tests look at: its exit code, its sockets, a kill -9);
+   * cluster mode is tested with `workers` set (tests/integration/cluster.test.ts).
+   */
   readonly settingsFile: (content: unknown) => string;
   /** Starts the process with HS_TROPONIN_CDS_SETTINGS = `file` (none when null). */
   readonly run: (file: string | null, cwd?: string, opts?: RunOptions) => Running;
@@ -49,7 +53,8 @@ export interface ServerProcessKit {
 export function serverProcess(dir: string): ServerProcessKit {
   const settingsFile = (content: unknown): string => {
     const file = join(dir, `settings-${randomUUID()}.json`);
-    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+    const single = typeof content === 'object' && content !== null && !Array.isArray(content) && !('workers' in content) ? { workers: 1, ...content } : content;
+    writeFileSync(file, typeof single === 'string' ? single : JSON.stringify(single));
     return file;
   };
 

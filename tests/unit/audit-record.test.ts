@@ -19,6 +19,7 @@ describe('the audit body: one canonical serialisation', () => {
         const n = normaliseInput({ kind: 'evaluation', at: '2026-01-31T12:00:00.000Z', patientId: 'p', body });
         expect(n.bodyText).toBe(canonicalJson(body));
         expect(n.body).toEqual(JSON.parse(canonicalJson(body)));
+        expect(Object.keys(n)).toContain('body');
       }),
       { numRuns: 300 },
     );
@@ -41,6 +42,8 @@ describe('the audit body: one canonical serialisation', () => {
     for (const body of [{ a: Number.NaN }, { d: new Date(0) }, [() => 1], { n: 1n }]) {
       expect(() => normaliseInput({ kind: 'evaluation', at: '2026-01-31T12:00:00.000Z', patientId: null, body })).toThrow(/not JSON|non-finite|plain object/);
     }
+    // The refusal names where: built only when a value is refused.
+    expect(() => normaliseInput({ kind: 'evaluation', at: '2026-01-31T12:00:00.000Z', patientId: null, body: { a: [1, { b: Number.POSITIVE_INFINITY }] } })).toThrow('body.a[1].b is a non-finite number');
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
     expect(() => normaliseInput({ kind: 'evaluation', at: '2026-01-31T12:00:00.000Z', patientId: null, body: cyclic })).toThrow(/circular/);
