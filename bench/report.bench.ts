@@ -49,14 +49,15 @@ async function main(): Promise<void> {
   const targets: { name: string; storage: AuditStoreSettings; store: AuditStore }[] = [];
   for (const name of STORES) {
     const storage: AuditStoreSettings = name === 'sqlite' ? { kind: 'sqlite', path: join(dir, 'audit.sqlite') } : { kind: 'postgres', url: PG_URL, schema };
-    const store = await openAuditStore(storage, { newId: randomUUID, now: () => new Date() });
+    // A shared, loaded machine: statements of a 1 000-record chunk may take seconds (statement timeout = busy + 3 x connect).
+    const store = await openAuditStore(storage, { newId: randomUUID, now: () => new Date() }, { connectTimeoutMs: 20_000 });
     targets.push({ name, storage, store });
   }
   try {
     const rt = await loadRuntime(loadSettings({ object: SITE_SETTINGS }));
     const episodes = randomEpisodes(SEED, Math.round(RECORDS / PER_EPISODE), START, DAYS);
     let t0 = performance.now();
-    const bulk = bulkWriter(targets.map((t) => t.store), 10_000);
+    const bulk = bulkWriter(targets.map((t) => t.store), 10_000, 1000);
     let appended = 0;
     const progress = { append: async (input: AuditRecordInput, id: string) => {
       await bulk.append(input, id);
