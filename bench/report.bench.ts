@@ -3,8 +3,10 @@
  * records (a busy department's three years), on SQLite and on PostgreSQL.
  *
  * 1. A seeded generator (bench/trail) makes the department's episodes; each evaluation is decided by the
- *    real engine on FHIR resources and written through the real audit store, with the service's record
- *    bodies and the hash chain, to both stores at once (the same ids, so the two chains are identical).
+ *    real engine on FHIR resources and written through the real audit store's bulk append (the rows and
+ *    hash chain `append` writes; tests/integration/audit-bulk.test.ts), with the service's record bodies
+ *    (tests/integration/adoption-trail-shape.test.ts), to both stores at once (the same ids, so the two
+ *    chains are identical).
  * 2. The roll-up catches up from seq 1 (timed: the one-off cost on an existing trail).
  * 3. The report is timed: JSON by month and by week over the whole range, CSV, MeasureReport, one pathway
  *    filter, each run 5 times (median and max); then 1 000 more records are appended and the report timed
@@ -14,6 +16,7 @@
  * BENCH_SEED (20260101), BENCH_STORES (sqlite,postgres), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/test).
  * Stops by itself; the PostgreSQL schema and the SQLite file are removed at the end.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +29,7 @@ import { toCsv, toJson } from '../src/adoption/views.js';
 import { loadRuntime } from '../src/pathways/load.js';
 import { loadSettings } from '../src/settings.js';
 import { randomEpisodes } from './trail/episodes.js';
-import { SITE_SETTINGS, storeWriter, writeTrail, type TrailWriter } from './trail/records.js';
+import { bulkWriter, SITE_SETTINGS, storeWriter, writeTrail } from './trail/records.js';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
 const SEED = Number(process.env['BENCH_SEED'] ?? 20260101);
@@ -40,32 +43,27 @@ const PER_EPISODE = 2.37;
 const ms = (t0: number): number => Math.round(performance.now() - t0);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-function both(writers: readonly TrailWriter[]): TrailWriter {
-  return {
-    append: async (input: AuditRecordInput, id: string) => {
-      await Promise.all(writers.map((w) => w.append(input, id)));
-    },
-    flush: async () => {
-      await Promise.all(writers.map((w) => w.flush()));
-    },
-  };
-}
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tnp-bench-report-'));
   const schema = `tnp_bench_report_${process.pid}`;
-  const targets: { name: string; storage: AuditStoreSettings; store: AuditStore; writer: TrailWriter }[] = [];
+  const targets: { name: string; storage: AuditStoreSettings; store: AuditStore }[] = [];
   for (const name of STORES) {
     const storage: AuditStoreSettings = name === 'sqlite' ? { kind: 'sqlite', path: join(dir, 'audit.sqlite') } : { kind: 'postgres', url: PG_URL, schema };
-    const w = storeWriter(512);
-    const store = await openAuditStore(storage, { newId: w.newId, now: () => new Date() }, { maxBatch: 1000 });
-    targets.push({ name, storage, store, writer: w.bind(store) });
+    // A shared, loaded machine: statements of a 1 000-record chunk may take seconds (statement timeout = busy + 3 x connect).
+    const store = await openAuditStore(storage, { newId: randomUUID, now: () => new Date() }, { connectTimeoutMs: 20_000 });
+    targets.push({ name, storage, store });
   }
   try {
     const rt = await loadRuntime(loadSettings({ object: SITE_SETTINGS }));
     const episodes = randomEpisodes(SEED, Math.round(RECORDS / PER_EPISODE), START, DAYS);
     let t0 = performance.now();
-    const written = await writeTrail(both(targets.map((t) => t.writer)), episodes, rt, SEED);
+    const bulk = bulkWriter(targets.map((t) => t.store), 10_000, 1000);
+    let appended = 0;
+    const progress = { append: async (input: AuditRecordInput, id: string) => {
+      await bulk.append(input, id);
+      if (++appended % 100_000 === 0) console.error(`  ${appended} records written (${ms(t0) / 1000} s)`);
+    }, flush: () => bulk.flush() };
+    const written = await writeTrail(progress, episodes, rt, SEED);
     const writeMs = ms(t0);
     console.log(`trail: ${written} records, ${episodes.length} episodes over ${DAYS} days, written to ${STORES.join(' and ')} in ${(writeMs / 1000).toFixed(0)} s (seed ${SEED})`);
     const whole: ReportQuery = { from: '2023-01-01', to: '2025-12-31', granularity: 'month' };

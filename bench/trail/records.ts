@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Observation, Resource } from 'fhir/r4.js';
+import { inputDigests } from '../../src/audit/input-digests.js';
 import type { AuditRecordInput, AuditStore } from '../../src/audit/store.js';
 import { OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS, suggestsRetest, summaryFor } from '../../src/cds/cards.js';
 import { decideResources } from '../../src/decide.js';
@@ -24,7 +25,8 @@ const EHR = 'https://ehr.hospital.example';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function observations(e: EpisodeSpec, upToMs: number): Resource[] {
+/** The FHIR resources an evaluation at `upToMs` sees (what an EHR would prefetch at that time). */
+export function observations(e: EpisodeSpec, upToMs: number): Resource[] {
   const at = (min: number): number => e.startMs + min * 60_000;
   const subject = { reference: `Patient/${e.patientId}` };
   const encounter = { reference: `Encounter/${e.encounterId}` };
@@ -103,6 +105,28 @@ export function storeWriter(inFlight = 512): { newId: () => string; bind(store: 
   };
 }
 
+/**
+ * A writer that loads through `AuditStore.appendBulk` (the same rows and chain as `append`, thousands of
+ * records per transaction): entries are buffered and written `bufferSize` at a time, on every store given.
+ */
+export function bulkWriter(stores: readonly AuditStore[], bufferSize = 20_000, chunkSize = 5000): TrailWriter {
+  let buffer: { id: string; input: AuditRecordInput }[] = [];
+  const drain = async (): Promise<void> => {
+    const entries = buffer;
+    buffer = [];
+    if (entries.length === 0) return;
+    const outcomes = await Promise.all(stores.map((s) => s.appendBulk(entries, { chunkSize })));
+    for (const o of outcomes.flat()) if (!o.ok) throw o.error;
+  };
+  return {
+    async append(input, id) {
+      buffer.push({ input, id });
+      if (buffer.length >= bufferSize) await drain();
+    },
+    flush: drain,
+  };
+}
+
 function feedbackBody(card: string, f: Exclude<FeedbackSpec, null>, atMs: number, jti: string) {
   const outcome = f === 'accepted' ? 'accepted' : 'overridden';
   const reason = f === 'accepted' ? null : f.overridden === null ? { userComment: 'see notes' } : { reason: OVERRIDE_REASONS.find((x) => x.code === f.overridden) ?? { system: OVERRIDE_REASON_SYSTEM, code: f.overridden } };
@@ -120,7 +144,7 @@ export async function writeTrail(writer: TrailWriter, episodes: readonly Episode
   let n = 0;
   for (const ev of eventsOf(episodes)) {
     const e = ev.e;
-    const call = { service: 'hs-troponin-chest-pain', hook: 'patient-view', hookInstance: uuid(), client: { iss: EHR, tenant: null, jti: uuid(), kid: 'ehr-key-1' }, userId: 'Practitioner/dr-synthetic', patientId: e.patientId, encounterId: e.encounterId, fhirServer: `${EHR}/fhir` };
+    const call = { service: 'hs-troponin-chest-pain', hook: 'patient-view', hookInstance: uuid(), client: { iss: EHR, tenant: null, jti: uuid(), kid: 'ehr-key-1' }, userId: 'Practitioner/dr-synthetic', patientId: e.patientId, encounterId: e.encounterId, fhirServer: null };
     if (ev.kind === 'failure') {
       await writer.append({ kind: 'evaluation-failure', at: iso(ev.atMs), patientId: e.patientId, body: { ...call, prefetchKeys: [], error: { code: 'TNP_ERR_FHIR_TIMEOUT', status: 412, message: 'the FHIR server did not answer in time' }, pathway: rt.identity, engineVersion } }, uuid());
       n++;
@@ -139,8 +163,8 @@ export async function writeTrail(writer: TrailWriter, episodes: readonly Episode
         body: {
           ...(lab ? { trigger: 'lab-result', episode: { id: e.labEpisodeId } } : {}),
           ...call,
-          data: { sources: { observations: 'prefetch', patient: 'not-needed' }, excluded: [], fhirRequests: 0 },
-          inputResources: resources.map(resourceDigest),
+          data: { sources: { observations: 'prefetch', patient: 'not-needed' }, excluded: [], excludedCount: 0, fhirRequests: 0 },
+          ...inputDigests(resources.map(resourceDigest)),
           pathway: decision.pathway,
           engineVersion,
           evaluatedAt: decision.evaluatedAt,

@@ -9,8 +9,9 @@
  * per request. No promise resolves before the transaction holding its operation has committed.
  */
 import { TnpError } from '../errors.js';
-import type { Backend, BatchRequest, EventOutcome, PendingAppend, PendingEvent, PendingJti } from './batch.js';
+import type { AppendOutcome, Backend, BatchRequest, EventOutcome, PendingAppend, PendingEvent, PendingJti } from './batch.js';
 import type { LabEvent, LabOutbox, LabReads } from './lab/types.js';
+import { appendInChunks, pendingOfBulk, type BulkEntry } from './bulk.js';
 import { ChainVerifier, checkRow, linkIndex, neighbourSeqs, type CheckedRecord, type VerifyAnchor, type VerifyResult } from './chain.js';
 import { WriteHealth, type WriteCheck } from './health.js';
 import { isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type AuditRow } from './record.js';
@@ -52,6 +53,7 @@ export class AuditStoreImpl implements AuditStore {
   private closing: Promise<void> | undefined;
   private lastPruneMs = Number.NEGATIVE_INFINITY;
   private readonly health: WriteHealth;
+  private bulks = new Set<Promise<unknown>>();
   private counters = { commits: 0, appended: 0, deduplicated: 0, jtiChecks: 0, failedCommits: 0, largestBatch: 0 };
 
   constructor(
@@ -85,6 +87,18 @@ export class AuditStoreImpl implements AuditStore {
       if (!isStorableText(id)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', 'deps.newId gave no usable id', { expression: ['id'] });
       this.enqueue({ type: 'append', pending: { id, input: normalised, jti: pendingJti }, resolve, reject });
     });
+  }
+
+  appendBulk(entries: readonly BulkEntry[], opts: { readonly chunkSize?: number } = {}): Promise<AppendOutcome[]> {
+    const acc = { counters: this.counters, health: this.health, failed: (e: unknown) => unavailable('write', e) };
+    const run = Promise.resolve().then(() => {
+      this.assertOpen();
+      return appendInChunks(this.backend, pendingOfBulk(entries), opts.chunkSize ?? 5000, () => this.deps.now().getTime() - this.jtiGraceMs, acc);
+    });
+    this.bulks.add(run);
+    const done = (): void => void this.bulks.delete(run);
+    run.then(done, done);
+    return run;
   }
 
   get lab(): LabReads & LabOutbox {
@@ -205,6 +219,7 @@ export class AuditStoreImpl implements AuditStore {
     this.closing ??= (async () => {
       this.closed = true;
       await this.idle();
+      await Promise.allSettled([...this.bulks]);
       await this.health.settled();
       await this.backend.close();
     })();

@@ -14,7 +14,7 @@ import type { CheckedRecord, VerifyAnchor, VerifyResult } from './chain.js';
 import { AuditStoreImpl } from './core.js';
 import { problemOf, type WriteCheck } from './health.js';
 import type { AuditRecord, AuditRecordInput } from './record.js';
-import type { EventOutcome } from './batch.js';
+import type { AppendOutcome, EventOutcome } from './batch.js';
 import type { LabEvent, LabOutbox, LabReads } from './lab/types.js';
 
 export { AUDIT_KINDS, GENESIS_HASH, recordHash } from './record.js';
@@ -22,7 +22,7 @@ export { JtiReplayedError } from './batch.js';
 export type { AuditKind, AuditRecord, AuditRecordInput } from './record.js';
 export type { CheckedRecord, RecordIntegrity, VerifyAnchor, VerifyResult } from './chain.js';
 export type { WriteCheck } from './health.js';
-export type { EventOutcome } from './batch.js';
+export type { AppendOutcome, EventOutcome } from './batch.js';
 export type * from './lab/types.js';
 
 /** Counters since the store was opened (for /metrics and for tests of group commit). */
@@ -71,6 +71,18 @@ export interface AuditStore {
    * was written). This lets a CDS call pay one durable commit instead of two.
    */
   appendWithJti(input: AuditRecordInput, iss: string, jti: string, expiresAt: Date): Promise<AuditRecord>;
+
+  /**
+   * Bulk load (imports, synthetic trails for benchmarks): appends `entries` in order, each with the id it
+   * names, `chunkSize` (default 5000) to a transaction, and resolves once every chunk is durably committed
+   * with one outcome per entry, the one `append` would have given it: the record, the earlier record for an
+   * idempotency key already held, or the refusal (`linksTo` naming no record, an id already taken). The
+   * rows and the hash chain are exactly those that `append` of the same inputs with the same ids, in the
+   * same order, writes. Every input is checked before anything is written (TNP_ERR_AUDIT_RECORD_INVALID
+   * rejects the whole call); a chunk that cannot be committed rejects with TNP_ERR_AUDIT_UNAVAILABLE, the
+   * chunks before it staying committed. Not for request paths: a SQLite chunk holds the event loop.
+   */
+  appendBulk(entries: readonly { readonly id: string; readonly input: AuditRecordInput }[], opts?: { readonly chunkSize?: number }): Promise<AppendOutcome[]>;
 
   /**
    * Whether the replay guard holds (iss, jti) now (a read, no write): `true` means `rememberJti` and

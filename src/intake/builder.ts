@@ -19,7 +19,7 @@ import type { EpisodeRules } from '../episodes/rules.js';
 import { worklistRow } from '../episodes/row.js';
 import { TnpError } from '../errors.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
-import { intakeAuditBody, evaluationAuditBody, flagsFromDecision, storedResource, type Work } from './records.js';
+import { canonicalText, intakeAuditBody, evaluationAuditBody, flagsFromDecision, storedResource, type Work } from './records.js';
 import type { Flag, IntakeItem } from './item.js';
 
 export interface BuildContext {
@@ -205,7 +205,7 @@ export class EventBuilder {
       const auditId = nv.episodeId === null ? (auditOf.get(`loose|${k}`) ?? '') : (auditOf.get(nv.episodeId) ?? '');
       const resource = storedResource(v.resource, r.row.id, v.row.version, v.row.lastUpdated, nv.flags);
       v.resource = resource;
-      const text = canonicalJson(resource);
+      const text = canonicalText(resource);
       versions.push({ ...v.row, resource: text, flags: JSON.stringify(nv.flags), auditId });
       resultRows.push({ ...r.row, flagged: nv.flags.length > 0 });
     }
@@ -214,7 +214,7 @@ export class EventBuilder {
       const v = r?.versions.find((x) => x.row.version === p.version);
       const nv = w.newVersions.get(`${p.resultId}|${p.version}`);
       const flags = nv?.flags ?? (v === undefined ? [] : (JSON.parse(v.row.flags === '' ? '[]' : v.row.flags) as Flag[]));
-      return { outcome: nv === undefined ? 'unchanged' : p.version === 1 ? 'created' : 'updated', id: p.resultId, version: p.version, resource: canonicalJson(v?.resource ?? {}), flags, episodeId: r?.row.episodeId ?? null };
+      return { outcome: nv === undefined ? 'unchanged' : p.version === 1 ? 'created' : 'updated', id: p.resultId, version: p.version, resource: canonicalText(v?.resource ?? {}), flags, episodeId: r?.row.episodeId ?? null };
     });
     const patients = [...new Set([...resultRows.map((r) => r.patientKey), ...episodes.map((e) => e.patientKey)].filter((k): k is string => k !== null))].sort();
     const event: LabEvent = {

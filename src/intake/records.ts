@@ -21,6 +21,31 @@ export interface Work {
   readonly links: { identifierKey: string; patientKey: string }[];
 }
 
+/**
+ * The canonical JSON text and its sha256 of a resource object, computed once per object: within one
+ * plan the same stored resource is hashed for the audit record's inputs and results and written as the
+ * version's text and the answer's body. Keyed by identity (a WeakMap), so a resource replaced by a new
+ * object (its flags added) is computed afresh; resources are never mutated once built.
+ */
+const canonicalTexts = new WeakMap<object, string>();
+export function canonicalText(resource: Json): string {
+  let text = canonicalTexts.get(resource);
+  if (text === undefined) {
+    text = canonicalJson(resource);
+    canonicalTexts.set(resource, text);
+  }
+  return text;
+}
+const shas = new WeakMap<object, string>();
+function shaOf(resource: Json): string {
+  let sha = shas.get(resource);
+  if (sha === undefined) {
+    sha = sha256Hex(canonicalText(resource));
+    shas.set(resource, sha);
+  }
+  return sha;
+}
+
 /** The code system of the intake's flags on stored results (meta.tag). */
 export const FLAG_SYSTEM = 'http://hs-troponin-cds.example/fhir/CodeSystem/intake-flag';
 
@@ -54,9 +79,9 @@ function resultsOf(w: Work, keys: readonly string[]): Json[] {
       id,
       version: Number(version),
       status: v?.row.status ?? null,
-      sha256: v === undefined ? null : sha256Hex(canonicalJson(v.resource)),
+      sha256: v === undefined ? null : shaOf(v.resource),
       identifier: Array.isArray(v?.resource['identifier']) ? v?.resource['identifier'] : [],
-      flags: w.newVersions.get(k)?.flags ?? [],
+      flags: [...(w.newVersions.get(k)?.flags ?? [])],
     };
   });
 }
@@ -65,33 +90,33 @@ function resultsOf(w: Work, keys: readonly string[]): Json[] {
 export function evaluationAuditBody(w: Work, e: EpisodeState, d: Decision, trigger: string, ctx: { client: string; channel: string; engineVersion: string; runtime: { identity: unknown } }, newVersions: readonly string[]): Json {
   const inputs = [...w.results.values()]
     .filter((r) => r.row.episodeId === e.id)
-    .flatMap((r) => r.versions.slice(0, 2).map((v) => ({ ref: `Observation/${r.row.id}`, versionId: String(v.row.version), lastUpdated: v.row.lastUpdated, sha256: sha256Hex(canonicalJson(v.resource)) })));
-  return JSON.parse(
-    JSON.stringify({
-      trigger,
-      labClient: ctx.client,
-      channel: ctx.channel,
-      episode: { id: e.id, status: e.status, closedReason: e.closedReason, patient: e.patient, encounterId: e.encounterId },
-      results: resultsOf(w, newVersions),
-      inputResources: inputs,
-      pathway: ctx.runtime.identity,
-      engineVersion: ctx.engineVersion,
-      evaluatedAt: d.evaluatedAt,
-      outcome: d.outcome,
-      indicator: d.indicator,
-      summary: d.summary,
-      reasons: d.reasons,
-      missing: d.missing,
-      missingDetails: d.missingDetails,
-      retestDue: d.retestDue ?? null,
-      retestOverdue: d.retestOverdue ?? null,
-      assays: d.assays,
-      troponin: d.troponin,
-      inputs: d.inputs,
-      path: d.path,
-      trace: d.trace,
-    }),
-  ) as Json;
+    .flatMap((r) => r.versions.slice(0, 2).map((v) => ({ ref: `Observation/${r.row.id}`, versionId: String(v.row.version), lastUpdated: v.row.lastUpdated, sha256: shaOf(v.resource) })));
+  // Plain JSON already (the decision is, as the CDS service's record shows): the store's canonical
+  // serialisation is the one pass it needs (no JSON round trip here; undefined members are left out there).
+  return {
+    trigger,
+    labClient: ctx.client,
+    channel: ctx.channel,
+    episode: { id: e.id, status: e.status, closedReason: e.closedReason, patient: e.patient, encounterId: e.encounterId },
+    results: resultsOf(w, newVersions),
+    inputResources: inputs,
+    pathway: ctx.runtime.identity,
+    engineVersion: ctx.engineVersion,
+    evaluatedAt: d.evaluatedAt,
+    outcome: d.outcome,
+    indicator: d.indicator,
+    summary: d.summary,
+    reasons: d.reasons,
+    missing: d.missing,
+    missingDetails: d.missingDetails,
+    retestDue: d.retestDue ?? null,
+    retestOverdue: d.retestOverdue ?? null,
+    assays: d.assays,
+    troponin: d.troponin,
+    inputs: d.inputs,
+    path: d.path,
+    trace: d.trace,
+  };
 }
 
 /** The body of the record of results that joined no episode (they name no patient). */

@@ -415,6 +415,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         warnings: real.warnings,
         append: () => Promise.reject(new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot write: disk full')),
         appendWithJti: () => Promise.reject(new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot write: disk full')),
+        appendBulk: () => Promise.reject(new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', 'the audit store cannot write: disk full')),
         isJtiHeld: (iss, jti) => real.isJtiHeld(iss, jti),
         get: (id) => real.get(id),
         listByPatient: (p, o) => real.listByPatient(p, o),
