@@ -77,8 +77,8 @@ async function main(): Promise<void> {
     if (settings.hl7 !== null) hl7 = await startHl7Listener({ ...settings.hl7, clients: settings.labClients, intake: app.lab.intake, now, newId: randomUUID, logger });
     stopLab = app.lab.start();
     // In a cluster each worker tells the primary, which writes the one start line once all listen.
-    reportReady();
-    announceReady(app, settings, isClusterWorker() ? () => undefined : (line) => process.stderr.write(line));
+    if (isClusterWorker()) reportReady();
+    else announceReady(app, settings, (line) => process.stderr.write(line));
   } catch (e) {
     await app?.close().catch(() => undefined);
     await adoption?.stop().catch(() => undefined);

@@ -123,8 +123,9 @@ describe.each([
     expect(answers.map((a) => a.status)).toEqual(tokens.map(() => 200));
     const ids = answers.map((a) => a.json.cards[0].uuid as string);
     expect(new Set(ids).size).toBe(40);
-    const workers = new Set(logLines(s).filter((l) => l.event === 'evaluation').map((l) => l.worker as number));
-    expect(workers.size).toBe(2);
+    const workers = (): Set<number> => new Set(logLines(s).filter((l) => l.event === 'evaluation').map((l) => l.worker as number));
+    await until('both workers log an evaluation', () => workers().size === 2, 20_000);
+    expect(workers().size).toBe(2);
     expect(await verify(s)).toMatchObject({ ok: true, records: 40 });
   }, 90_000);
 
@@ -135,8 +136,10 @@ describe.each([
     // On new connections the next calls go to the other worker and back: each refuses the token.
     const again = await Promise.all([cdsCall(s, token), cdsCall(s, token), cdsCall(s, token), cdsCall(s, token)]);
     expect(again.map((a) => a.status)).toEqual([401, 401, 401, 401]);
-    const refusedBy = new Set(logLines(s).filter((l) => l.event === 'jwt-refused' && String(l.reason).includes('replayed')).map((l) => l.worker as number));
-    expect(refusedBy.size).toBe(2);
+    // The log lines are written after the answers (asynchronously, through the primary): wait for both.
+    const refusedBy = (): Set<number> => new Set(logLines(s).filter((l) => l.event === 'jwt-refused' && String(l.reason).includes('replayed')).map((l) => l.worker as number));
+    await until('both workers log a refusal', () => refusedBy().size === 2, 20_000);
+    expect(refusedBy().size).toBe(2);
     for (let round = 0; round < 5; round++) {
       const shared = await sign();
       const both = await Promise.all([cdsCall(s, shared), cdsCall(s, shared)]);

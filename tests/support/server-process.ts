@@ -43,7 +43,10 @@ export interface ServerProcessKit {
   readonly settingsFile: (content: unknown) => string;
   /** Starts the process with HS_TROPONIN_CDS_SETTINGS = `file` (none when null). */
   readonly run: (file: string | null, cwd?: string, opts?: RunOptions) => Running;
-  /** Starts it and waits for its "Server listening" line (rejects if it exits first). */
+  /**
+   * Starts it and waits for its start line, "hs-troponin-cds ready on <url>", written once everything
+   * listens (in a cluster, by the primary once every worker does); rejects if it exits first.
+   */
   readonly start: (file: string | null, cwd?: string, opts?: RunOptions) => Promise<Server>;
   /** Sends the signal and resolves with the exit code. */
   readonly stop: (s: Server, signal?: NodeJS.Signals) => Promise<number | null>;
@@ -80,9 +83,9 @@ export function serverProcess(dir: string): ServerProcessKit {
   const start = async (file: string | null, cwd = dir, opts: RunOptions = {}): Promise<Server> => {
     const r = run(file, cwd, opts);
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "listening" line in 20 s:\n${r.output()}`)), 20_000);
+      const timer = setTimeout(() => reject(new Error(`no start line in 20 s:\n${r.output()}`)), 20_000);
       const poll = setInterval(() => {
-        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(r.output());
+        const m = /^hs-troponin-cds ready on (http:\/\/127\.0\.0\.1:\d+)/m.exec(r.output());
         if (m?.[1] !== undefined) {
           clearInterval(poll);
           clearTimeout(timer);
