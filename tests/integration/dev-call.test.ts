@@ -114,6 +114,13 @@ describe('npx hs-troponin-cds dev, then call', () => {
     expect(r.stdout).toContain(`The fixture expects ${f.expected.outcome}; the card's outcome is ${f.expected.outcome}.`);
   });
 
+  it('a fixture written for another pathway: the card, and a note that the service runs another one (never a false match)', async () => {
+    const r = await cli(['call', join(FIXTURES_DIR, 'esc-0h1h', 'esc1-1h-window-closed.json')], port);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Note: this fixture is for the pathway "esc-0h1h", the service runs "chart2"');
+    expect(r.stdout).not.toContain('The fixture expects');
+  });
+
   it('--now wins over the fixture\'s now', async () => {
     const r = await cli(['call', join(FIXTURES_DIR, 'below-url-rise-above-url-consistent.json'), '--now', '2026-03-06T12:00:00Z'], port);
     expect(r.code).toBe(0);
