@@ -28,6 +28,18 @@ describe('I-03 prefetch filled as an EHR fills it', () => {
     expect((prefetch['patient'] as Json)['id']).toBe('pt-1005');
   });
 
+  it('grows with the file, no more: at 10x and 1,000x a fixture\'s observations every match is sent once, in order', async () => {
+    const templates = prefetchTemplates(await runtime(), false);
+    const base = entriesOf(loadFixture('below-url-rise-above-url-consistent').doc);
+    for (const times of [10, 1000]) {
+      const entries = Array.from({ length: times }, (_, k) => base.map((e) => ({ fullUrl: undefined, resource: { ...e.resource, id: `${String(e.resource['id'])}-${k}` } as Json }))).flat();
+      const bundle = fillPrefetch(templates, ctx, entries)['observations'] as Json & { entry: { resource: Json }[] };
+      const observations = entries.filter((e) => e.resource['resourceType'] === 'Observation');
+      expect(bundle['total']).toBe(observations.length);
+      expect(bundle.entry.map((e) => e.resource['id'])).toEqual(observations.map((e) => e.resource['id']));
+    }
+  });
+
   it('a read of a resource the file has not is null; a system-less or code-less token matches as FHIR says', () => {
     const r = [{ fullUrl: undefined, resource: { resourceType: 'Observation', id: 'o1', subject: { reference: 'https://ehr.example/fhir/Patient/p1' }, code: { coding: [{ system: 'http://loinc.org', code: '8601-7' }] } } }];
     expect(answerTemplate('Patient/p1', r)).toBeNull();
