@@ -181,7 +181,8 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
   // durable write, or a heartbeat at most every healthCheckIntervalMs (see docs/audit.md "Health").
   app.get('/healthz', async (req, reply) => {
     const check = await deps.store.checkWritable();
-    const about = { storeCheckedAt: check.checkedAt, pathway: deps.runtime.identity, engineVersion: ENGINE_VERSION };
+    // The last database connection lost outside a request (PostgreSQL), when there was one: what failed and when.
+    const about = { storeCheckedAt: check.checkedAt, ...(check.connectionLost === undefined ? {} : { storeConnectionLost: check.connectionLost }), pathway: deps.runtime.identity, engineVersion: ENGINE_VERSION };
     reply.header('cache-control', 'no-store');
     if (check.ok) return reply.send({ ok: true, status: 'ok', store: 'ok', ...about });
     req.log.warn({ event: 'audit-store-not-writable', store: deps.store.location, problem: check.problem }, 'health: the audit store cannot write');
