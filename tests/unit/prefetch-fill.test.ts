@@ -32,7 +32,7 @@ describe('I-03 prefetch filled as an EHR fills it', () => {
     const templates = prefetchTemplates(await runtime(), false);
     const base = entriesOf(loadFixture('below-url-rise-above-url-consistent').doc);
     for (const times of [10, 1000]) {
-      const entries = Array.from({ length: times }, (_, k) => base.map((e) => ({ fullUrl: undefined, resource: { ...e.resource, id: `${String(e.resource['id'])}-${k}` } as Json }))).flat();
+      const entries: { fullUrl: string | undefined; resource: Json }[] = Array.from({ length: times }, (_, k) => base.map((e) => ({ fullUrl: undefined, resource: { ...e.resource, id: `${String(e.resource['id'])}-${k}` } }))).flat();
       const bundle = fillPrefetch(templates, ctx, entries)['observations'] as Json & { entry: { resource: Json }[] };
       const observations = entries.filter((e) => e.resource['resourceType'] === 'Observation');
       expect(bundle['total']).toBe(observations.length);
