@@ -63,6 +63,11 @@ export interface AppDeps {
   readonly adoption?: AdoptionReports;
   /** How alerts are POSTed to the notification webhooks (default: fetch with a timeout). */
   readonly postAlert?: Poster;
+  /**
+   * Honour the evaluation time the local development client asks for (`npx hs-troponin-cds dev` only,
+   * src/dev/evaluation-time.ts); default false: every call is evaluated when it is received.
+   */
+  readonly devEvaluationTime?: boolean;
 }
 
 declare module 'fastify' {
@@ -195,7 +200,7 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
     settings.labClients.length === 0
       ? undefined
       : (body: CdsPatientViewRequest, resources: readonly unknown[], nowMs: number) => withStoredResults(deps.store, resources, { patientId: body.context.patientId, prefetch: body.prefetch, nowMs, windowMs });
-  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, timers: deps.timers ?? realTimers, caseLinkKey, ...(labResults === undefined ? {} : { labResults }) });
+  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, timers: deps.timers ?? realTimers, caseLinkKey, devEvaluationTime: deps.devEvaluationTime === true, ...(labResults === undefined ? {} : { labResults }) });
   await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
   await app.register(reportsPlugin, { adminTokens: settings.adminTokens, adoption: deps.adoption });
   // Public, per-client rate limited (settings rateLimit); /healthz and /metrics above are not limited.

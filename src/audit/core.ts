@@ -11,7 +11,7 @@
 import { TnpError } from '../errors.js';
 import type { AppendOutcome, Backend, BatchRequest, EventOutcome, PendingAppend, PendingEvent, PendingJti } from './batch.js';
 import type { LabEvent, LabOutbox, LabReads } from './lab/types.js';
-import { appendInChunks, pendingOfBulk, type BulkEntry } from './bulk.js';
+import { appendInChunks, pendingOfBulk, type BulkEntry, type PreparedBulk } from './bulk.js';
 import { ChainVerifier, checkRow, linkIndex, neighbourSeqs, type CheckedRecord, type VerifyAnchor, type VerifyResult } from './chain.js';
 import { WriteHealth, type WriteCheck } from './health.js';
 import { isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type AuditRow } from './record.js';
@@ -109,7 +109,7 @@ export class AuditStoreImpl implements AuditStore {
     });
   }
 
-  appendBulk(entries: readonly BulkEntry[], opts: { readonly chunkSize?: number } = {}): Promise<AppendOutcome[]> {
+  appendBulk(entries: readonly BulkEntry[] | PreparedBulk, opts: { readonly chunkSize?: number } = {}): Promise<AppendOutcome[]> {
     const acc = { counters: this.counters, health: this.health, failed: (e: unknown) => unavailable('write', e) };
     const run = Promise.resolve().then(() => {
       this.assertOpen();
