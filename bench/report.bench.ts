@@ -16,7 +16,8 @@
  *
  * Goal (issue 11): every report under 2 s on both stores. Options (environment): BENCH_RECORDS (1000000),
  * BENCH_SEED (20260101), BENCH_STORES (sqlite,postgres), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/test),
- * BENCH_RUNS (3), BENCH_CHECK_EVERY (50: one reused decision in this many is decided again and compared).
+ * BENCH_RUNS (3), BENCH_CHECK_EVERY (50: one reused decision in this many is decided again and compared),
+ * BENCH_TRAIL_WORKERS (2: worker threads making the trail's records, bench/trail/parallel.ts).
  * Stops by itself; the PostgreSQL schema and the SQLite file are removed at the end.
  */
 import { randomUUID } from 'node:crypto';
@@ -31,8 +32,8 @@ import { AdoptionReports, openAdoptionBackend } from '../src/adoption/service.js
 import { toCsv, toJson } from '../src/adoption/views.js';
 import { loadRuntime } from '../src/pathways/load.js';
 import { loadSettings } from '../src/settings.js';
-import { caseDecisions } from './trail/decisions.js';
 import { randomEpisodes } from './trail/episodes.js';
+import { writeTrailParallel } from './trail/parallel.js';
 import { bulkWriter, SITE_SETTINGS, storeWriter, writeTrail } from './trail/records.js';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
@@ -41,6 +42,7 @@ const STORES = (process.env['BENCH_STORES'] ?? 'sqlite,postgres').split(',');
 const PG_URL = process.env['BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const CHECK_EVERY = Number(process.env['BENCH_CHECK_EVERY'] ?? 50);
+const TRAIL_WORKERS = Number(process.env['BENCH_TRAIL_WORKERS'] ?? 2);
 const START = Date.parse('2023-01-01T00:00:00Z');
 const DAYS = 3 * 365;
 /** Records per episode of the generator's mix (measured: about 2.37). */
@@ -63,19 +65,18 @@ async function main(): Promise<void> {
   try {
     console.log(`bench:report ${new Date().toISOString()}; node ${process.version}; ${cpus().length} x ${cpus()[0]?.model ?? '?'}; load average ${load()}`);
     const rt = await loadRuntime(loadSettings({ object: SITE_SETTINGS }));
-    const episodes = randomEpisodes(SEED, Math.round(RECORDS / PER_EPISODE), START, DAYS);
+    const episodes = Math.round(RECORDS / PER_EPISODE);
     let t0 = performance.now();
     const bulk = bulkWriter(targets.map((t) => t.store), 10_000, 5000);
     let appended = 0;
-    const decisions = caseDecisions(rt, CHECK_EVERY);
     const progress = { append: async (input: AuditRecordInput, id: string) => {
       await bulk.append(input, id);
       if (++appended % 100_000 === 0) console.error(`  ${appended} records written (${ms(t0) / 1000} s; load average ${load()})`);
     }, flush: () => bulk.flush() };
-    const written = await writeTrail(progress, episodes, rt, SEED, undefined, decisions);
+    const d = await writeTrailParallel(progress, { seed: SEED, episodes, startMs: START, days: DAYS, engineVersion: '0.1.0', checkEvery: CHECK_EVERY }, TRAIL_WORKERS);
+    const written = d.records;
     const writeMs = ms(t0);
-    const d = decisions.stats;
-    console.log(`trail: ${written} records, ${episodes.length} episodes over ${DAYS} days, written to ${STORES.join(' and ')} in ${(writeMs / 1000).toFixed(0)} s, ${Math.round(written / (writeMs / 1000))} records/s (seed ${SEED}; ${d.decided} cases decided by the engine, ${d.reused} reused, ${d.checked} decided again and identical; load average ${load()})`);
+    console.log(`trail: ${written} records, ${episodes} episodes over ${DAYS} days, written to ${STORES.join(' and ')} in ${(writeMs / 1000).toFixed(0)} s, ${Math.round(written / (writeMs / 1000))} records/s (seed ${SEED}; ${TRAIL_WORKERS} worker threads; ${d.decided} cases decided by the engine, ${d.reused} reused, ${d.checked} decided again and identical; load average ${load()})`);
     const whole: ReportQuery = { from: '2023-01-01', to: '2025-12-31', granularity: 'month' };
     const week: ReportQuery = { ...whole, granularity: 'week' };
     const rows: string[] = [`| store | roll-up from seq 1 | JSON, month | JSON, week | CSV, month | CSV, week | MeasureReport, month | MeasureReport, week | one pathway, week | +1 000 records, catch-up included | load average |`, '|---|---|---|---|---|---|---|---|---|---|---|'];
