@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadRuntime } from '../../src/pathways/load.js';
 import { loadSettings } from '../../src/settings.js';
+import { canonicalJson } from '../../src/util/canonical-json.js';
 import { caseDecisions } from './decisions.js';
 import { randomEpisodes } from './episodes.js';
 import type { SliceRequest, TrailSpec, WorkerReply } from './parallel.js';
@@ -21,7 +22,11 @@ port.on('message', (m: SliceRequest | 'stats') => {
     if (m === 'stats') return reply({ stats: decisions.stats });
     try {
       const entries: TrailEntry[] = [];
-      for await (const r of trailRecords(events.slice(m.from, m.to), rt, spec.seed, spec.engineVersion, decisions, m.firstId)) entries.push(r);
+      for await (const r of trailRecords(events.slice(m.from, m.to), rt, spec.seed, spec.engineVersion, decisions, m.firstId)) {
+        // The body with its keys in canonical order (the same content): the writer's canonical pass then finds
+        // every object in order and lets JSON.stringify write it, so the sorting is done here, off its thread.
+        entries.push({ id: r.id, input: { ...r.input, body: JSON.parse(canonicalJson(r.input.body)) as unknown } });
+      }
       reply({ slice: m.slice, entries });
     } catch (e) {
       reply({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
