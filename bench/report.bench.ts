@@ -23,16 +23,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openAuditStore, type AuditRecordInput, type AuditStore, type AuditStoreSettings } from '../src/audit/store.js';
-import { toMeasureReport } from '../src/adoption/measure-report.js';
-import type { ReportQuery } from '../src/adoption/report.js';
 import { AdoptionReports, openAdoptionBackend } from '../src/adoption/service.js';
-import { toCsv, toJson } from '../src/adoption/views.js';
 import { loadRuntime } from '../src/pathways/load.js';
 import { loadSettings } from '../src/settings.js';
+import { loadAverage as load, measureReports, ROW_HEAD, WHOLE } from './report-measure.js';
 import { randomEpisodes } from './trail/episodes.js';
 import { writeTrailParallel } from './trail/parallel.js';
 import { bulkWriter, SITE_SETTINGS, storeWriter, writeTrail } from './trail/records.js';
@@ -51,8 +49,6 @@ const DAYS = 3 * 365;
 const PER_EPISODE = 2.37;
 
 const ms = (t0: number): number => Math.round(performance.now() - t0);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tnp-bench-report-'));
@@ -68,40 +64,10 @@ async function main(): Promise<void> {
     console.log(`bench:report ${new Date().toISOString()}; node ${process.version}; ${cpus().length} x ${cpus()[0]?.model ?? '?'}; load average ${load()}`);
     const rt = await loadRuntime(loadSettings({ object: SITE_SETTINGS }));
     const episodes = Math.round(RECORDS / PER_EPISODE);
-    const whole: ReportQuery = { from: '2023-01-01', to: '2025-12-31', granularity: 'month' };
-    const week: ReportQuery = { ...whole, granularity: 'week' };
-    const rows: string[] = [`| store | records | roll-up (catch-up since the last row) | JSON, month | JSON, week | CSV, month | CSV, week | MeasureReport, month | MeasureReport, week | one pathway, week | load average |`, '|---|---|---|---|---|---|---|---|---|---|---|'];
+    const rows: string[] = [...ROW_HEAD];
     const opened = await Promise.all(targets.map(async (t) => ({ ...t, reports: new AdoptionReports(await openAdoptionBackend(t.storage, { readOnly: false }), { now: () => new Date(), lateRetestMinutes: 30, batchSize: 5000 }) })));
-    /** Catches the roll-up up (timed) and times every report variant, RUNS times each; prints and keeps a row. */
-    const measure = async (records: number): Promise<void> => {
-      for (const t of opened) {
-        const t1 = performance.now();
-        const up = await t.reports.catchUp();
-        const rollMs = ms(t1);
-        const time = async (label: string, f: () => Promise<unknown>): Promise<string> => {
-          const xs: number[] = [];
-          for (let i = 0; i < RUNS; i++) {
-            const s0 = performance.now();
-            await f();
-            xs.push(ms(s0));
-          }
-          console.log(`${t.name} at ${records} records: ${label}: ${xs.join(', ')} ms`);
-          return `${median(xs)} ms (max ${Math.max(...xs)})`;
-        };
-        const r = t.reports;
-        const cells = [
-          await time('JSON, month', async () => JSON.stringify(toJson(await r.report(whole)))),
-          await time('JSON, week', async () => JSON.stringify(toJson(await r.report(week)))),
-          await time('CSV, month', async () => toCsv(await r.report(whole))),
-          await time('CSV, week', async () => toCsv(await r.report(week))),
-          await time('MeasureReport, month', async () => JSON.stringify(toMeasureReport(await r.report(whole)))),
-          await time('MeasureReport, week', async () => JSON.stringify(toMeasureReport(await r.report(week)))),
-          await time('one pathway, week', async () => JSON.stringify(toJson(await r.report({ ...week, pathwayId: 'chart2' })))),
-        ];
-        const row = `| ${t.name} | ${up.lastSeq} | ${(rollMs / 1000).toFixed(1)} s (${up.applied} records, ${Math.round(up.applied / Math.max(0.001, rollMs / 1000))}/s) | ${cells.join(' | ')} | ${load()} |`;
-        console.log(row);
-        rows.push(row);
-      }
+    const measure = async (): Promise<void> => {
+      for (const t of opened) rows.push(await measureReports(t.name, t.reports, RUNS));
     };
     let t0 = performance.now();
     const bulk = bulkWriter(targets.map((t) => t.store), 10_000, 5000);
@@ -113,23 +79,23 @@ async function main(): Promise<void> {
       if (appended === checkpoints[0]) {
         checkpoints.shift();
         await bulk.flush();
-        await measure(appended);
+        await measure();
       }
     }, flush: () => bulk.flush() };
     const d = await writeTrailParallel(progress, { seed: SEED, episodes, startMs: START, days: DAYS, engineVersion: '0.1.0', checkEvery: CHECK_EVERY }, TRAIL_WORKERS);
     const written = d.records;
     const writeMs = ms(t0);
     console.log(`trail: ${written} records, ${episodes} episodes over ${DAYS} days, written to ${STORES.join(' and ')} in ${(writeMs / 1000).toFixed(0)} s including the measures on the way, ${Math.round(written / (writeMs / 1000))} records/s (seed ${SEED}; ${TRAIL_WORKERS} worker threads; ${d.decided} cases decided by the engine, ${d.reused} reused, ${d.checked} decided again and identical; load average ${load()})`);
-    await measure(written);
+    await measure();
     for (const t of opened) {
       const more = randomEpisodes(SEED + 1, Math.round(1000 / PER_EPISODE), Date.parse('2025-12-30T00:00:00Z'), 1);
       const w = storeWriter(512);
       const extraStore = await openAuditStore(t.storage, { newId: w.newId, now: () => new Date() });
-      const before = (await t.reports.report(whole)).context.throughSeq;
+      const before = (await t.reports.report(WHOLE)).context.throughSeq;
       await writeTrail(w.bind(extraStore), more, rt, SEED + 1);
       await extraStore.close();
       t0 = performance.now();
-      const m = await t.reports.report(whole);
+      const m = await t.reports.report(WHOLE);
       console.log(`${t.name}: +${m.context.throughSeq - before} records, then JSON by month with its catch-up: ${ms(t0)} ms`);
       await t.reports.close();
     }
