@@ -5,7 +5,8 @@
  * (decide, then cardsFor).
  *
  *   GET  /console                    the page
- *   GET  /console/rules              docs/pathway.md rendered, with #rule-N anchors
+ *   GET  /console/rules              the pathway's clinical specification (docs/clinical/<pathway>.md), #rule-N anchors
+ *   GET  /console/rules/engineering  the engineering map (code and tests per rule), #rule-N anchors
  *   GET  /console/assets/*           CSS (src/console/static)
  *   GET  /console/js/*               the page's ES modules (dist/console/web)
  *   GET  /console/js/vendor/dagre.esm.js  the chart's layout library, from node_modules
@@ -36,7 +37,7 @@ import { consoleEvaluator } from './evaluate.js';
 import { adoptionPage } from './adoption-page.js';
 import { FIXTURE_BASIS, FixtureLibrary } from './fixtures.js';
 import { MapCache } from './map.js';
-import { rulesPage } from './rules.js';
+import { engineeringPage, rulesPage } from './rules.js';
 import { validateEvaluateBody, validateMapBody } from './schemas.js';
 import type { AssayView, EvaluateResponse, FixtureResponse, FixturesResponse, PathwayResponse } from './web/api-types.js';
 
@@ -45,8 +46,8 @@ export interface ConsolePluginOptions {
   readonly settings: Settings;
   /** Where the scenario fixtures are (default: fhir-fixtures/ of the project). */
   readonly fixturesDir?: string;
-  /** Where docs/pathway.md is (default: docs/pathway.md of the project). */
-  readonly pathwayDoc?: string;
+  /** Where the docs are (default: docs/ of the project): clinical/<pathway>.md, clinical/rules.json, the engineering map. */
+  readonly docsDir?: string;
   /** The key that checks case links' signatures (src/cds/case-link-key.ts). */
   readonly caseLinkKey: Uint8Array;
   /** The clock of the rate limits' windows and of evaluations without a time (default: the real clock). */
@@ -143,7 +144,11 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
     pages.get('/console/', async (_req, reply) => reply.redirect('/console'));
     await adoptionPage(pages, STATIC_DIR, SECURITY_HEADERS);
     pages.get('/console/rules', async (_req, reply) => {
-      const html = await rulesPage(file, opts.pathwayDoc);
+      const html = await rulesPage(file, opts.docsDir);
+      return reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(html);
+    });
+    pages.get('/console/rules/engineering', async (_req, reply) => {
+      const html = await engineeringPage(file, opts.docsDir);
       return reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(html);
     });
   });

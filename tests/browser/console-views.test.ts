@@ -136,6 +136,8 @@ describe.runIf(run)('every console view at 1280 and 390 px', () => {
         expect(await page.getAttribute('body', 'data-outcome')).toBe('consistent-with-mi');
         expect(await inViewport(page, '#outcome-banner')).toBe(true);
         expect(await page.isHidden('#form-errors')).toBe(true);
+        // The card's evidence is one link, to the rules page.
+        expect(await page.$$eval('.cds-card .card-detail a', (els) => els.map((a) => a.getAttribute('href')).filter((h) => (h ?? '').includes('/console/rules')))).toEqual([expect.stringMatching(/\/console\/rules$/)]);
         await page.screenshot({ path: `${SHOTS}result-viewport-${size.width}.png` });
         await checkView(page, 'result', size.width);
       } finally {
@@ -195,6 +197,34 @@ describe.runIf(run)('every console view at 1280 and 390 px', () => {
         expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0);
       } finally {
         await close(o);
+      }
+    });
+  }
+
+  for (const size of SIZES) {
+    it(`the rules page, the engineering map and the adoption page at ${size.width} px`, { timeout: 240_000 }, async () => {
+      const rules = await openAt(size, '/console/rules#rule-7');
+      try {
+        const { page } = rules;
+        expect(await page.textContent('h2#rule-7')).toMatch(/^Rule 7: /);
+        expect(await page.textContent('.subtitle')).toContain('docs/clinical/chart2.md');
+        await checkView(page, 'rules', size.width);
+        // The engineering map is one click from each rule, and back.
+        await page.click('a[href="/console/rules/engineering#rule-7"]');
+        await page.waitForURL(/\/console\/rules\/engineering#rule-7$/, WAIT);
+        expect(await page.textContent('#rule-7')).toContain('Rule 7');
+        await checkView(page, 'engineering', size.width);
+        await page.click('a[href="/console/rules#rule-7"]');
+        await page.waitForURL(/\/console\/rules#rule-7$/, WAIT);
+      } finally {
+        await close(rules);
+      }
+      const adoption = await openAt(size, '/console/adoption');
+      try {
+        await ready(adoption.page);
+        await checkView(adoption.page, 'adoption', size.width);
+      } finally {
+        await close(adoption);
       }
     });
   }
