@@ -3,9 +3,9 @@
  * that every decision point has exactly one branch for every combination of its facts) and turns the
  * classification rules into a decision table, all with json-rules-engine, once, at load. Pure: no IO.
  */
-import { Engine, type RuleProperties, type TopLevelCondition } from 'json-rules-engine';
+import { Engine, type RuleProperties } from 'json-rules-engine';
 import { Big } from 'big.js';
-import type { EcgMeaning, Indicator, MissingItem, OutcomeCode } from './types.js';
+import type { OutcomeCode } from './types.js';
 import { NS_PER_HOUR, NS_PER_MINUTE } from './time.js';
 
 export const OUTCOME_CODES: readonly OutcomeCode[] = [
@@ -18,90 +18,8 @@ export const OUTCOME_CODES: readonly OutcomeCode[] = [
   'low-risk-pathway',
 ];
 
-export type Scalar = string | number | boolean | null;
-
-/** The facts the engine can derive; a pathway declares the ones its graph uses. */
-export type GraphFactName = 'ecgFinding' | 'raisedMarker' | 'timiScore' | 'baselinePosition' | 'troponinReading';
-/** The qualitative facts of one baseline/later pair, for the classification table. */
-export type CellFactName = 'baselineVsLimit' | 'laterVsLimit' | 'direction' | 'changeReachesThreshold';
-
-export interface PathwayFile {
-  readonly id: string;
-  readonly version: string;
-  readonly title: string;
-  readonly description: string;
-  readonly contract?: string;
-  readonly evidence: readonly { readonly id: string; readonly citation: string; readonly url?: string }[];
-  readonly settings: {
-    readonly episodeWindowHours: number;
-    readonly futureToleranceMinutes: number;
-    readonly retestIntervalMinutes: number;
-    readonly retestEarlyToleranceMinutes: number;
-    readonly changeThresholdPercent: string;
-    /** Rule 16: more troponin results than this in an episode is indeterminate, and they are summarised. */
-    readonly maxTroponinResults: number;
-    /** Rule 16: what a person reads then. */
-    readonly maxTroponinResultsText: string;
-  };
-  readonly inputs: {
-    readonly productSystem: string;
-    readonly ecg: {
-      readonly codes: readonly { readonly system: string; readonly code: string }[];
-      readonly values: readonly { readonly system: string; readonly code: string; readonly meaning: EcgMeaning }[];
-    };
-    readonly timi: { readonly codes: readonly { readonly system: string; readonly code: string }[]; readonly min: number; readonly max: number };
-  };
-  readonly severity: readonly OutcomeCode[];
-  readonly outcomes: Readonly<
-    Record<
-      OutcomeCode,
-      {
-        readonly label: string;
-        readonly indicator: Indicator;
-        readonly indicatorWhenOverdue?: Indicator;
-        readonly indicatorWhenBaselineAboveLimit?: Indicator;
-        readonly advice: string;
-      }
-    >
-  >;
-  readonly facts: Readonly<Partial<Record<GraphFactName, { readonly rule: string; readonly description: string; readonly domain: readonly Scalar[] }>>>;
-  readonly graph: {
-    readonly start: string;
-    readonly nodes: readonly GraphNode[];
-    readonly edges: readonly GraphEdge[];
-  };
-  readonly assembly: {
-    readonly rule: string;
-    readonly needsInputOutcome: OutcomeCode;
-    readonly independentReadings: readonly { readonly fact: GraphFactName; readonly counts: readonly OutcomeCode[]; readonly text: string }[];
-  };
-  readonly classification: {
-    readonly rule: string;
-    readonly description: string;
-    readonly boundary: { readonly baselineVsLimit?: { readonly at?: readonly ('below' | 'above')[] }; readonly laterVsLimit?: { readonly at?: readonly ('below' | 'above')[] } };
-    readonly rules: readonly { readonly id: string; readonly outcome: OutcomeCode; readonly text: string; readonly conditions: TopLevelCondition }[];
-    readonly otherwise: { readonly id: string; readonly outcome: OutcomeCode; readonly text: string };
-  };
-}
-
-export interface GraphNode {
-  readonly id: string;
-  readonly kind: 'start' | 'decision' | 'outcome';
-  readonly label: string;
-  readonly rule?: string;
-  readonly outcome?: OutcomeCode;
-  readonly silent?: string;
-}
-
-export interface GraphEdge {
-  readonly id: string;
-  readonly from: string;
-  readonly to: string;
-  readonly label: string;
-  readonly needsInput?: MissingItem;
-  readonly silent?: string;
-  readonly conditions: TopLevelCondition;
-}
+export type { CellFactName, GraphEdge, GraphFactName, GraphNode, PathwayFile, Scalar } from './pathway-file.js';
+import type { GraphEdge, GraphFactName, GraphNode, PathwayFile, Scalar } from './pathway-file.js';
 
 export type Position = 'below' | 'at' | 'above';
 export type Direction = 'rise' | 'fall' | 'none';

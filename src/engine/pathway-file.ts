@@ -1,0 +1,91 @@
+/**
+ * The shape of a pathway file (pathways/*.json; pathway.schema.json is the same shape as JSON Schema).
+ * Types only: compilePathway (pathway.ts) checks and compiles a file of this shape.
+ */
+import type { TopLevelCondition } from 'json-rules-engine';
+import type { EcgMeaning, Indicator, MissingItem, OutcomeCode } from './types.js';
+
+export type Scalar = string | number | boolean | null;
+
+/** The facts the engine can derive; a pathway declares the ones its graph uses. */
+export type GraphFactName = 'ecgFinding' | 'raisedMarker' | 'timiScore' | 'baselinePosition' | 'troponinReading';
+/** The qualitative facts of one baseline/later pair, for the classification table. */
+export type CellFactName = 'baselineVsLimit' | 'laterVsLimit' | 'direction' | 'changeReachesThreshold';
+
+export interface PathwayFile {
+  readonly id: string;
+  readonly version: string;
+  readonly title: string;
+  readonly description: string;
+  readonly contract?: string;
+  readonly evidence: readonly { readonly id: string; readonly citation: string; readonly url?: string }[];
+  readonly settings: {
+    readonly episodeWindowHours: number;
+    readonly futureToleranceMinutes: number;
+    readonly retestIntervalMinutes: number;
+    readonly retestEarlyToleranceMinutes: number;
+    readonly changeThresholdPercent: string;
+    /** Rule 16: more troponin results than this in an episode is indeterminate, and they are summarised. */
+    readonly maxTroponinResults: number;
+    /** Rule 16: what a person reads then. */
+    readonly maxTroponinResultsText: string;
+  };
+  readonly inputs: {
+    readonly productSystem: string;
+    readonly ecg: {
+      readonly codes: readonly { readonly system: string; readonly code: string }[];
+      readonly values: readonly { readonly system: string; readonly code: string; readonly meaning: EcgMeaning }[];
+    };
+    readonly timi: { readonly codes: readonly { readonly system: string; readonly code: string }[]; readonly min: number; readonly max: number };
+  };
+  readonly severity: readonly OutcomeCode[];
+  readonly outcomes: Readonly<
+    Record<
+      OutcomeCode,
+      {
+        readonly label: string;
+        readonly indicator: Indicator;
+        readonly indicatorWhenOverdue?: Indicator;
+        readonly indicatorWhenBaselineAboveLimit?: Indicator;
+        readonly advice: string;
+      }
+    >
+  >;
+  readonly facts: Readonly<Partial<Record<GraphFactName, { readonly rule: string; readonly description: string; readonly domain: readonly Scalar[] }>>>;
+  readonly graph: {
+    readonly start: string;
+    readonly nodes: readonly GraphNode[];
+    readonly edges: readonly GraphEdge[];
+  };
+  readonly assembly: {
+    readonly rule: string;
+    readonly needsInputOutcome: OutcomeCode;
+    readonly independentReadings: readonly { readonly fact: GraphFactName; readonly counts: readonly OutcomeCode[]; readonly text: string }[];
+  };
+  readonly classification: {
+    readonly rule: string;
+    readonly description: string;
+    readonly boundary: { readonly baselineVsLimit?: { readonly at?: readonly ('below' | 'above')[] }; readonly laterVsLimit?: { readonly at?: readonly ('below' | 'above')[] } };
+    readonly rules: readonly { readonly id: string; readonly outcome: OutcomeCode; readonly text: string; readonly conditions: TopLevelCondition }[];
+    readonly otherwise: { readonly id: string; readonly outcome: OutcomeCode; readonly text: string };
+  };
+}
+
+export interface GraphNode {
+  readonly id: string;
+  readonly kind: 'start' | 'decision' | 'outcome';
+  readonly label: string;
+  readonly rule?: string;
+  readonly outcome?: OutcomeCode;
+  readonly silent?: string;
+}
+
+export interface GraphEdge {
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly label: string;
+  readonly needsInput?: MissingItem;
+  readonly silent?: string;
+  readonly conditions: TopLevelCondition;
+}
