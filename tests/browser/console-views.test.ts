@@ -59,7 +59,9 @@ describe.runIf(run)('every console view at 1280 and 390 px', () => {
   }
 
   async function ready(page: Page): Promise<void> {
-    await page.waitForSelector('body[data-ready="true"]', WAIT);
+    // Ready once the scenario library (every fixture evaluated live) and the map are in: generous on a
+    // loaded machine, still bounded.
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 90_000 });
   }
 
   /** No horizontal scroll, axe-core clean (serious and critical), and a screenshot to look at. */
