@@ -18,6 +18,7 @@ import { type Reading, readingsOf } from './readings.js';
 import { BoundedInputs, LIST_BOUND, TEXT_BOUND, boundedReasons, boundedTrace, clip, clipStep, count, listText } from './bounds.js';
 import { type UsableTroponin, weighLater } from './later-results.js';
 import { boundedAssumptions, summariseEpisode } from './episode-summary.js';
+import { type SerialFacts, serialFacts } from './serial-facts.js';
 import { mergeExactDuplicates, resultSummary } from './episode-size.js';
 import type {
   AssayAssumption,
@@ -30,6 +31,7 @@ import type {
   Missing,
   MissingItem,
   ObservationFact,
+  OnsetFact,
   OutcomeCode,
   TimiFact,
   TraceStep,
@@ -105,7 +107,7 @@ class Evaluation {
     for (const ig of [...this.facts.ignored].sort((a, b) => cmpStr(a.ref, b.ref) || cmpStr(a.reason, b.reason))) {
       this.use(ig.ref, 'other', 'ignored', ig.reason);
     }
-    if (this.facts.sex !== null) this.use('Patient', 'patient', this.rt.sexSpecificUrls ? 'used' : 'not-used', `sex: ${this.facts.sex}`);
+    if (this.facts.sex !== null) this.use('Patient', 'patient', this.rt.needsPatient ? 'used' : 'not-used', `sex: ${this.facts.sex}`);
 
     // Rule 12: versions, and this reading's choice among them (readings.ts).
     const kept = this.reading.observations;
@@ -155,6 +157,8 @@ class Evaluation {
 
     const ecgs = live.filter((o): o is EcgFact => o.kind === 'ecg');
     const timis = live.filter((o): o is TimiFact => o.kind === 'timi');
+    const onsets = live.filter((o): o is OnsetFact => o.kind === 'onset');
+    const pending: TroponinFact[] = [];
     // Rule 3: the troponins of the episode.
     const inEpisode: TroponinFact[] = [];
     for (const o of live) {
@@ -184,6 +188,7 @@ class Evaluation {
     };
     for (const t of troponins) {
       if (t.status === 'listed' && !conflicted.has(t)) {
+        pending.push(t);
         this.use(t.ref, 'troponin', 'not-used', `status ${t.statusText ?? ''}: listed, not used (rule 12)`);
         if (this.listEach) this.step({ rule: '12', text: `${t.ref} has status ${t.statusText ?? ''}: it is listed and not used.` }, each);
         continue;
@@ -240,7 +245,14 @@ class Evaluation {
     let retestDue: Instant | null = null;
     const later: LaterResultSummary[] = [];
     let baselineAboveLimit = false;
-    if (earliest === null) {
+    let serial: SerialFacts | null = null;
+    if (p.serial !== null) {
+      serial = serialFacts(this, { serial: p.serial, usable, candidates, pending, onsets, episodeStart: start, now: this.now, futureTolerance: p.futureTolerance, sex: this.facts.sex });
+      troponinReading = serial.troponinReading;
+      retestDue = serial.retestDue;
+      later.push(...serial.later);
+      if (earliest === null) this.step({ rule: '3', text: 'No usable troponin result in the episode: there is no 0 h sample.', result: 'no baseline' });
+    } else if (earliest === null) {
       this.step({ rule: '4', text: 'No usable troponin result in the episode: there is no baseline.', result: 'no baseline' });
     } else {
       const w = weighLater(this, candidates, usable, later);
@@ -263,9 +275,10 @@ class Evaluation {
 
     // Rule 1: the ECG.
     const ecgFinding = this.readEcg(ecgs, start, end, escalating);
-    // Rule 2: TIMI.
-    const timiScore = this.readTimi(timis, start, end);
-    if (raisedMarker) {
+    // Rule 2: TIMI (a pathway that declares no TIMI input reads none).
+    const timiScore = p.file.inputs.timi === undefined ? null : this.readTimi(timis, start, end);
+    if (p.file.inputs.timi === undefined) this.step({ rule: '2', text: 'This pathway uses no TIMI score (TIMI observations are not read).' });
+    if (raisedMarker && p.serial === null) {
       this.step({
         rule: '2',
         text: `Raised cardiac marker (TIMI item 7): ${listText(raised.map((u) => `${u.fact.ref} ${intervalText(u.value)} ng/L is or may be above the URL ${u.url.toFixed()} ng/L`), 5, '; ')}. The TIMI score is at least 1, which settles the branch.`,
@@ -278,6 +291,7 @@ class Evaluation {
       raisedMarker,
       timiScore,
       baselinePosition,
+      baselineAssay: serial?.baselineAssay ?? null,
       troponinReading,
     };
     const baseline = candidates[0] === undefined ? null : resultSummary(candidates[0]);
@@ -295,6 +309,7 @@ class Evaluation {
       // One entry per resource (the first use recorded stands), bounded (rule 16).
       inputs: this.inputList.list(),
       trace: [],
+      ...(serial === null ? {} : { onset: serial.onset, cutoffs: serial.cutoffs, ...(serial.threshold === null ? {} : { threshold: serial.threshold }) }),
       graphFacts,
       baselineAboveLimit,
     };
@@ -530,6 +545,7 @@ async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Readin
 
   const missing: Missing[] = needsInput.map((item) => ({ item, text: ev.missingDetail.get(item) ?? MISSING_TEXT[item] }));
   const meta = p.file.outcomes[outcome];
+  if (meta === undefined) throw new TnpError('TNP_ERR_PATHWAY_NOT_TOTAL', `the pathway gave "${outcome}", which it has no text for`);
   let indicator = meta.indicator;
   if (outcome === 'awaiting-retest' && partial.retestOverdue === true && meta.indicatorWhenOverdue !== undefined) indicator = meta.indicatorWhenOverdue;
   if (outcome === 'not-consistent-with-mi' && partial.baselineAboveLimit && meta.indicatorWhenBaselineAboveLimit !== undefined) indicator = meta.indicatorWhenBaselineAboveLimit;
@@ -540,7 +556,7 @@ async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Readin
     trace: ev.trace,
     outcome,
     indicator,
-    summary: summaryOf(outcome, meta.advice, missing, partial.retestDue, partial.retestOverdue === true, baselineAboveLimit, p.file.settings.retestIntervalMinutes),
+    summary: p.serial !== null ? (outcome === 'needs-input' ? summaryOf(outcome, meta.advice, missing, undefined, false, false, 0) : meta.advice) : summaryOf(outcome, meta.advice, missing, partial.retestDue, partial.retestOverdue === true, baselineAboveLimit, p.file.settings.retestIntervalMinutes ?? 0),
     missing: needsInput,
     missingDetails: missing,
     pathway: rt.identity,
@@ -569,6 +585,9 @@ function summaryOf(
     case 'consistent-with-mi':
     case 'indeterminate':
     case 'low-risk-pathway':
+    case 'rule-in':
+    case 'observe':
+    case 'rule-out':
       return advice;
   }
 }
