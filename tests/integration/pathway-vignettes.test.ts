@@ -59,7 +59,7 @@ for (const folder of pathwayFolders()) {
       app = await startApp({ clients: [ehr], now: clock, settings: { ...siteSettings, pathway: folder } });
       const d = await call(app, ehr, 'GET', DISCOVERY_PATH);
       expect(d.status).toBe(200);
-      discovery = ((d.json as { services: Json[] }).services[0] ?? {}) as Json;
+      discovery = ((d.json as { services: Json[] }).services[0] ?? {});
       prefetch = discovery['prefetch'] as Record<string, string>;
       const p = await fetch(`${app.url}/console/api/pathway`);
       expect(p.status).toBe(200);
