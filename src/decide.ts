@@ -5,6 +5,7 @@
 import type { Resource } from 'fhir/r4.js';
 import { TnpError } from './errors.js';
 import type { PathwayRuntime } from './engine/catalogue.js';
+import { PathwayDefect } from './engine/defect.js';
 import { evaluate } from './engine/evaluate.js';
 import { parseInstant } from './engine/time.js';
 import type { Decision, Instant } from './engine/types.js';
@@ -26,7 +27,13 @@ function nowOf(now: string | Instant): Instant {
 /** Decide for already extracted resources. */
 export async function decideResources(rt: PathwayRuntime, resources: readonly Resource[], ctx: DecideContext): Promise<Decision> {
   const facts = toFacts(resources, rt.codeMaps);
-  return evaluate(rt, facts, { now: nowOf(ctx.now), encounterId: ctx.encounterId ?? null });
+  try {
+    return await evaluate(rt, facts, { now: nowOf(ctx.now), encounterId: ctx.encounterId ?? null });
+  } catch (e) {
+    // A defect of the pathway itself (load-time validation should have caught it): the registry's error.
+    if (e instanceof PathwayDefect) throw new TnpError('TNP_ERR_PATHWAY_NOT_TOTAL', e.message, { cause: e });
+    throw e;
+  }
 }
 
 /** Decide for a FHIR document: a Bundle, a resource, or an array of resources. */

@@ -8,7 +8,7 @@
  * Over rule 16's bound no step, reason or row is written per result (the episode is summarised).
  */
 import type { Big } from 'big.js';
-import { TnpError } from '../errors.js';
+import { PathwayDefect } from './defect.js';
 import type { Assay } from './catalogue.js';
 import { BaselineSet } from './baselines.js';
 import { type ClassificationEntry, type CompiledPathway, cellKey } from './pathway.js';
@@ -69,7 +69,7 @@ function escalating(p: CompiledPathway, c: Cell): boolean {
 
 function lookup(p: CompiledPathway, key: string): ClassificationEntry {
   const e = p.classificationTable.get(key);
-  if (e === undefined) throw new TnpError('TNP_ERR_PATHWAY_NOT_TOTAL', `no classification for cell ${key}`);
+  if (e === undefined) throw new PathwayDefect(`no classification for cell ${key}`);
   return e;
 }
 
@@ -83,7 +83,7 @@ function mostSerious(ctx: WeighContext, cells: readonly Cell[], what: () => stri
     readings.push(`${key} -> ${e.outcome}`);
     if (best === null || ctx.rank(e.outcome) < ctx.rank(best.outcome)) best = e;
   }
-  if (best === null) throw new TnpError('TNP_ERR_PATHWAY_NOT_TOTAL', `no reading of ${what()} could be classified`);
+  if (best === null) throw new PathwayDefect(`no reading of ${what()} could be classified`);
   return { entry: best, readings };
 }
 

@@ -3,11 +3,11 @@
  * that every decision point has exactly one branch for every combination of its facts) and turns the
  * classification rules into a decision table, all with json-rules-engine, once, at load. Pure: no IO.
  */
-import { Engine, type RuleProperties, type TopLevelCondition } from 'json-rules-engine';
+import { Engine, type RuleProperties } from 'json-rules-engine';
 import { Big } from 'big.js';
-import type { EcgMeaning, Indicator, MissingItem, OutcomeCode } from './types.js';
+import type { OutcomeCode } from './types.js';
 import { NS_PER_HOUR, NS_PER_MINUTE } from './time.js';
-import { type CompiledSerial, type SampleWindowSetting, type SerialSection, compileSerial } from './serial-pathway.js';
+import { type CompiledSerial, compileSerial } from './serial-pathway.js';
 import { compileClassification } from './classification.js';
 
 export const OUTCOME_CODES: readonly OutcomeCode[] = [
@@ -23,104 +23,8 @@ export const OUTCOME_CODES: readonly OutcomeCode[] = [
   'rule-out',
 ];
 
-export type Scalar = string | number | boolean | null;
-
-/** The facts the engine can derive; a pathway declares the ones its graph uses. */
-export type GraphFactName = 'ecgFinding' | 'raisedMarker' | 'timiScore' | 'baselinePosition' | 'baselineAssay' | 'troponinReading';
-/** The qualitative facts of one baseline/later pair, for the classification table. */
-export type CellFactName = 'baselineVsLimit' | 'laterVsLimit' | 'direction' | 'changeReachesThreshold';
-
-export interface PathwayFile {
-  readonly id: string;
-  readonly version: string;
-  readonly title: string;
-  readonly description: string;
-  readonly contract?: string;
-  readonly evidence: readonly { readonly id: string; readonly citation: string; readonly url?: string }[];
-  readonly settings: {
-    readonly episodeWindowHours: number;
-    readonly futureToleranceMinutes: number;
-    /** Chart 2's retest and relative change (required with `classification`). */
-    readonly retestIntervalMinutes?: number;
-    readonly retestEarlyToleranceMinutes?: number;
-    readonly changeThresholdPercent?: string;
-    /** Sample-window pathways (required with `serial`): serial-settings.ts. */
-    readonly windows?: readonly SampleWindowSetting[];
-    readonly thirdSampleMinutes?: number;
-    readonly singleSampleOnsetMinutes?: number;
-    readonly earlyPresenterMinutes?: number;
-    /** Rule 16: more troponin results than this in an episode is indeterminate, and they are summarised. */
-    readonly maxTroponinResults: number;
-    /** Rule 16: what a person reads then. */
-    readonly maxTroponinResultsText: string;
-  };
-  readonly inputs: {
-    readonly productSystem: string;
-    readonly ecg: {
-      readonly codes: readonly { readonly system: string; readonly code: string }[];
-      readonly values: readonly { readonly system: string; readonly code: string; readonly meaning: EcgMeaning }[];
-    };
-    /** Absent: the pathway uses no TIMI score (its TIMI observations are listed as not used). */
-    readonly timi?: { readonly codes: readonly { readonly system: string; readonly code: string }[]; readonly min: number; readonly max: number };
-    /** The chest-pain onset observation (esc-0h1h-0h2h.md section 6), for pathways that read it. */
-    readonly onset?: { readonly codes: readonly { readonly system: string; readonly code: string }[] };
-    /** The Patient, for pathways whose thresholds are intrinsically sex-specific (high-steacs.md rule 6). */
-    readonly patient?: { readonly gender: true };
-  };
-  readonly severity: readonly OutcomeCode[];
-  readonly outcomes: Readonly<
-    Partial<Record<
-      OutcomeCode,
-      {
-        readonly label: string;
-        readonly indicator: Indicator;
-        readonly indicatorWhenOverdue?: Indicator;
-        readonly indicatorWhenBaselineAboveLimit?: Indicator;
-        readonly advice: string;
-      }
-    >>
-  >;
-  readonly facts: Readonly<Partial<Record<GraphFactName, { readonly rule: string; readonly description: string; readonly domain: readonly Scalar[] }>>>;
-  readonly graph: {
-    readonly start: string;
-    readonly nodes: readonly GraphNode[];
-    readonly edges: readonly GraphEdge[];
-  };
-  readonly assembly: {
-    readonly rule: string;
-    readonly needsInputOutcome: OutcomeCode;
-    readonly independentReadings: readonly { readonly fact: GraphFactName; readonly counts: readonly OutcomeCode[]; readonly text: string }[];
-  };
-  /** Chart 2's classification of a baseline and a retest; a pathway has it or `serial`. */
-  readonly classification?: {
-    readonly rule: string;
-    readonly description: string;
-    readonly boundary: { readonly baselineVsLimit?: { readonly at?: readonly ('below' | 'above')[] }; readonly laterVsLimit?: { readonly at?: readonly ('below' | 'above')[] } };
-    readonly rules: readonly { readonly id: string; readonly outcome: OutcomeCode; readonly text: string; readonly conditions: TopLevelCondition }[];
-    readonly otherwise: { readonly id: string; readonly outcome: OutcomeCode; readonly text: string };
-  };
-  /** The 0 h sample, later samples in and out of the timing windows, read against catalogue cut-offs. */
-  readonly serial?: SerialSection;
-}
-
-export interface GraphNode {
-  readonly id: string;
-  readonly kind: 'start' | 'decision' | 'outcome';
-  readonly label: string;
-  readonly rule?: string;
-  readonly outcome?: OutcomeCode;
-  readonly silent?: string;
-}
-
-export interface GraphEdge {
-  readonly id: string;
-  readonly from: string;
-  readonly to: string;
-  readonly label: string;
-  readonly needsInput?: MissingItem;
-  readonly silent?: string;
-  readonly conditions: TopLevelCondition;
-}
+export type { CellFactName, GraphEdge, GraphFactName, GraphNode, PathwayFile, Scalar } from './pathway-file.js';
+import type { GraphEdge, GraphFactName, GraphNode, PathwayFile, Scalar } from './pathway-file.js';
 
 export type Position = 'below' | 'at' | 'above';
 export type Direction = 'rise' | 'fall' | 'none';

@@ -1,26 +1,32 @@
 /**
- * The facts of a sample-window pathway for the walk (esc-0h1h-0h2h.md section 8; high-steacs.md section 8):
- * `baselineAssay` and `troponinReading`, with the chest-pain onset, the readings of every sample, the
- * retest due time and the trace steps that explain them. Pure: it writes only to the context it is given.
+ * The series of a sample-window pathway, in place of series.ts (esc-0h1h-0h2h.md section 8; high-steacs.md
+ * section 8): the facts `baselineAssay` and `troponinReading` for the walk, with the chest-pain onset, the
+ * readings of every sample, the retest due time and the log that explains them. Pure: the usable results
+ * and the onsets in, the reading and its log out.
  */
 import type { CompiledSerial } from './serial-pathway.js';
 import { type OnsetReading, readOnset } from './onset.js';
 import { type Sample, type SerialResult, readSerial } from './serial-reading.js';
 import { intervalText } from './ranges.js';
 import { formatInstant, minutesBetween } from './time.js';
-import type { CutoffTableUse, InputUse, Instant, LaterResultSummary, MeasuredRange, OnsetFact, OutcomeCode, Sex, TraceStep, TroponinFact } from './types.js';
+import type { CutoffTableUse, Instant, LaterResultSummary, MeasuredRange, OnsetFact, OutcomeCode, ResultSummary, Sex, TroponinFact } from './types.js';
 import type { UsableTroponin } from './later-results.js';
 import { listText } from './bounds.js';
+import type { CompiledPathway } from './pathway.js';
+import { resultSummary } from './episode-size.js';
+import { moreSerious } from './severity.js';
+import { Log, type LogView } from './trace.js';
+import type { TroponinResults } from './troponins.js';
 
-export interface SerialContext {
+interface SerialContext {
   readonly listEach: boolean;
   moreSerious(a: OutcomeCode, b: OutcomeCode): OutcomeCode;
-  step(s: TraceStep, group?: { key: string; ref?: string }): void;
-  use(ref: string, kind: InputUse['kind'], use: InputUse['use'], reason: string): void;
-  reason(text: string): void;
+  step: Log['step'];
+  use: Log['use'];
+  reason: Log['reason'];
 }
 
-export interface SerialArgs {
+interface SerialArgs {
   readonly serial: CompiledSerial;
   /** Usable troponins of the episode (after status, units, assay and time: rules 3, 10, 12, 13). */
   readonly usable: readonly UsableTroponin[];
@@ -70,7 +76,7 @@ function onsetSteps(ctx: SerialContext, s: CompiledSerial, onset: OnsetReading, 
 }
 
 /** Derive the serial pathway's facts; writes its trace steps, reasons and input uses to `ctx`. */
-export function serialFacts(ctx: SerialContext, a: SerialArgs): SerialFacts {
+function serialFacts(ctx: SerialContext, a: SerialArgs): SerialFacts {
   const s = a.serial;
   const onset = readOnset(a.onsets, a.episodeStart, a.now, a.futureTolerance);
   const onsetOut = { time: onset.time === null ? null : formatInstant(onset.time), basis: onset.basis };
@@ -146,4 +152,31 @@ export function serialFacts(ctx: SerialContext, a: SerialArgs): SerialFacts {
     cutoffs: r.cutoffs,
     threshold: r.threshold === null ? null : { url99: r.threshold.url99.toFixed(), basis: r.threshold.basis },
   };
+}
+
+export interface SerialSeries extends SerialFacts {
+  readonly baseline: ResultSummary | null;
+  readonly log: LogView;
+}
+
+/** Read the series of a pathway with a `serial` section; C2 rules 13 and 16 then make it at least indeterminate. */
+export function readSerialSeries(
+  p: CompiledPathway,
+  a: { readonly now: Instant; readonly results: TroponinResults; readonly onsets: readonly OnsetFact[]; readonly episodeStart: Instant; readonly sex: Sex | null },
+): SerialSeries {
+  const log = new Log();
+  const serial = p.serial as CompiledSerial;
+  const { usable, uninterpretable, listEach } = a.results;
+  const earliest = usable.reduce<Instant | null>((m, u) => (m === null || u.drawTime < m ? u.drawTime : m), null);
+  const candidates = earliest === null ? [] : usable.filter((u) => u.drawTime === earliest);
+  const ctx: SerialContext = { listEach, moreSerious: (x, y) => moreSerious(p, x, y), step: log.step.bind(log), use: log.use.bind(log), reason: log.reason.bind(log) };
+  if (earliest === null) log.step({ rule: '3', text: 'No usable troponin result in the episode: there is no 0 h sample.', result: 'no baseline' });
+  const f = serialFacts(ctx, { serial, usable, candidates, pending: a.results.pending, onsets: a.onsets, episodeStart: a.episodeStart, now: a.now, futureTolerance: p.futureTolerance, sex: a.sex });
+  let reading = f.troponinReading;
+  if (uninterpretable.length > 0) {
+    log.reason(`Uninterpretable troponin result${uninterpretable.length > 1 ? 's' : ''} in the episode (${listText(uninterpretable.map((u) => `${u.ref}: ${u.why}`), 5, '; ')}): at least indeterminate (C2 rule 13).`);
+    reading = reading === null ? 'indeterminate' : moreSerious(p, reading, 'indeterminate');
+  }
+  if (a.results.summary.overMax) reading = reading === null ? 'indeterminate' : moreSerious(p, reading, 'indeterminate');
+  return { ...f, troponinReading: reading, baseline: candidates[0] === undefined ? null : resultSummary(candidates[0]), log };
 }

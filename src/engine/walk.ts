@@ -1,0 +1,164 @@
+/**
+ * The chart's walk (rule 0): one json-rules-engine run of every edge's conditions over the derived
+ * facts, the walk from the start node to an outcome, then the assembly (the walk, needs-input when
+ * anything on its path is missing, and the readings that count on their own; the most serious counts).
+ * Pure apart from the pool of idle Engines per pathway (each evaluation runs on an Engine of its own).
+ */
+import { Engine, type RuleResult } from 'json-rules-engine';
+import { PathwayDefect } from './defect.js';
+import type { CompiledPathway, GraphFactName, Scalar } from './pathway.js';
+import { moreSerious } from './severity.js';
+import { Log, type LogView } from './trace.js';
+import type { Indicator, Missing, MissingItem, OutcomeCode } from './types.js';
+
+const MISSING_TEXT: Record<MissingItem, string> = {
+  ecg: 'ECG',
+  'ecg-lbbb-new': 'whether the LBBB is new',
+  timi: 'TIMI score',
+  'baseline-troponin': 'baseline troponin',
+};
+
+const pools = new WeakMap<CompiledPathway, Engine[]>();
+/** Idle engines kept per pathway; more are built when more evaluations overlap, and dropped after. */
+const POOL_BOUND = 8;
+
+/**
+ * Run the pathway's edge rules with these facts on an Engine no other evaluation is using: a
+ * json-rules-engine Engine keeps per-run state on its rules, so overlapping runs on one Engine lose or
+ * mix events. Building one clones every condition, so idle ones are pooled per pathway.
+ */
+async function runEdges(p: CompiledPathway, facts: Record<string, Scalar>): Promise<RuleResult[]> {
+  let pool = pools.get(p);
+  if (pool === undefined) {
+    pool = [];
+    pools.set(p, pool);
+  }
+  const engine = pool.pop() ?? new Engine([...p.edgeRules], { allowUndefinedFacts: true });
+  try {
+    return (await engine.run(facts)).results;
+  } finally {
+    if (pool.length < POOL_BOUND) pool.push(engine);
+  }
+}
+
+/** The facts an edge's conditions name, with their values in this evaluation (never read back from the engine's rule objects). */
+function leafFacts(cond: unknown, values: Readonly<Record<string, Scalar>>, out: Record<string, string | number | boolean | null>): void {
+  if (cond === null || typeof cond !== 'object') return;
+  const c = cond as Record<string, unknown>;
+  if (typeof c['fact'] === 'string') out[c['fact']] = values[c['fact']] ?? null;
+  for (const k of ['all', 'any']) {
+    const list = c[k];
+    if (Array.isArray(list)) for (const x of list) leafFacts(x, values, out);
+  }
+  if (c['not'] !== undefined) leafFacts(c['not'], values, out);
+}
+
+/** What the walk needs besides the graph facts: for the indicator and the summary sentence. */
+export interface WalkInputs {
+  readonly graphFacts: Readonly<Record<GraphFactName, Scalar>>;
+  /** What exactly is missing, per item, from the parts that found it missing. */
+  readonly missingDetails: readonly Missing[];
+  readonly retestDue: string | undefined;
+  readonly retestOverdue: boolean;
+  readonly baselineAboveLimit: boolean;
+}
+
+export interface Walked {
+  readonly outcome: OutcomeCode;
+  readonly indicator: Indicator;
+  readonly summary: string;
+  readonly missing: readonly MissingItem[];
+  readonly missingDetails: readonly Missing[];
+  readonly path: { readonly nodes: readonly string[]; readonly edges: readonly string[] };
+  readonly log: LogView;
+}
+
+export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
+  const log = new Log();
+  const almanacFacts: Record<string, Scalar> = {};
+  for (const f of p.graphFacts) almanacFacts[f] = w.graphFacts[f];
+  const results = await runEdges(p, almanacFacts);
+  const fired = new Map<string, RuleResult>();
+  for (const r of results) if (typeof r.name === 'string') fired.set(r.name, r);
+
+  const nodes: string[] = [];
+  const edges: string[] = [];
+  const needsInput: MissingItem[] = [];
+  let nodeId = p.file.graph.start;
+  let leaf: OutcomeCode | null = null;
+  for (let guard = 0; guard <= p.nodes.size; guard++) {
+    const node = p.nodes.get(nodeId);
+    if (node === undefined) throw new PathwayDefect(`the walk reached unknown node ${nodeId}`);
+    nodes.push(node.id);
+    if (node.kind === 'outcome') {
+      leaf = node.outcome ?? null;
+      break;
+    }
+    const taken = (p.edgesFrom.get(node.id) ?? []).filter((e) => fired.has(e.id));
+    if (taken.length !== 1) {
+      throw new PathwayDefect(`at node "${node.id}" ${taken.length} branches match the facts ${JSON.stringify(almanacFacts)}`);
+    }
+    const edge = taken[0] as (typeof taken)[number];
+    edges.push(edge.id);
+    const used: Record<string, string | number | boolean | null> = {};
+    leafFacts(edge.conditions, almanacFacts, used);
+    if (edge.needsInput !== undefined && !needsInput.includes(edge.needsInput)) needsInput.push(edge.needsInput);
+    if (node.kind === 'decision') {
+      log.step({
+        rule: node.rule ?? p.file.assembly.rule,
+        node: node.id,
+        text: `Chart: ${node.label} -> ${edge.label}${edge.needsInput !== undefined ? `; needs ${MISSING_TEXT[edge.needsInput]}` : ''}${edge.silent !== undefined ? `. Where the chart is silent: ${edge.silent.replace(/\.$/, '')}` : ''}.`,
+        facts: used,
+        result: edge.to,
+      });
+    }
+    nodeId = edge.to;
+  }
+  if (leaf === null) throw new PathwayDefect('the walk did not reach an outcome');
+
+  // Rule 0: assembly. The walk (needs-input when anything on its path is missing), and the readings
+  // that count on their own.
+  const walkOutcome: OutcomeCode = needsInput.length > 0 ? p.file.assembly.needsInputOutcome : leaf;
+  let outcome = walkOutcome;
+  const assemblyNotes: string[] = [`the chart's walk gives ${walkOutcome}`];
+  for (const reading of p.file.assembly.independentReadings) {
+    const v = w.graphFacts[reading.fact];
+    if (typeof v === 'string' && (reading.counts as readonly string[]).includes(v)) {
+      assemblyNotes.push(`${reading.text.toLowerCase()} give ${v}`);
+      outcome = moreSerious(p, outcome, v as OutcomeCode);
+    }
+  }
+  log.step({ rule: p.file.assembly.rule, text: `Assembly: ${assemblyNotes.join('; ')}. The most serious counts: ${outcome}.`, result: outcome });
+
+  const detail = new Map(w.missingDetails.map((m) => [m.item, m.text]));
+  const missing: Missing[] = needsInput.map((item) => ({ item, text: detail.get(item) ?? MISSING_TEXT[item] }));
+  const meta = p.file.outcomes[outcome];
+  if (meta === undefined) throw new PathwayDefect(`the pathway gave "${outcome}", which it has no text for`);
+  let indicator = meta.indicator;
+  if (outcome === 'awaiting-retest' && w.retestOverdue && meta.indicatorWhenOverdue !== undefined) indicator = meta.indicatorWhenOverdue;
+  if (outcome === 'not-consistent-with-mi' && w.baselineAboveLimit && meta.indicatorWhenBaselineAboveLimit !== undefined) indicator = meta.indicatorWhenBaselineAboveLimit;
+  // A pathway without Chart 2's retest interval (samples in timing windows) says its own advice: the due time is on the card.
+  const interval = p.file.settings.retestIntervalMinutes;
+  const summary = interval === undefined && outcome !== 'needs-input' ? meta.advice : summaryOf(outcome, meta.advice, missing, w.retestDue, w.retestOverdue, w.baselineAboveLimit, interval ?? 0);
+  return { outcome, indicator, summary, missing: needsInput, missingDetails: missing, path: { nodes, edges }, log };
+}
+
+function summaryOf(outcome: OutcomeCode, advice: string, missing: readonly Missing[], retestDue: string | undefined, overdue: boolean, baselineAbove: boolean, intervalMinutes: number): string {
+  const interval = intervalMinutes % 60 === 0 ? `${intervalMinutes / 60} h` : `${intervalMinutes} min`;
+  switch (outcome) {
+    case 'needs-input':
+      return `Needs ${missing.map((m) => MISSING_TEXT[m.item]).join(', ')} before the pathway can advise.`;
+    case 'awaiting-retest':
+      return retestDue === undefined ? advice : `Retest high-sensitivity troponin ${overdue ? 'now: it was due' : 'due'} at ${retestDue} (baseline + ${interval}).`;
+    case 'not-consistent-with-mi':
+      return baselineAbove ? 'Not consistent with MI, but the baseline was above the URL: consider other causes of myocardial injury.' : advice;
+    case 'acute-mi-pathway':
+    case 'consistent-with-mi':
+    case 'indeterminate':
+    case 'low-risk-pathway':
+    case 'rule-in':
+    case 'observe':
+    case 'rule-out':
+      return advice;
+  }
+}
