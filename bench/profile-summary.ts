@@ -34,7 +34,7 @@ function moduleOf(n: ProfileNode): string {
 const args = process.argv.slice(2);
 const callsAt = args.indexOf('--calls');
 const calls = callsAt >= 0 ? Number(args[callsAt + 1]) : Number.NaN;
-const inputs = args.filter((a, i) => a !== '--calls' && i !== callsAt + 1);
+const inputs = args.filter((a, i) => a !== '--calls' && (callsAt < 0 || i !== callsAt + 1));
 const files = inputs.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(p, f)) : [p]));
 const byModule = new Map<string, number>();
 for (const f of files) {

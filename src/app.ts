@@ -63,6 +63,11 @@ export interface AppDeps {
   readonly adoption?: AdoptionReports;
   /** How alerts are POSTed to the notification webhooks (default: fetch with a timeout). */
   readonly postAlert?: Poster;
+  /**
+   * Honour the evaluation time the local development client asks for (`npx hs-troponin-cds dev` only,
+   * src/dev/evaluation-time.ts); default false: every call is evaluated when it is received.
+   */
+  readonly devEvaluationTime?: boolean;
 }
 
 declare module 'fastify' {
@@ -176,7 +181,8 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
   // durable write, or a heartbeat at most every healthCheckIntervalMs (see docs/audit.md "Health").
   app.get('/healthz', async (req, reply) => {
     const check = await deps.store.checkWritable();
-    const about = { storeCheckedAt: check.checkedAt, pathway: deps.runtime.identity, engineVersion: ENGINE_VERSION };
+    // The last database connection lost outside a request (PostgreSQL), when there was one: what failed and when.
+    const about = { storeCheckedAt: check.checkedAt, ...(check.connectionLost === undefined ? {} : { storeConnectionLost: check.connectionLost }), pathway: deps.runtime.identity, engineVersion: ENGINE_VERSION };
     reply.header('cache-control', 'no-store');
     if (check.ok) return reply.send({ ok: true, status: 'ok', store: 'ok', ...about });
     req.log.warn({ event: 'audit-store-not-writable', store: deps.store.location, problem: check.problem }, 'health: the audit store cannot write');
@@ -194,7 +200,7 @@ export async function buildApp(settings: Settings, deps: AppDeps): Promise<Fasti
     settings.labClients.length === 0
       ? undefined
       : (body: CdsPatientViewRequest, resources: readonly unknown[], nowMs: number) => withStoredResults(deps.store, resources, { patientId: body.context.patientId, prefetch: body.prefetch, nowMs, windowMs });
-  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, timers: deps.timers ?? realTimers, caseLinkKey, ...(labResults === undefined ? {} : { labResults }) });
+  await app.register(cdsServicePlugin, { settings, runtime: deps.runtime, store: deps.store, verifier, metrics, newId: deps.newId, engineVersion: ENGINE_VERSION, timers: deps.timers ?? realTimers, caseLinkKey, devEvaluationTime: deps.devEvaluationTime === true, ...(labResults === undefined ? {} : { labResults }) });
   await app.register(adminPlugin, { adminTokens: settings.adminTokens, store: deps.store });
   await app.register(reportsPlugin, { adminTokens: settings.adminTokens, adoption: deps.adoption });
   // Public, per-client rate limited (settings rateLimit); /healthz and /metrics above are not limited.

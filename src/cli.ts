@@ -2,7 +2,9 @@
  * The command line: `hs-troponin-cds evaluate <file> [--now <ISO time>] [--encounter <id>]
  * [--settings <file>] [--pathway <id>]`. Prints one JSON decision. Exit 0 with a decision (even when
  * some resources are unusable: they are listed), 2 with a message when the input or an argument is
- * wrong, 1 on anything else.
+ * wrong, 1 on anything else. Also `report` (src/cli-report.ts), and the one-minute try-it path: `dev`
+ * (the service with the local development client, src/dev/dev-command.ts) and `call` (a real CDS call
+ * to it, src/dev/call-command.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -12,17 +14,27 @@ import { loadRuntime } from './pathways/load.js';
 import { decide } from './decide.js';
 import { instantFromEpochMs } from './engine/time.js';
 import { runReportCli } from './cli-report.js';
+import { runDevCli } from './cli-dev.js';
 
 const HELP = `hs-troponin-cds: the Chart 2 high-sensitivity troponin pathway
 
 Usage:
   hs-troponin-cds evaluate <file> [--now <ISO time>] [--encounter <id>] [--settings <file>] [--pathway <id>]
   hs-troponin-cds report --from <day> --to <day> [--granularity week|month] [--pathway <id>] [--format json|csv|measure-report] [--settings <file>]
+  hs-troponin-cds dev
+  hs-troponin-cds call <file> [--now <ISO time>] [--encounter <id>]
   hs-troponin-cds --help
 
 evaluate   Reads a FHIR R4 Bundle, a resource, or a JSON array of resources (Observations for
            troponin, ECG and TIMI; the Patient for sex-specific URLs) and prints the decision as JSON:
            outcome, missing, retestDue, reasons, trace, pathway, and more.
+
+dev        Starts the service as \`npm start\` does (HOST, PORT, HS_TROPONIN_CDS_SETTINGS), in one
+           process, trusting a local development client (its key is made in the data directory) for
+           calls from this machine only.
+call       Makes a real CDS Hooks call to the service \`dev\` runs (found by HOST and PORT): signs the
+           token with the local key, reads discovery, fills its prefetch from the file's resources
+           and prints the card. Evaluated at --now, else at the "now" of the fixture's .expected.json.
 
 Options:
   --now <time>        The evaluation time, ISO 8601 with a time zone (default: the current time).
@@ -45,6 +57,7 @@ export interface CliIo {
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   if (argv[0] === 'report') return runReportCli(argv.slice(1), io);
+  if (argv[0] === 'dev' || argv[0] === 'call') return runDevCli(argv, io);
   let parsed;
   try {
     parsed = parseArgs({

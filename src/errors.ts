@@ -353,6 +353,12 @@ export const ERRORS = {
     title: 'The local development client key is missing or unusable',
     fix: 'Start the service with `npx hs-troponin-cds dev`: it makes the key (dev-client-key.json in the data directory, dataDir) and trusts it from this machine only. Run `call` from the same directory, with the same HS_TROPONIN_CDS_SETTINGS. A damaged key file: delete it and start `dev` again.',
   },
+  TNP_ERR_EVALUATION_TIME_REFUSED: {
+    status: 400,
+    issueCode: 'business-rule',
+    title: 'The request asks for an evaluation time this service does not take from it',
+    fix: 'Leave out the extension "hs-troponin-cds-dev": a CDS call is evaluated when it is received. Only the local development client of `npx hs-troponin-cds dev` (this machine) may set the time, as an ISO 8601 date-time with a zone (`npx hs-troponin-cds call --now`).',
+  },
   TNP_ERR_SERVICE_UNREACHABLE: {
     status: 500,
     issueCode: 'exception',

@@ -61,6 +61,8 @@ export interface Settings extends DecisionSettings {
   readonly notifications: readonly NotificationSettings[];
   readonly pathway: string;
   readonly displayTimeZone: string;
+  /** The assay the console's case form starts with, labelled as the site's default; null: none (the form starts empty). */
+  readonly consoleDefaultAssay: string | null;
   readonly corsOrigins: readonly string[];
   readonly fhirPullTimeoutMs: number;
   readonly jwtClockToleranceSeconds: number;
@@ -196,6 +198,11 @@ export const settingsSchema = {
     timiCodes: { type: 'array', items: codingSchema },
     pathway: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
     displayTimeZone: { type: 'string', minLength: 1 },
+    consoleDefaultAssay: {
+      type: 'string',
+      pattern: '^[a-z0-9][a-z0-9-]*$',
+      description: "An assay id of the catalogue (pathways/assays.json, or the site's `assays`): the console's case form starts with it, labelled as the site's default. Checked against the catalogue when the console starts.",
+    },
     corsOrigins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/]+$' } },
     fhirPullTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000 },
     jwtClockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
@@ -322,6 +329,7 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     timiCodes: s.timiCodes ?? [],
     pathway: s.pathway ?? 'chart2',
     displayTimeZone: s.displayTimeZone ?? 'Europe/London',
+    consoleDefaultAssay: s.consoleDefaultAssay ?? null,
     corsOrigins: s.corsOrigins ?? [],
     fhirPullTimeoutMs: s.fhirPullTimeoutMs ?? 3000,
     jwtClockToleranceSeconds: s.jwtClockToleranceSeconds ?? 5,

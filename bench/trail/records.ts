@@ -9,12 +9,11 @@
 import { createHash } from 'node:crypto';
 import type { Observation, Resource } from 'fhir/r4.js';
 import { inputDigests } from '../../src/audit/input-digests.js';
-import type { AuditRecordInput, AuditStore } from '../../src/audit/store.js';
+import { PreparedBulk, type AuditRecordInput, type AuditStore } from '../../src/audit/store.js';
 import { OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS, suggestsRetest, summaryFor } from '../../src/cds/cards.js';
-import { decideResources } from '../../src/decide.js';
 import type { PathwayRuntime } from '../../src/engine/catalogue.js';
-import { instantFromEpochMs } from '../../src/engine/time.js';
 import { canonicalJson, sha256Hex } from '../../src/util/canonical-json.js';
+import { engineDecisions, type DecisionSource } from './decisions.js';
 import type { EpisodeSpec, FeedbackSpec } from './episodes.js';
 
 export const SITE_CODE = { system: 'http://lab.hospital.example/codes', code: 'TNTHS' };
@@ -107,23 +106,33 @@ export function storeWriter(inFlight = 512): { newId: () => string; bind(store: 
 
 /**
  * A writer that loads through `AuditStore.appendBulk` (the same rows and chain as `append`, thousands of
- * records per transaction): entries are buffered and written `bufferSize` at a time, on every store given.
+ * records per transaction): entries are buffered, checked and serialised once (`PreparedBulk`) and written
+ * `bufferSize` at a time on every store given; one buffer is written while the next is being made.
  */
 export function bulkWriter(stores: readonly AuditStore[], bufferSize = 20_000, chunkSize = 5000): TrailWriter {
   let buffer: { id: string; input: AuditRecordInput }[] = [];
+  let writing: Promise<void> = Promise.resolve();
   const drain = async (): Promise<void> => {
     const entries = buffer;
     buffer = [];
+    await writing;
     if (entries.length === 0) return;
-    const outcomes = await Promise.all(stores.map((s) => s.appendBulk(entries, { chunkSize })));
-    for (const o of outcomes.flat()) if (!o.ok) throw o.error;
+    const prepared = new PreparedBulk(entries);
+    writing = Promise.all(stores.map((s) => s.appendBulk(prepared, { chunkSize }))).then((outcomes) => {
+      for (const o of outcomes.flat()) if (!o.ok) throw o.error;
+    });
+    // Handled here so that a failure waits for the next drain or flush (which rethrow it) without being "unhandled".
+    writing.catch(() => undefined);
   };
   return {
     async append(input, id) {
       buffer.push({ input, id });
       if (buffer.length >= bufferSize) await drain();
     },
-    flush: drain,
+    async flush() {
+      await drain();
+      await writing;
+    },
   };
 }
 
@@ -134,8 +143,11 @@ function feedbackBody(card: string, f: Exclude<FeedbackSpec, null>, atMs: number
   return { content, body: { ...content, client: { iss: EHR, tenant: null, jti, kid: 'ehr-key-1' } }, key: `feedback|${card}|${outcome}|${sha256Hex(canonicalJson(content))}` };
 }
 
-/** Writes the episodes' records; returns how many. `seed` makes the ids. */
-export async function writeTrail(writer: TrailWriter, episodes: readonly EpisodeSpec[], rt: PathwayRuntime, seed: number, engineVersion = '0.1.0'): Promise<number> {
+/**
+ * Writes the episodes' records; returns how many. `seed` makes the ids. `decisions` decides each
+ * evaluation (by default the engine every time; bench:report reuses the decisions of repeated cases).
+ */
+export async function writeTrail(writer: TrailWriter, episodes: readonly EpisodeSpec[], rt: PathwayRuntime, seed: number, engineVersion = '0.1.0', decisions: DecisionSource = engineDecisions(rt)): Promise<number> {
   let counter = 0;
   const uuid = (): string => {
     const h = createHash('sha256').update(`${seed}:${counter++}`).digest('hex');
@@ -151,7 +163,7 @@ export async function writeTrail(writer: TrailWriter, episodes: readonly Episode
       continue;
     }
     const resources = observations(e, ev.atMs);
-    const decision = await decideResources(rt, resources, { now: instantFromEpochMs(ev.atMs), encounterId: e.encounterId });
+    const decision = await decisions.decide(e, ev.atMs);
     const id = uuid();
     const suggestion = uuid();
     const lab = e.labEpisodeId !== undefined;

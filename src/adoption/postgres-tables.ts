@@ -66,7 +66,10 @@ export class PostgresAdoption implements RollupTables, RecordSource {
       application_name: 'hs-troponin-cds adoption',
       ...(readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
     });
+    // A connection lost outside a query emits 'error' on the pool (idle) or on its client (checked out):
+    // both are listened to, so it never crashes the process; the report's query in flight fails on its own.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     try {
       if (!readOnly) {
         const client = await pool.connect();

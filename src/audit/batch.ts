@@ -226,5 +226,10 @@ export interface Backend {
   chainPages(pageSize: number): AsyncGenerator<AuditRow[]>;
   /** The laboratory tables' reads and outbox (the events go through `commitBatch`). */
   readonly lab: LabReads & LabOutbox;
+  /**
+   * Where the backend reports a connection lost outside any caller's query (PostgreSQL: an 'error' on an
+   * idle or checked-out client). Absent for an embedded store.
+   */
+  onConnectionError?(handler: (e: unknown) => void): void;
   close(): Promise<void>;
 }

@@ -13,8 +13,24 @@ export interface BulkEntry {
   readonly input: AuditRecordInput;
 }
 
+/**
+ * Entries checked and brought to their stored form (the canonical body text) once, for loading the same
+ * entries into several stores (`appendBulk` accepts it in place of the entries).
+ */
+export class PreparedBulk {
+  /** @internal */
+  readonly pending: readonly PendingAppend[];
+  constructor(entries: readonly BulkEntry[]) {
+    this.pending = pendingOfBulk(entries);
+  }
+  get length(): number {
+    return this.pending.length;
+  }
+}
+
 /** Checks every entry before anything is written (TNP_ERR_AUDIT_RECORD_INVALID names the entry). */
-export function pendingOfBulk(entries: readonly BulkEntry[]): PendingAppend[] {
+export function pendingOfBulk(entries: readonly BulkEntry[] | PreparedBulk): readonly PendingAppend[] {
+  if (entries instanceof PreparedBulk) return entries.pending;
   return entries.map((e, i) => {
     if (!isStorableText(e.id)) throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', `appendBulk: entry ${i} has no usable id`, { expression: ['id'] });
     return { id: e.id, input: normaliseInput(e.input) };

@@ -11,7 +11,7 @@
 import { TnpError } from '../errors.js';
 import type { AppendOutcome, Backend, BatchRequest, EventOutcome, PendingAppend, PendingEvent, PendingJti } from './batch.js';
 import type { LabEvent, LabOutbox, LabReads } from './lab/types.js';
-import { appendInChunks, pendingOfBulk, type BulkEntry } from './bulk.js';
+import { appendInChunks, pendingOfBulk, type BulkEntry, type PreparedBulk } from './bulk.js';
 import { ChainVerifier, checkRow, linkIndex, neighbourSeqs, type CheckedRecord, type VerifyAnchor, type VerifyResult } from './chain.js';
 import { WriteHealth, type WriteCheck } from './health.js';
 import { isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type AuditRow } from './record.js';
@@ -30,6 +30,23 @@ const CHECK_SLICE = 1000;
 function unavailable(what: string, e: unknown): TnpError {
   if (e instanceof TnpError) return e;
   return new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', `the audit store cannot ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+/**
+ * The laboratory reads and outbox as callers see them: a driver's error (a lost connection, a timeout) is
+ * TNP_ERR_AUDIT_UNAVAILABLE (503, retry), like the store's own reads, never an internal error.
+ */
+function guardLab(lab: LabReads & LabOutbox): LabReads & LabOutbox {
+  return new Proxy(lab, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]): unknown => {
+        const out: unknown = (v as (...a: unknown[]) => unknown).apply(target, args);
+        return out instanceof Promise ? out.catch((e: unknown) => Promise.reject(unavailable('be read', e))) : out;
+      };
+    },
+  });
 }
 
 function checkJti(what: string, iss: string, jti: string, expiresAt: Date): PendingJti {
@@ -53,6 +70,7 @@ export class AuditStoreImpl implements AuditStore {
   private closing: Promise<void> | undefined;
   private lastPruneMs = Number.NEGATIVE_INFINITY;
   private readonly health: WriteHealth;
+  private readonly labGuarded: LabReads & LabOutbox;
   private bulks = new Set<Promise<unknown>>();
   private counters = { commits: 0, appended: 0, deduplicated: 0, jtiChecks: 0, failedCommits: 0, largestBatch: 0 };
 
@@ -66,6 +84,8 @@ export class AuditStoreImpl implements AuditStore {
     this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 500));
     this.jtiGraceMs = Math.max(0, (options.jtiGraceSeconds ?? 300) * 1000);
     this.health = new WriteHealth((atMs) => backend.probeWrite(atMs), deps.now, Math.max(0, options.healthCheckIntervalMs ?? 5000));
+    backend.onConnectionError?.((e) => this.health.suspect(e));
+    this.labGuarded = guardLab(backend.lab);
   }
 
   append(input: AuditRecordInput): Promise<AuditRecord> {
@@ -89,7 +109,7 @@ export class AuditStoreImpl implements AuditStore {
     });
   }
 
-  appendBulk(entries: readonly BulkEntry[], opts: { readonly chunkSize?: number } = {}): Promise<AppendOutcome[]> {
+  appendBulk(entries: readonly BulkEntry[] | PreparedBulk, opts: { readonly chunkSize?: number } = {}): Promise<AppendOutcome[]> {
     const acc = { counters: this.counters, health: this.health, failed: (e: unknown) => unavailable('write', e) };
     const run = Promise.resolve().then(() => {
       this.assertOpen();
@@ -103,7 +123,7 @@ export class AuditStoreImpl implements AuditStore {
 
   get lab(): LabReads & LabOutbox {
     this.assertOpen();
-    return this.backend.lab;
+    return this.labGuarded;
   }
 
   commitEvent(event: LabEvent, records: readonly { readonly id: string; readonly input: AuditRecordInput }[]): Promise<EventOutcome> {
@@ -191,7 +211,8 @@ export class AuditStoreImpl implements AuditStore {
 
   checkWritable(opts: { fresh?: boolean } = {}): Promise<WriteCheck> {
     if (this.closed) return Promise.resolve({ ok: false, checkedAt: this.deps.now().toISOString(), problem: 'the audit store is closed' });
-    return this.health.check(opts.fresh === true);
+    const loss = this.health.lastLoss;
+    return this.health.check(opts.fresh === true).then((c) => (loss === undefined ? c : { ...c, connectionLost: loss }));
   }
 
   async verify(opts: { anchor?: VerifyAnchor } = {}): Promise<VerifyResult> {

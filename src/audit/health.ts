@@ -9,9 +9,15 @@
  * than the interval, however often health is asked.
  */
 
+/** The last connection the store lost outside a caller's query (PostgreSQL), for /healthz. */
+export interface ConnectionLoss {
+  readonly at: string;
+  readonly problem: string;
+}
+
 export type WriteCheck =
-  | { readonly ok: true; readonly checkedAt: string }
-  | { readonly ok: false; readonly checkedAt: string; readonly problem: string };
+  | { readonly ok: true; readonly checkedAt: string; readonly connectionLost?: ConnectionLoss }
+  | { readonly ok: false; readonly checkedAt: string; readonly problem: string; readonly connectionLost?: ConnectionLoss };
 
 const MAX_PROBLEM = 300;
 
@@ -33,6 +39,8 @@ export class WriteHealth {
   private probing: Promise<WriteCheck> | undefined;
   /** Heartbeats written (or tried) since open. */
   probes = 0;
+  /** The last connection lost outside a query (see {@link suspect}). */
+  lastLoss: ConnectionLoss | undefined;
 
   /**
    * @param heartbeat - one durable write, outside the chain; rejects when it cannot be committed.
@@ -52,6 +60,16 @@ export class WriteHealth {
     this.last = check;
     this.lastMs = at.getTime();
     return check;
+  }
+
+  /**
+   * A connection was lost outside any query (the database terminated it, a timeout, a restart): what the
+   * last write proved no longer holds, so the next check writes a heartbeat (on a fresh connection)
+   * instead of answering from it, and the loss is kept to be named.
+   */
+  suspect(e: unknown): void {
+    this.lastLoss = { at: this.now().toISOString(), problem: `a database connection was lost: ${problemOf(e)}` };
+    this.lastMs = Number.NEGATIVE_INFINITY;
   }
 
   /** The freshest outcome if younger than the interval (unless `fresh`), else a heartbeat's (shared). */

@@ -37,9 +37,15 @@ export async function openPostgresBackend(url: string, schemaSetting: string | u
     idle_in_transaction_session_timeout: opts.busyTimeoutMs + 3 * opts.connectTimeoutMs,
     application_name: 'hs-troponin-cds audit',
   });
-  // An idle connection that dies (server restart) emits 'error' on the pool; without a listener that
-  // would crash the process. The next query gets a fresh connection or fails, and is reported then.
-  pool.on('error', () => undefined);
+  // A connection that dies outside a query (an administrator's pg_terminate_backend, an idle-in-transaction
+  // timeout, a restart, a dropped network) emits 'error' on its client: on the pool while the client is
+  // idle, on the client alone while it is checked out (the pool listens to idle clients only). Nothing
+  // listening crashes the process, so every client gets a listener for its whole life. The loss is told
+  // to the store (its health probes afresh and names it); the query in flight, if any, fails on its own
+  // and its caller answers 503; the pool drops the dead client and the next use gets a fresh one.
+  const lost: { handler: (e: unknown) => void } = { handler: () => undefined };
+  pool.on('error', (e) => lost.handler(e));
+  pool.on('connect', (client) => client.on('error', (e) => lost.handler(e)));
   const warnings: string[] = [];
   let forceSyncCommit = false;
   try {
@@ -90,7 +96,7 @@ export async function openPostgresBackend(url: string, schemaSetting: string | u
     await pool.end().catch(() => undefined);
     throw e;
   }
-  return new PostgresBackend(pool, schema, location, warnings, forceSyncCommit);
+  return new PostgresBackend(pool, schema, location, warnings, forceSyncCommit, lost);
 }
 
 class PostgresBackend implements Backend {
@@ -106,12 +112,17 @@ class PostgresBackend implements Backend {
     readonly location: string,
     readonly warnings: readonly string[],
     private readonly forceSyncCommit: boolean,
+    private readonly lost: { handler: (e: unknown) => void },
   ) {
     this.records = `"${schema}".audit_records`;
     this.jtiTable = `"${schema}".audit_jti`;
     this.healthTable = `"${schema}".audit_health`;
     this.appendLock = lockKey('append', schema);
     this.lab = new PostgresLab(pool, schema);
+  }
+
+  onConnectionError(handler: (e: unknown) => void): void {
+    this.lost.handler = handler;
   }
 
   /** Runs `work` in one transaction on one connection (durable COMMIT); a connection that failed is dropped. */

@@ -7,6 +7,7 @@
  */
 import { TnpError } from '../errors.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import { canonicalBodyText } from './canonical-body.js';
 
 /** What each record is about. A closed set: the stores refuse anything else (and so does the schema). */
 export const AUDIT_KINDS = ['evaluation', 'evaluation-failure', 'feedback', 'lab-intake'] as const;
@@ -87,89 +88,6 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
 
 function invalid(message: string, field: string): TnpError {
   return new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', message, { expression: [field] });
-}
-
-/** A body that is not plain JSON: where (path segments, innermost last) and what. */
-class NotJson extends Error {
-  readonly segments: string[] = [];
-  constructor(readonly what: string) {
-    super(what);
-  }
-}
-
-/**
- * Checks that `value` is plain JSON and writes its canonical JSON text (the same text as
- * `canonicalJson`: object keys sorted by UTF-16 code units, no whitespace, undefined members left out
- * and undefined array items written as null) in one walk, so a record body is serialised once. The
- * path of a refused value is only built when one is refused.
- */
-function canonicalBody(value: unknown, seen: Set<object>): string {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return JSON.stringify(value);
-    case 'number':
-      if (!Number.isFinite(value)) throw new NotJson('is a non-finite number');
-      return JSON.stringify(value);
-    case 'object': {
-      if (value === null) return 'null';
-      if (seen.has(value)) throw new NotJson('is a circular reference');
-      seen.add(value);
-      let out: string;
-      if (Array.isArray(value)) {
-        out = '[';
-        for (let i = 0; i < value.length; i++) {
-          const v: unknown = value[i];
-          if (i > 0) out += ',';
-          out += v === undefined ? 'null' : child(v, seen, `[${i}]`);
-        }
-        out += ']';
-      } else {
-        const proto: unknown = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) throw new NotJson('is not a plain object (a class instance such as a Date is not JSON)');
-        const obj = value as Record<string, unknown>;
-        const keys = Object.keys(obj).sort();
-        out = '{';
-        let first = true;
-        for (const k of keys) {
-          const v = obj[k];
-          if (v === undefined) continue;
-          out += `${first ? '' : ','}${JSON.stringify(k)}:${child(v, seen, `.${k}`)}`;
-          first = false;
-        }
-        out += '}';
-      }
-      seen.delete(value);
-      return out;
-    }
-    case 'undefined':
-    case 'bigint':
-    case 'function':
-    case 'symbol':
-      throw new NotJson(`is a ${typeof value}, not JSON`);
-  }
-  throw new NotJson('is not JSON');
-}
-
-/** {@link canonicalBody} of a member, naming the member in the path of a refusal. */
-function child(v: unknown, seen: Set<object>, segment: string): string {
-  try {
-    return canonicalBody(v, seen);
-  } catch (e) {
-    if (e instanceof NotJson) e.segments.push(segment);
-    throw e;
-  }
-}
-
-/** The body's canonical text, or TNP_ERR_AUDIT_RECORD_INVALID naming where it is not plain JSON. */
-function canonicalBodyText(body: unknown): string {
-  try {
-    return canonicalBody(body, new Set());
-  } catch (e) {
-    if (!(e instanceof NotJson)) throw e;
-    const path = `body${e.segments.reverse().join('')}`;
-    throw invalid(`${path} ${e.what}`, path);
-  }
 }
 
 // NUL and unpaired surrogates cannot be stored faithfully as text (PostgreSQL refuses NUL, UTF-8 cannot

@@ -15,10 +15,12 @@ import { AuditStoreImpl } from './core.js';
 import { problemOf, type WriteCheck } from './health.js';
 import type { AuditRecord, AuditRecordInput } from './record.js';
 import type { AppendOutcome, EventOutcome } from './batch.js';
+import type { PreparedBulk } from './bulk.js';
 import type { LabEvent, LabOutbox, LabReads } from './lab/types.js';
 
 export { AUDIT_KINDS, GENESIS_HASH, recordHash } from './record.js';
 export { JtiReplayedError } from './batch.js';
+export { PreparedBulk } from './bulk.js';
 export type { AuditKind, AuditRecord, AuditRecordInput } from './record.js';
 export type { CheckedRecord, RecordIntegrity, VerifyAnchor, VerifyResult } from './chain.js';
 export type { WriteCheck } from './health.js';
@@ -81,8 +83,9 @@ export interface AuditStore {
    * same order, writes. Every input is checked before anything is written (TNP_ERR_AUDIT_RECORD_INVALID
    * rejects the whole call); a chunk that cannot be committed rejects with TNP_ERR_AUDIT_UNAVAILABLE, the
    * chunks before it staying committed. Not for request paths: a SQLite chunk holds the event loop.
+   * `new PreparedBulk(entries)` checks and serialises the entries once, to load them into several stores.
    */
-  appendBulk(entries: readonly { readonly id: string; readonly input: AuditRecordInput }[], opts?: { readonly chunkSize?: number }): Promise<AppendOutcome[]>;
+  appendBulk(entries: readonly { readonly id: string; readonly input: AuditRecordInput }[] | PreparedBulk, opts?: { readonly chunkSize?: number }): Promise<AppendOutcome[]>;
 
   /**
    * Whether the replay guard holds (iss, jti) now (a read, no write): `true` means `rememberJti` and

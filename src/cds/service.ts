@@ -30,6 +30,7 @@ import type { Timers } from '../util/timers.js';
 import { cardsFor, suggestsRetest, summaryFor } from './cards.js';
 import { CdsUnauthorizedError, replayGuardExpiry, type JwtVerifier, type VerifiedClient } from './jwt.js';
 import { peerOf } from '../dev/local-peer.js';
+import { evaluationTimeOf } from '../dev/evaluation-time.js';
 import { gatherData, prefetchTemplates, type GatheredData } from './prefetch.js';
 import { feedbackRequestSchema, serviceRequestSchema } from './schemas.js';
 import type { CdsCard, CdsDiscovery, CdsFeedbackItem, CdsFeedbackRequest, CdsPatientViewRequest } from './types.js';
@@ -83,6 +84,8 @@ export interface CdsServiceOptions {
    * asks for the Patient, whose identifiers find them). See src/intake/cds-merge.ts.
    */
   readonly labResults?: (body: CdsPatientViewRequest, resources: readonly unknown[], nowMs: number) => Promise<{ resources: unknown[]; added: number; duplicates: number }>;
+  /** Honour the local development client's evaluation time (`dev` only; src/dev/evaluation-time.ts). */
+  readonly devEvaluationTime?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -305,6 +308,8 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
       if (body.hook !== HOOK) {
         throw new TnpError('TNP_ERR_HOOK_UNSUPPORTED', `${SERVICE_ID} answers the ${HOOK} hook, not "${body.hook.slice(0, 100)}"`, { expression: ['hook'] });
       }
+      // When it was received, unless the local development client of `dev` set the time (hazard I-02).
+      const evaluation = evaluationTimeOf(body, client.iss, { allowed: opts.devEvaluationTime === true, receivedAtMs: req.receivedAtMs });
 
       let data: GatheredData;
       try {
@@ -330,11 +335,11 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
       }
 
       if (labResults !== undefined) {
-        const merged = await labResults(body, data.resources, req.receivedAtMs);
+        const merged = await labResults(body, data.resources, evaluation.atMs);
         data = { ...data, resources: merged.resources, sources: { ...data.sources, labResults: merged.added, labDuplicates: merged.duplicates } as GatheredData['sources'] };
       }
       const decision: Decision = await decideResources(runtime, data.resources as Resource[], {
-        now: instantFromEpochMs(req.receivedAtMs),
+        now: instantFromEpochMs(evaluation.atMs),
         encounterId: body.context.encounterId ?? null,
       });
 
@@ -361,6 +366,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
           pathway: runtime.identity,
           engineVersion,
           evaluatedAt: decision.evaluatedAt,
+          ...(evaluation.given ? { evaluationTimeGivenBy: client.iss } : {}),
           outcome: decision.outcome,
           indicator: decision.indicator,
           summary: decision.summary,

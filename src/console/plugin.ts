@@ -103,6 +103,10 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
         metrics?.consoleMapCacheEntries.set({ cache: 'sweep' }, size.sweeps);
       },
     });
+  // The form's default assay must be one the service knows (the shipped catalogue and the site's assays).
+  if (settings.consoleDefaultAssay !== null && !runtime.assays.has(settings.consoleDefaultAssay)) {
+    throw new TnpError('TNP_ERR_SETTINGS_INVALID', `invalid settings: "consoleDefaultAssay" is "${settings.consoleDefaultAssay}", not an assay of the catalogue (${[...runtime.assays.keys()].join(', ')})`);
+  }
   const evaluator = consoleEvaluator({ runtime, settings, caseLinkKey: opts.caseLinkKey, now });
   const limits = { now, onLimited: (group: keyof Settings['rateLimit']) => metrics?.rateLimited.inc({ group }) };
 
@@ -165,6 +169,8 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
         codes: { productSystem: file.inputs.productSystem, ecgCode, ...(timiCode === undefined ? {} : { timiCode }) },
         sexSpecificUrls: runtime.sexSpecificUrls,
         displayTimeZone: settings.displayTimeZone,
+        now: now().toISOString(),
+        consoleDefaultAssay: settings.consoleDefaultAssay,
         rulesUrl: '/console/rules',
       };
       return reply.headers(SECURITY_HEADERS).send(body);

@@ -10,17 +10,68 @@
  *   (`final`, `amended`, `corrected`), that latest used version too: a later non-final version never
  *   supersedes a used one, both are readings (C2 rule 12).
  * Versions carry the store's `meta.lastUpdated`, strictly increasing per result, so they always order.
+ *
+ * Bounded (C2 rule 16; the cost of one result never grows with its episode): an evaluation reads the
+ * episode's latest {@link episodeReadBound} + 1 results by draw time (one indexed query) and the results
+ * of its own event. An episode within the bound is read whole, so its decision is exactly the full
+ * one. An episode past it has more results than the pathway weighs: its decision is at least
+ * `indeterminate`, and never less serious than the episode's previous outcome ({@link boundedDecision}),
+ * since the results not read again may hold what made it so (an early ECG with ST-elevation, a rise).
+ * Nothing stored is dropped: the bound is on what one evaluation reads.
  */
 import type { Resource } from 'fhir/r4.js';
 import { decideResources } from '../decide.js';
 import type { PathwayRuntime } from '../engine/catalogue.js';
 import type { Decision } from '../engine/types.js';
 import type { EpisodeState } from '../audit/store.js';
+import type { OutcomeCode } from '../engine/types.js';
 import type { EpisodeRules } from './rules.js';
 
 const USED = new Set(['final', 'amended', 'corrected']);
 const NON_FINAL = new Set(['preliminary', 'registered']);
 const VOID = new Set(['entered-in-error', 'cancelled']);
+
+/**
+ * How many results of an episode one evaluation reads back from the store: twice rule 16's bound, so an
+ * episode at rule 16's own edge (with its ECG and TIMI score, and duplicates) is still read whole.
+ */
+export function episodeReadBound(maxTroponinResults: number): number {
+  return 2 * maxTroponinResults;
+}
+
+/** What one evaluation read of its episode (in its audit record). */
+export interface EpisodeRead {
+  /** Results the evaluation saw. */
+  readonly results: number;
+  /** False when the episode holds more results than were read (past the read bound). */
+  readonly complete: boolean;
+}
+
+/**
+ * The decision of an episode read in part (past the read bound): at least `indeterminate` (rule 16) and
+ * at least the episode's previous outcome, with a trace step and a reason that say so. The wording of
+ * the outcome is the pathway file's. Unchanged when the read was complete or nothing needs raising.
+ */
+export function boundedDecision(runtime: PathwayRuntime, decision: Decision, prev: EpisodeState, read: EpisodeRead): Decision {
+  if (read.complete) return decision;
+  const p = runtime.pathway;
+  const rank = (o: string | null): number => (o === null ? Number.MAX_SAFE_INTEGER : (p.severityRank.get(o as OutcomeCode) ?? Number.MAX_SAFE_INTEGER));
+  let floor: OutcomeCode = 'indeterminate';
+  if (prev.outcome !== null && rank(prev.outcome) < rank(floor)) floor = prev.outcome as OutcomeCode;
+  if (rank(decision.outcome) <= rank(floor)) return decision;
+  const meta = p.file.outcomes[floor];
+  const bound = episodeReadBound(p.file.settings.maxTroponinResults);
+  const notice = p.file.settings.maxTroponinResultsText.replace(/\.$/, '');
+  const text = `The episode holds more than ${bound} results; its latest ${bound + 1} by draw time and this event's (${read.results}) were read: ${notice} (rule 16). At least ${floor}${floor === prev.outcome ? ', its outcome before this result, which the results not read again may still hold' : ''}; the reading of those read alone gave ${decision.outcome}.`;
+  return {
+    ...decision,
+    outcome: floor,
+    indicator: meta?.indicator ?? decision.indicator,
+    summary: floor === prev.outcome && prev.summary !== null ? prev.summary : (meta?.advice ?? decision.summary),
+    reasons: [...decision.reasons, text],
+    trace: [...decision.trace, { rule: '16', text, facts: { resultsRead: read.results, readBound: bound, previousOutcome: prev.outcome }, result: floor }],
+  };
+}
 
 /** A result's versions as the evaluation needs them: newest first, resources parsed. */
 export interface ResultVersions {
@@ -61,10 +112,11 @@ export interface EpisodeStep {
 }
 
 /** The next state of `prev` after `decision` at `nowMs`, with `results` the episode's results. */
-export function nextState(prev: EpisodeState, decision: Decision, results: readonly ResultVersions[], nowMs: number, rules: EpisodeRules, auditId: string): EpisodeStep {
+export function nextState(prev: EpisodeState, decision: Decision, results: readonly ResultVersions[], nowMs: number, rules: EpisodeRules, auditId: string, complete = true): EpisodeStep {
   const times = results.map((r) => r.timeMs);
-  const firstMs = times.length === 0 ? prev.firstMs : Math.min(...times);
-  const lastMs = times.length === 0 ? prev.lastMs : Math.max(...times);
+  // Read in part: the earliest results were not read, so the episode's span only grows.
+  const firstMs = times.length === 0 ? prev.firstMs : complete ? Math.min(...times) : Math.min(prev.firstMs, ...times);
+  const lastMs = times.length === 0 ? prev.lastMs : complete ? Math.max(...times) : Math.max(prev.lastMs, ...times);
   const windowEndsMs = lastMs + rules.windowMs;
   const final = rules.isFinal(decision);
   const status = final || nowMs >= windowEndsMs ? 'closed' : 'open';

@@ -36,7 +36,7 @@ export async function fireTimers(deps: TimerDeps): Promise<number> {
       const overdue = cur.retestDueMs !== null && at > cur.retestDueMs && cur.overdueFiredMs !== cur.retestDueMs;
       const windowPassed = at >= cur.windowEndsMs;
       if (!overdue && !windowPassed) return null;
-      const b = new EventBuilder(snap, { runtime: deps.runtime, rules: deps.rules, nowMs: at, newId: deps.newId, client: 'timer', channel: 'timer', engineVersion: deps.engineVersion });
+      const b = new EventBuilder(snap, { runtime: deps.runtime, rules: deps.rules, nowMs: at, newId: deps.newId, client: 'timer', channel: 'timer', engineVersion: deps.engineVersion, reads: deps.store.lab });
       // Never later than the window's end: past it the results have aged out of the pathway's episode rule.
       b.touch(cur.id, overdue ? 'retest-overdue' : 'window-passed', Math.min(at, cur.windowEndsMs));
       return b.build();

@@ -10,11 +10,11 @@
  *   the versions before it stay (nothing is ever deleted);
  * - keys naming two stored results, or a result of another patient: 409, nothing stored.
  */
-import type { AuditRecordInput, EpisodeState, LabEvent, LabSnapshot, ResultRow, ResultVersionRow } from '../audit/store.js';
+import type { AuditRecordInput, EpisodeState, LabEvent, LabReads, LabSnapshot, ResultRow, ResultVersionRow } from '../audit/store.js';
 import { alertsFor } from '../alerts/plan.js';
 import type { PathwayRuntime } from '../engine/catalogue.js';
 import type { Decision } from '../engine/types.js';
-import { decideEpisode, episodeFor, newEpisode, nextState, type ResultVersions } from '../episodes/evaluate.js';
+import { boundedDecision, decideEpisode, episodeFor, episodeReadBound, newEpisode, nextState, type EpisodeRead, type ResultVersions } from '../episodes/evaluate.js';
 import type { EpisodeRules } from '../episodes/rules.js';
 import { worklistRow } from '../episodes/row.js';
 import { TnpError } from '../errors.js';
@@ -30,6 +30,8 @@ export interface BuildContext {
   readonly client: string;
   readonly channel: 'fhir' | 'hl7' | 'timer';
   readonly engineVersion: string;
+  /** Where an evaluation reads its episode's latest results (bounded; src/episodes/evaluate.ts). */
+  readonly reads: Pick<LabReads, 'latestOfEpisode'>;
 }
 
 /** What happened to one item. */
@@ -141,6 +143,22 @@ export class EventBuilder {
     if (!this.touched.has(episodeId)) this.touched.set(episodeId, { trigger, atMs });
   }
 
+  /**
+   * Reads the episode's latest results (at most the read bound + 1, one indexed query) beside those the
+   * event already holds (its own, and those its keys named, which win: they may carry new versions).
+   */
+  private async readEpisode(episodeId: string): Promise<EpisodeRead> {
+    const w = this.work;
+    const bound = episodeReadBound(this.ctx.runtime.pathway.file.settings.maxTroponinResults);
+    const stored = await this.ctx.reads.latestOfEpisode(episodeId, bound + 1);
+    for (const r of stored) {
+      if (!w.results.has(r.row.id)) w.results.set(r.row.id, { row: r.row, versions: r.versions.map((v) => ({ row: v, resource: JSON.parse(v.resource) as Json })) });
+    }
+    let results = 0;
+    for (const r of w.results.values()) if (r.row.episodeId === episodeId) results += 1;
+    return { results, complete: stored.length <= bound };
+  }
+
   /** Evaluates the touched episodes and builds the event. */
   async build(message?: LabEvent['message']): Promise<Plan> {
     const w = this.work;
@@ -156,14 +174,15 @@ export class EventBuilder {
     for (const [episodeId, { trigger, atMs }] of [...this.touched.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
       const prev = w.episodes.get(episodeId);
       if (prev === undefined) continue;
+      const read = await this.readEpisode(episodeId);
       const results: ResultVersions[] = [...w.results.values()].filter((r) => r.row.episodeId === episodeId).map((r) => ({ id: r.row.id, timeMs: r.row.timeMs, versions: r.versions.map((v) => ({ status: v.row.status, resource: v.resource })) }));
       // A result for an episode whose window has passed (a late correction): the episode as it stood at
       // its window's end, with the new version, not at a time its results have aged out of it.
       const windowEnd = results.length === 0 ? atMs : Math.max(...results.map((r) => r.timeMs)) + ctx.rules.windowMs;
       const evalMs = Math.min(atMs, windowEnd);
-      const decision = await decideEpisode(ctx.runtime, results, evalMs, prev.encounterId);
+      const decision = boundedDecision(ctx.runtime, await decideEpisode(ctx.runtime, results, evalMs, prev.encounterId), prev, read);
       const auditId = ctx.newId();
-      const evaluated = nextState(prev, decision, results, evalMs, ctx.rules, auditId);
+      const evaluated = nextState(prev, decision, results, evalMs, ctx.rules, auditId, read.complete);
       const step = evaluated.changed ? { ...evaluated, next: { ...evaluated.next, lastChangeAt: new Date(ctx.nowMs).toISOString() } } : evaluated;
       const newHere = [...w.newVersions.entries()].filter(([, v]) => v.episodeId === episodeId).map(([k]) => k);
       for (const k of newHere) {
@@ -178,7 +197,7 @@ export class EventBuilder {
       if (step.outcomeChangedFrom !== undefined) decisions.push({ episodeId, outcome: decision.outcome });
       auditOf.set(episodeId, auditId);
       decisionOf.set(episodeId, decision);
-      records.push({ id: auditId, input: { kind: 'evaluation', at: new Date(ctx.nowMs).toISOString(), patientId: prev.patientKey, body: evaluationAuditBody(w, step.next, decision, trigger, ctx, newHere) } });
+      records.push({ id: auditId, input: { kind: 'evaluation', at: new Date(ctx.nowMs).toISOString(), patientId: prev.patientKey, body: evaluationAuditBody(w, step.next, decision, trigger, ctx, newHere, read) } });
     }
     // Results in no episode (no patient): their own record, and flags from the pathway's reading of them alone.
     const loose = [...w.newVersions.entries()].filter(([, v]) => v.episodeId === null).map(([k]) => k);

@@ -88,7 +88,7 @@ export function createIntake(deps: IntakeDeps): Intake {
       const lockKeys = patientKeys.length > 0 ? patientKeys.map((k) => `p:${k}`) : keys.map((k) => `k:${k}`);
       const plan = await queue.run(lockKeys, () =>
         commit(patientKeys, keys, async (snap) => {
-          const b = new EventBuilder(snap, { runtime: deps.runtime, rules: deps.rules, nowMs: deps.now().getTime(), newId: deps.newId, client: ctx.client, channel: ctx.channel, engineVersion: deps.engineVersion });
+          const b = new EventBuilder(snap, { runtime: deps.runtime, rules: deps.rules, nowMs: deps.now().getTime(), newId: deps.newId, client: ctx.client, channel: ctx.channel, engineVersion: deps.engineVersion, reads: deps.store.lab });
           for (const item of items) b.add(item);
           return b.build(ctx.message);
         }),

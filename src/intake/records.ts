@@ -87,7 +87,15 @@ function resultsOf(w: Work, keys: readonly string[]): Json[] {
 }
 
 /** The body of an episode's evaluation record (trigger `lab-result` or `retest-overdue`). */
-export function evaluationAuditBody(w: Work, e: EpisodeState, d: Decision, trigger: string, ctx: { client: string; channel: string; engineVersion: string; runtime: { identity: unknown } }, newVersions: readonly string[]): Json {
+export function evaluationAuditBody(
+  w: Work,
+  e: EpisodeState,
+  d: Decision,
+  trigger: string,
+  ctx: { client: string; channel: string; engineVersion: string; runtime: { identity: unknown } },
+  newVersions: readonly string[],
+  read: { readonly results: number; readonly complete: boolean },
+): Json {
   const inputs = [...w.results.values()]
     .filter((r) => r.row.episodeId === e.id)
     .flatMap((r) => r.versions.slice(0, 2).map((v) => ({ ref: `Observation/${r.row.id}`, versionId: String(v.row.version), lastUpdated: v.row.lastUpdated, sha256: shaOf(v.resource) })));
@@ -99,6 +107,8 @@ export function evaluationAuditBody(w: Work, e: EpisodeState, d: Decision, trigg
     channel: ctx.channel,
     episode: { id: e.id, status: e.status, closedReason: e.closedReason, patient: e.patient, encounterId: e.encounterId },
     results: resultsOf(w, newVersions),
+    // What the evaluation read of its episode (bounded: src/episodes/evaluate.ts); inputResources lists it.
+    episodeRead: { results: read.results, complete: read.complete },
     inputResources: inputs,
     pathway: ctx.runtime.identity,
     engineVersion: ctx.engineVersion,

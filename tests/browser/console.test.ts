@@ -23,7 +23,7 @@ describe.runIf(run)('the console in real Chromium', () => {
   let watch: PageWatch;
 
   beforeAll(async () => {
-    app = await startConsole();
+    app = await startConsole({}, { now: () => new Date('2026-03-06T14:40:00Z') });
     browser = await launchChromium();
   });
   afterAll(async () => {
@@ -53,11 +53,6 @@ describe.runIf(run)('the console in real Chromium', () => {
       if (await page.evaluate<boolean>(`document.activeElement?.matches(${JSON.stringify(selector)}) ?? false`)) return i;
     }
     throw new Error(`${selector} is not reachable with Tab within ${max} presses`);
-  }
-
-  async function typeInto(text: string): Promise<void> {
-    await page.keyboard.press('Control+A');
-    await page.keyboard.type(text);
   }
 
   async function focusedId(): Promise<string> {
@@ -100,16 +95,16 @@ describe.runIf(run)('the console in real Chromium', () => {
     await page.keyboard.press('Enter');
     expect(await focusedId()).toBe('case-heading');
     await tabTo('#tab-form');
-    await tabTo('#anchor');
-    await typeInto('2026-03-06 11:20');
-    await page.keyboard.press('Tab');
-    expect(await focusedId()).toBe('eval-minutes');
-    await typeInto('190');
-    await page.keyboard.press('Tab');
-    expect(await focusedId()).toBe('ecg');
+    // The evaluation time starts at the service's clock, in the site's zone (Europe/London), whatever
+    // the browser's zone (Pacific/Auckland here).
+    await tabTo('#eval-at');
+    expect(await page.inputValue('#eval-at')).toBe('2026-03-06T14:40');
+    await tabTo('#ecg');
+    expect(await page.inputValue('#ecg')).toBe('');
+    await page.keyboard.type('N');
     expect(await page.inputValue('#ecg')).toBe('no-stemi-or-new-lbbb');
-    await page.keyboard.press('Tab');
-    await typeInto('-5');
+    await tabTo('#ecg-at');
+    await page.fill('#ecg-at', '2026-03-06T11:15');
     // TIMI from its seven items: open the details with Enter, tick three with Space.
     await tabTo('#timi-items > summary');
     await page.keyboard.press('Enter');
@@ -120,15 +115,23 @@ describe.runIf(run)('the console in real Chromium', () => {
     expect(await page.inputValue('#timi')).toBe('3');
     expect(await page.textContent('#timi-sum')).toContain('3 of 7');
     await tabTo('#assay');
+    expect(await page.inputValue('#assay')).toBe('');
     await page.keyboard.type('R');
     expect(await page.inputValue('#assay')).toBe('roche-elecsys-hs-tnt');
-    // Baseline 8 ng/L at 0 min; retest 31 ng/L at 190 min.
-    await tabTo('#result-rows tr:nth-child(1) input.col-value');
+    // Baseline 8 ng/L at 11:20; retest 31 ng/L at 14:30 (190 min).
+    await tabTo('#result-rows li:nth-child(1) input.col-value');
     await page.keyboard.type('8');
-    await tabTo('#result-rows tr:nth-child(2) input.col-value');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('n');
+    expect(await page.inputValue('#result-rows li:nth-child(1) select.col-unit')).toBe('ng/L');
+    await tabTo('#result-rows li:nth-child(1) input.col-drawn');
+    await page.fill('#result-rows li:nth-child(1) input.col-drawn', '2026-03-06T11:20');
+    await tabTo('#result-rows li:nth-child(2) input.col-value');
     await page.keyboard.type('31');
-    await tabTo('#result-rows tr:nth-child(2) input[name^="minutes-"]');
-    await typeInto('190');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('n');
+    await tabTo('#result-rows li:nth-child(2) input.col-drawn');
+    await page.fill('#result-rows li:nth-child(2) input.col-drawn', '2026-03-06T14:30');
     await page.keyboard.press('Enter');
 
     await page.waitForSelector('body[data-outcome]');
@@ -249,15 +252,17 @@ describe.runIf(run)('the console in real Chromium', () => {
     expect(focusStyle.outline !== 'none' || focusStyle.shadow !== 'none').toBe(true);
     // Body text is large (a ward PC): at least 16 px.
     expect(await page.evaluate<number>('parseFloat(getComputedStyle(document.body).fontSize)')).toBeGreaterThanOrEqual(16);
-    // A bad entry is announced and focused, not sent.
-    await page.fill('#anchor', 'yesterday');
+    // A bad entry is announced in the form's summary, which takes the focus; each entry leads to its field.
+    await page.fill('#eval-at', '');
     await page.focus('#evaluate');
     await page.keyboard.press('Enter');
-    await page.waitForSelector('#global-error:not([hidden])');
-    expect(await page.getAttribute('#global-error', 'role')).toBe('alert');
-    expect(await page.textContent('#global-error')).toContain('First troponin drawn at');
-    expect(await focusedId()).toBe('anchor');
-    expect(await page.getAttribute('#anchor', 'aria-invalid')).toBe('true');
+    await page.waitForSelector('#form-errors:not([hidden])');
+    expect(await page.getAttribute('#form-errors', 'role')).toBe('alert');
+    expect(await page.textContent('#form-errors')).toContain('Evaluate at');
+    expect(await focusedId()).toBe('form-errors');
+    expect(await page.getAttribute('#eval-at', 'aria-invalid')).toBe('true');
+    await page.click('#form-errors a[href="#eval-at"]');
+    expect(await focusedId()).toBe('eval-at');
   });
 
   it('serves the rules page that every reasoning step links to', async () => {

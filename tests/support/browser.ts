@@ -55,15 +55,16 @@ export interface ConsoleApp {
 
 /**
  * The console plugin alone on 127.0.0.1 and an ephemeral port, with the real pathway runtime, a fresh
- * case-link key and the map's caches of the given sizes.
+ * case-link key, the map's caches of the given sizes and, when given, the service's clock (the form's
+ * default evaluation time).
  */
-export async function startConsole(settingsObject: Record<string, unknown> = {}, opts: { mapCache?: MapCacheOptions; caseLinkKey?: Buffer } = {}): Promise<ConsoleApp> {
+export async function startConsole(settingsObject: Record<string, unknown> = {}, opts: { mapCache?: MapCacheOptions; caseLinkKey?: Buffer; now?: () => Date } = {}): Promise<ConsoleApp> {
   const settings = loadSettings({ object: { logLevel: 'silent', rateLimit: UNLIMITED, ...settingsObject } });
   const runtime = await loadRuntime(settings);
   const caseLinkKey = opts.caseLinkKey ?? randomBytes(32);
   const maps = new MapCache(opts.mapCache);
   const app = Fastify({ logger: false });
-  await app.register(consolePlugin, { runtime, settings, caseLinkKey, maps });
+  await app.register(consolePlugin, { runtime, settings, caseLinkKey, maps, ...(opts.now === undefined ? {} : { now: opts.now }) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   return { url: `http://127.0.0.1:${port}`, app, runtime, settings, caseLinkKey, maps, close: () => app.close() };

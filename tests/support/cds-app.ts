@@ -69,6 +69,8 @@ export interface StartOptions {
   readonly fhirServers?: readonly string[];
   /** The pull's timers (default: real ones); tests that meet a timeout inject timers they fire. */
   readonly timers?: Timers;
+  /** Honour the local development client's evaluation time, as `npx hs-troponin-cds dev` does. */
+  readonly devEvaluationTime?: boolean;
 }
 
 /** Starts the app on 127.0.0.1 and an ephemeral port. */
@@ -105,6 +107,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
     ...(opts.fetchJwks === undefined ? {} : { fetchJwks: opts.fetchJwks }),
     ...(opts.timers === undefined ? {} : { timers: opts.timers }),
     ...(opts.adoption === undefined ? {} : { adoption: opts.adoption }),
+    ...(opts.devEvaluationTime === undefined ? {} : { devEvaluationTime: opts.devEvaluationTime }),
   });
   opts.routes?.(app);
   await app.listen({ host: '127.0.0.1', port: 0 });

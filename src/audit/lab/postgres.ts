@@ -37,7 +37,7 @@ $do$;
 
 /** Whether the lab tables are all there (checked with the audit tables before any DDL is run). */
 export function postgresLabReadySql(): string {
-  return `to_regclass(quote_ident($1) || '.lab_messages') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_alerts') IS NOT NULL`;
+  return `to_regclass(quote_ident($1) || '.lab_messages') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_alerts') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_results_episode_time') IS NOT NULL`;
 }
 
 interface Querier {
@@ -100,13 +100,9 @@ export class PostgresLab implements LabReads, LabOutbox {
       const keys = new Map<string, string>();
       if (q.keys.length > 0) for (const r of await this.all(client, this.st.keysOf(q.keys.length), q.keys)) keys.set(String(r['key']), String(r['result_id']));
       const episodes = q.patientKeys.length === 0 ? [] : (await this.all(client, this.st.episodesOfPatients(q.patientKeys.length), q.patientKeys)).map(toEpisode);
-      const rows: Row[] = [];
       const ids = [...new Set(keys.values())];
-      if (ids.length > 0) rows.push(...(await this.all(client, this.st.resultsById(ids.length), ids)));
-      const epIds = episodes.map((e) => e.id);
-      if (epIds.length > 0) rows.push(...(await this.all(client, this.st.resultsByEpisode(epIds.length), epIds)));
-      const unique = new Map(rows.map((r) => [String(r['id']), r]));
-      const results = new Map((await this.withVersions(client, [...unique.values()])).map((r) => [r.row.id, r]));
+      const rows = ids.length > 0 ? await this.all(client, this.st.resultsById(ids.length), ids) : [];
+      const results = new Map((await this.withVersions(client, rows)).map((r) => [r.row.id, r]));
       await client.query('COMMIT');
       return { revs, keys, results, episodes };
     } catch (e) {
@@ -119,6 +115,10 @@ export class PostgresLab implements LabReads, LabOutbox {
 
   async result(id: string): Promise<StoredResult | null> {
     return (await this.withVersions(this.pool, await this.all(this.pool, this.st.resultsById(1), [id])))[0] ?? null;
+  }
+
+  async latestOfEpisode(episodeId: string, limit: number): Promise<StoredResult[]> {
+    return this.withVersions(this.pool, await this.all(this.pool, this.st.latestOfEpisode, [episodeId, limit]));
   }
 
   async episodes(q: { status: 'open' | 'closed' | 'all'; limit: number }): Promise<EpisodeState[]> {

@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS ${t('lab_results')} (
   time_ms ${int} NOT NULL, created_at TEXT NOT NULL, flagged ${int} NOT NULL);
 CREATE INDEX IF NOT EXISTS lab_results_patient ON ${t('lab_results')} (patient_key, time_ms);
 CREATE INDEX IF NOT EXISTS lab_results_episode ON ${t('lab_results')} (episode_id);
+CREATE INDEX IF NOT EXISTS lab_results_episode_time ON ${t('lab_results')} (episode_id, time_ms, id);
 CREATE INDEX IF NOT EXISTS lab_results_unmatched ON ${t('lab_results')} (created_at) WHERE patient_key IS NULL;
 CREATE TABLE IF NOT EXISTS ${t('lab_result_keys')} (key TEXT PRIMARY KEY, result_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${t('lab_result_versions')} (
@@ -71,6 +72,8 @@ export function labStatements(T: string) {
     keysOf: (n: number) => `SELECT key, result_id FROM ${t('lab_result_keys')} WHERE key IN (${marks(n)})`,
     resultsById: (n: number) => `SELECT ${RR} FROM ${t('lab_results')} WHERE id IN (${marks(n)})`,
     resultsByEpisode: (n: number) => `SELECT ${RR} FROM ${t('lab_results')} WHERE episode_id IN (${marks(n)})`,
+    /** An episode's latest results by time (the index lab_results_episode_time): what an evaluation reads. */
+    latestOfEpisode: `SELECT ${RR} FROM ${t('lab_results')} WHERE episode_id = ? ORDER BY time_ms DESC, id DESC LIMIT ?`,
     versionsOf: (n: number) => `SELECT ${RV} FROM ${t('lab_result_versions')} WHERE result_id IN (${marks(n)}) ORDER BY result_id, version DESC`,
     episodesOfPatients: (n: number) => `SELECT state FROM ${t('lab_episodes')} WHERE patient_key IN (${marks(n)}) ORDER BY last_change_at DESC LIMIT 200`,
     episodesByStatus: `SELECT state FROM ${t('lab_episodes')} WHERE status = ? ORDER BY last_change_at DESC, id LIMIT ?`,

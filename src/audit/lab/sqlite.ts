@@ -82,13 +82,9 @@ export class SqliteLab implements LabReads, LabOutbox {
         const keys = new Map<string, string>();
         if (q.keys.length > 0) for (const r of this.all(this.st.keysOf(q.keys.length), q.keys)) keys.set(String(r['key']), String(r['result_id']));
         const episodes = q.patientKeys.length === 0 ? [] : this.all(this.st.episodesOfPatients(q.patientKeys.length), q.patientKeys).map(toEpisode);
-        const rows: Row[] = [];
         const ids = [...new Set(keys.values())];
-        if (ids.length > 0) rows.push(...this.all(this.st.resultsById(ids.length), ids));
-        const epIds = episodes.map((e) => e.id);
-        if (epIds.length > 0) rows.push(...this.all(this.st.resultsByEpisode(epIds.length), epIds));
-        const unique = new Map(rows.map((r) => [String(r['id']), r]));
-        const results = new Map(this.withVersions([...unique.values()]).map((r) => [r.row.id, r]));
+        const rows = ids.length > 0 ? this.all(this.st.resultsById(ids.length), ids) : [];
+        const results = new Map(this.withVersions(rows).map((r) => [r.row.id, r]));
         return { revs, keys, results, episodes };
       });
       resolve(read.deferred());
@@ -97,6 +93,10 @@ export class SqliteLab implements LabReads, LabOutbox {
 
   result(id: string): Promise<StoredResult | null> {
     return new Promise((resolve) => resolve(this.withVersions(this.all(this.st.resultsById(1), [id]))[0] ?? null));
+  }
+
+  latestOfEpisode(episodeId: string, limit: number): Promise<StoredResult[]> {
+    return new Promise((resolve) => resolve(this.withVersions(this.all(this.st.latestOfEpisode, [episodeId, limit]))));
   }
 
   episodes(q: { status: 'open' | 'closed' | 'all'; limit: number }): Promise<ReturnType<typeof toEpisode>[]> {

@@ -152,7 +152,11 @@ export interface LabSnapshot {
   readonly revs: ReadonlyMap<string, number>;
   /** Result id per identity key asked for. */
   readonly keys: ReadonlyMap<string, string>;
-  /** The results named by those keys, and every result of the episodes below, with all their versions. */
+  /**
+   * The results named by those keys, with all their versions. The results of the episodes are not here:
+   * an evaluation reads its episode's latest results itself (`LabReads.latestOfEpisode`, bounded), after
+   * the revisions, which guard them (any change to a patient's results bumps its revision).
+   */
   readonly results: ReadonlyMap<string, StoredResult>;
   /** The patients' episodes (open or closed), newest first. */
   readonly episodes: readonly EpisodeState[];
@@ -173,6 +177,8 @@ export interface LabReads {
   snapshot(q: { readonly keys: readonly string[]; readonly patientKeys: readonly string[] }): Promise<LabSnapshot>;
   /** A result and its versions (newest first). */
   result(id: string): Promise<StoredResult | null>;
+  /** An episode's latest `limit` results by time (newest first), with their versions: one indexed query. */
+  latestOfEpisode(episodeId: string, limit: number): Promise<StoredResult[]>;
   /** Episodes, newest change first. */
   episodes(q: { readonly status: EpisodeStatus | 'all'; readonly limit: number }): Promise<EpisodeState[]>;
   episode(id: string): Promise<{ episode: EpisodeState; results: StoredResult[]; evaluations: EvaluationRow[] } | null>;

@@ -174,6 +174,11 @@ export interface PathwayFileView {
     readonly otherwise: { readonly id: string; readonly outcome: OutcomeCode; readonly text: string };
   };
   readonly evidence: readonly { readonly id: string; readonly citation: string; readonly url?: string }[];
+  /** The card's wording (the console's form names missing fields in the same words). */
+  readonly cards?: {
+    readonly missingItems?: Readonly<Record<string, string>>;
+    readonly text?: { readonly missing?: string };
+  };
 }
 
 export interface AssayView {
@@ -198,6 +203,10 @@ export interface PathwayResponse {
   };
   readonly sexSpecificUrls: boolean;
   readonly displayTimeZone: string;
+  /** The service's clock when the page asked (the form's default evaluation time): ISO 8601, UTC. */
+  readonly now: string;
+  /** The assay the site set as the form's default (settings `consoleDefaultAssay`), or null: none. */
+  readonly consoleDefaultAssay: string | null;
   /** Where each rule of the clinical contract is written: `${rulesUrl}#rule-7`. */
   readonly rulesUrl: string;
 }

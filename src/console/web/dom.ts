@@ -82,8 +82,8 @@ export const OUTCOME_STYLE: Readonly<Record<string, { readonly color: string; re
   'consistent-with-mi': { color: '#c0392b', ink: '#ffffff', short: 'Consistent with MI' },
   indeterminate: { color: '#e8a317', ink: '#0b0c0c', short: 'Indeterminate' },
   'needs-input': { color: '#6f777b', ink: '#ffffff', short: 'Needs input' },
-  'awaiting-retest': { color: '#3a7dc9', ink: '#ffffff', short: 'Awaiting retest' },
-  'not-consistent-with-mi': { color: '#1b8a6b', ink: '#ffffff', short: 'Not consistent with MI' },
+  'awaiting-retest': { color: '#2b6cb0', ink: '#ffffff', short: 'Awaiting retest' },
+  'not-consistent-with-mi': { color: '#15705a', ink: '#ffffff', short: 'Not consistent with MI' },
   'low-risk-pathway': { color: '#9bd3b4', ink: '#0b0c0c', short: 'Low-risk pathway' },
 };
 

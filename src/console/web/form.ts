@@ -1,9 +1,16 @@
 /**
  * The case form: ECG, TIMI (or its seven items, summed), sex, assay and any number of troponin results,
  * written as FHIR R4 resources exactly as an EHR or a laboratory would send them.
+ *
+ * Every clinical field starts empty and must be chosen: the ECG finding, the TIMI score, the assay
+ * (unless the site set a default, settings `consoleDefaultAssay`, which is labelled as the site's), each
+ * value's unit and draw time. Times are clock times in the site's `displayTimeZone` (never the
+ * browser's); the evaluation time starts at the service's clock. A missing field is named in the words
+ * the card uses for it (the pathway file's `cards.missingItems`), or else by its label on the page.
  */
 import type { AssayView, PathwayResponse } from './api-types.js';
 import { byId, clear, h } from './dom.js';
+import { instantOf, wallTime } from './time.js';
 
 export const UCUM = 'http://unitsofmeasure.org';
 const SNOMED = 'http://snomed.info/sct';
@@ -25,7 +32,10 @@ const STATUSES = ['final', 'amended', 'corrected', 'preliminary', 'registered', 
 
 export interface FormProblem {
   readonly field: HTMLElement;
+  /** What is wrong, naming the field. */
   readonly message: string;
+  /** True when the field is empty (listed under the card's heading for what is missing). */
+  readonly missing: boolean;
 }
 
 export interface BuiltCase {
@@ -35,40 +45,45 @@ export interface BuiltCase {
 
 let rowCounter = 0;
 
-function isoMinute(ms: number): string {
-  return new Date(ms).toISOString().replace(/:\d{2}\.\d{3}Z$/, ':00Z');
-}
+const TIME_PROBLEMS = {
+  unreadable: 'a date and a clock time',
+  skipped: 'a clock time the clocks skip (they go forward then): give the time as the clocks showed it',
+  repeated: 'a clock time that happens twice (the clocks go back then): the pathway cannot tell which',
+} as const;
 
-/** "2026-03-06 11:20" (UTC) to epoch ms, or null. */
-export function parseAnchor(text: string): number | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::00)?Z?$/.exec(text.trim());
-  if (m === null) return null;
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]));
-  const d = new Date(ms);
-  return d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]) && Number(m[4]) < 24 && Number(m[5]) < 60 ? ms : null;
-}
-
-function parseMinutes(text: string): number | null {
-  const t = text.trim().replace(/^\+/, '').replace('−', '-');
-  return /^-?\d{1,6}$/.test(t) ? Number(t) : null;
+/** A field's name as its label on the page says it. */
+export function fieldLabel(field: HTMLElement): string {
+  const label = field.id === '' ? null : document.querySelector<HTMLLabelElement>(`label[for="${field.id}"]`);
+  return label?.textContent?.trim() ?? field.getAttribute('aria-label') ?? field.id;
 }
 
 export class CaseForm {
   readonly form = byId('case-form', HTMLFormElement);
-  private readonly rows = byId('result-rows', HTMLTableSectionElement);
+  private readonly rows = byId('result-rows', HTMLOListElement);
   private readonly assay = byId('assay', HTMLSelectElement);
   private readonly timi = byId('timi', HTMLSelectElement);
   private readonly timiSum = byId('timi-sum', HTMLParagraphElement);
+  private readonly zone: string;
 
   constructor(private readonly pathway: PathwayResponse) {
-    for (const a of pathway.assays) this.assay.append(h('option', { value: a.id }, `${a.name} (URL ${a.url99.overall} ng/L)`));
-    const anchor = byId('anchor', HTMLInputElement);
-    // The first troponin 190 minutes ago, so that the default evaluation time (+190) is about now.
-    anchor.value = isoMinute(Math.floor((Date.now() - 190 * 60_000) / 300_000) * 300_000).replace('T', ' ').replace(':00Z', '');
-    this.addRow({ minutes: '0' });
-    this.addRow({ minutes: '180' });
+    this.zone = pathway.displayTimeZone;
+    byId('time-zone', HTMLElement).textContent = this.zone;
+    const siteDefault = pathway.assays.find((a) => a.id === pathway.consoleDefaultAssay);
+    this.assay.append(h('option', { value: '', selected: siteDefault === undefined }, 'Choose the assay…'));
+    for (const a of pathway.assays) {
+      const isDefault = a === siteDefault;
+      this.assay.append(h('option', { value: a.id, selected: isDefault }, `${a.name} (URL ${a.url99.overall} ng/L)${isDefault ? " · the site's default" : ''}`));
+    }
+    byId('assay-hint', HTMLSpanElement).textContent =
+      siteDefault === undefined
+        ? 'No default: choose the assay that measured these results.'
+        : `The site's default assay (${siteDefault.name}), from the site settings: change it if these results are from another assay.`;
+    // The evaluation time starts at the service's clock (injected in tests), in the site's zone.
+    byId('eval-at', HTMLInputElement).value = wallTime(Date.parse(pathway.now), this.zone);
+    this.addRow();
+    this.addRow();
     byId('add-result', HTMLButtonElement).addEventListener('click', () => {
-      const row = this.addRow({ minutes: '' });
+      const row = this.addRow();
       row.querySelector('input')?.focus();
     });
     for (const box of this.form.querySelectorAll<HTMLInputElement>('input[name="timiItem"]')) {
@@ -83,18 +98,34 @@ export class CaseForm {
     this.timiSum.textContent = `${sum} of 7 items ticked: the TIMI score is set to ${sum}.`;
   }
 
-  addRow(init: { minutes: string; value?: string; unit?: string; comparator?: string; status?: string }): HTMLTableRowElement {
+  /** The words for an item: the card's (the pathway file's `cards.missingItems`), or else the field's label. */
+  private words(item: string | undefined, field: HTMLElement): string {
+    const fromCard = item === undefined ? undefined : this.pathway.pathway.cards?.missingItems?.[item];
+    return fromCard ?? fieldLabel(field);
+  }
+
+  addRow(): HTMLLIElement {
     rowCounter += 1;
     const n = rowCounter;
-    const index = this.rows.rows.length + 1;
-    const label = (what: string): string => `Result ${index} ${what}`;
-    const value = h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', 'aria-label': label('value'), name: `value-${n}`, class: 'col-value', value: init.value ?? '' });
-    const comparator = h('select', { 'aria-label': label('comparator'), name: `comparator-${n}` }, ...COMPARATORS.map((c) => h('option', { value: c.value, selected: c.value === (init.comparator ?? '') }, c.label)));
-    const unit = h('select', { 'aria-label': label('unit'), name: `unit-${n}` }, ...UNITS.map((u) => h('option', { value: u.code, selected: u.code === (init.unit ?? 'ng/L') }, u.label)));
-    const minutes = h('input', { type: 'text', inputmode: 'numeric', autocomplete: 'off', 'aria-label': label('drawn at, minutes after the first troponin'), name: `minutes-${n}`, value: init.minutes });
-    const status = h('select', { 'aria-label': label('status'), name: `status-${n}` }, ...STATUSES.map((st) => h('option', { value: st, selected: st === (init.status ?? 'final') }, st)));
-    const remove = h('button', { type: 'button', class: 'remove', 'aria-label': `Remove result ${index}`, title: 'Remove this result' }, '✕');
-    const row = h('tr', { 'data-row': n }, h('td', {}, String(index)), h('td', {}, comparator), h('td', {}, value), h('td', {}, unit), h('td', {}, minutes), h('td', {}, status), h('td', {}, remove));
+    const index = this.rows.children.length + 1;
+    const id = (what: string): string => `result-${n}-${what}`;
+    const field = (what: string, text: string, control: HTMLElement, cls = 'field'): HTMLDivElement => h('div', { class: cls }, h('label', { for: id(what) }, `Result ${index} ${text}`), control);
+    const comparator = h('select', { id: id('comparator'), name: `comparator-${n}` }, ...COMPARATORS.map((c) => h('option', { value: c.value }, c.label)));
+    const value = h('input', { id: id('value'), type: 'text', inputmode: 'decimal', autocomplete: 'off', name: `value-${n}`, class: 'col-value' });
+    const unit = h('select', { id: id('unit'), name: `unit-${n}`, class: 'col-unit' }, h('option', { value: '' }, 'Choose…'), ...UNITS.map((u) => h('option', { value: u.code }, u.label)));
+    const drawn = h('input', { id: id('drawn'), type: 'datetime-local', step: 60, autocomplete: 'off', name: `drawn-${n}`, class: 'col-drawn' });
+    const status = h('select', { id: id('status'), name: `status-${n}` }, ...STATUSES.map((st) => h('option', { value: st, selected: st === 'final' }, st)));
+    const remove = h('button', { type: 'button', class: 'remove secondary' }, `Remove result ${index}`);
+    const row = h(
+      'li',
+      { class: 'result-row', 'data-row': n },
+      field('comparator', 'comparator', comparator, 'field narrow'),
+      field('value', 'value', value),
+      field('unit', 'unit', unit),
+      field('drawn', 'drawn at', drawn),
+      field('status', 'status', status),
+      remove,
+    );
     remove.addEventListener('click', () => {
       const next = row.nextElementSibling ?? row.previousElementSibling;
       row.remove();
@@ -106,16 +137,11 @@ export class CaseForm {
   }
 
   private renumber(): void {
-    [...this.rows.rows].forEach((r, i) => {
-      const cell = r.cells[0];
-      if (cell !== undefined) cell.textContent = String(i + 1);
-      for (const el of r.querySelectorAll<HTMLElement>('[aria-label]')) {
-        el.setAttribute('aria-label', (el.getAttribute('aria-label') ?? '').replace(/^Result \d+/, `Result ${i + 1}`).replace(/^Remove result \d+/, `Remove result ${i + 1}`));
-      }
+    [...this.rows.children].forEach((r, i) => {
+      for (const el of r.querySelectorAll('label, button.remove')) el.textContent = (el.textContent ?? '').replace(/Result \d+|result \d+/, (m) => `${m.startsWith('R') ? 'Result' : 'result'} ${i + 1}`);
     });
   }
 
-  /** Fill the form from values (used by tests of the page and by "reset"). */
   clearRows(): void {
     clear(this.rows);
   }
@@ -124,52 +150,63 @@ export class CaseForm {
     return this.pathway.assays.find((a) => a.id === this.assay.value);
   }
 
+  /** A date-and-time field read in the site's zone; a problem when it is empty or not a time. */
+  private time(el: HTMLInputElement, problems: FormProblem[]): number | null {
+    if (el.value.trim() === '') {
+      problems.push({ field: el, message: fieldLabel(el), missing: true });
+      return null;
+    }
+    const r = instantOf(el.value, this.zone);
+    if (r.ok) return r.ms;
+    problems.push({ field: el, message: `${fieldLabel(el)}: ${TIME_PROBLEMS[r.problem]} (${this.zone})`, missing: false });
+    return null;
+  }
+
   /** The resources and evaluation time the form describes, or the problems that stop it. */
   build(): { ok: true; value: BuiltCase } | { ok: false; problems: FormProblem[] } {
     const problems: FormProblem[] = [];
     for (const el of this.form.querySelectorAll('[aria-invalid="true"]')) el.removeAttribute('aria-invalid');
-    const anchorEl = byId('anchor', HTMLInputElement);
-    const anchor = parseAnchor(anchorEl.value);
-    if (anchor === null) problems.push({ field: anchorEl, message: 'First troponin drawn at: write the time as YYYY-MM-DD HH:MM (UTC).' });
-    const evalEl = byId('eval-minutes', HTMLInputElement);
-    const evalMinutes = parseMinutes(evalEl.value);
-    if (evalMinutes === null) problems.push({ field: evalEl, message: 'Evaluate at: a whole number of minutes after the first troponin.' });
+    const missing = (field: HTMLElement, item?: string): void => void problems.push({ field, message: this.words(item, field), missing: true });
+    const evalAt = this.time(byId('eval-at', HTMLInputElement), problems);
     const ecgEl = byId('ecg', HTMLSelectElement);
-    const ecgMinEl = byId('ecg-minutes', HTMLInputElement);
-    const ecgMinutes = parseMinutes(ecgMinEl.value);
-    if (ecgEl.value !== 'none' && ecgMinutes === null) problems.push({ field: ecgMinEl, message: 'ECG taken at: a whole number of minutes (negative before the first troponin).' });
+    if (ecgEl.value === '') missing(ecgEl, 'ecg');
+    const ecgAt = ecgEl.value !== '' && ecgEl.value !== 'none' ? this.time(byId('ecg-at', HTMLInputElement), problems) : null;
+    if (this.timi.value === '') missing(this.timi, 'timi');
     const assay = this.selectedAssay();
-    if (assay === undefined) problems.push({ field: this.assay, message: 'Choose an assay.' });
-    const results: { value: number; comparator: string; unit: string; minutes: number; status: string }[] = [];
-    [...this.rows.rows].forEach((row, i) => {
-      const [valueEl] = row.querySelectorAll<HTMLInputElement>('input.col-value');
+    if (assay === undefined) missing(this.assay, 'assay');
+    const results: { value: number; comparator: string; unit: string; ms: number; status: string }[] = [];
+    [...this.rows.children].forEach((row, i) => {
+      const valueEl = row.querySelector<HTMLInputElement>('input.col-value');
+      const unitEl = row.querySelector<HTMLSelectElement>('select.col-unit');
+      const drawnEl = row.querySelector<HTMLInputElement>('input.col-drawn');
       const selects = row.querySelectorAll<HTMLSelectElement>('select');
-      const minutesEl = row.querySelector<HTMLInputElement>('input[name^="minutes-"]');
-      if (valueEl === undefined || minutesEl === null) return;
+      if (valueEl === null || unitEl === null || drawnEl === null) return;
       const raw = valueEl.value.trim();
-      if (raw === '') return;
+      if (raw === '') {
+        // The first result is the baseline, which the pathway needs: the card's words for it.
+        if (i === 0) missing(valueEl, 'baseline-troponin');
+        return;
+      }
       if (!/^\d+(\.\d+)?$/.test(raw) || raw.replace('.', '').length > 15) {
-        problems.push({ field: valueEl, message: `Result ${i + 1}: the value must be a number such as 14 or 0.0132.` });
+        problems.push({ field: valueEl, message: `${fieldLabel(valueEl)}: a number such as 14 or 0.0132`, missing: false });
         return;
       }
-      const m = parseMinutes(minutesEl.value);
-      if (m === null) {
-        problems.push({ field: minutesEl, message: `Result ${i + 1}: drawn at must be a whole number of minutes.` });
-        return;
-      }
-      results.push({ value: Number(raw), comparator: selects[0]?.value ?? '', unit: selects[1]?.value ?? 'ng/L', minutes: m, status: selects[2]?.value ?? 'final' });
+      if (unitEl.value === '') missing(unitEl);
+      const ms = this.time(drawnEl, problems);
+      if (ms === null || unitEl.value === '') return;
+      results.push({ value: Number(raw), comparator: selects[0]?.value ?? '', unit: unitEl.value, ms, status: selects[2]?.value ?? 'final' });
     });
-    if (problems.length > 0 || anchor === null || evalMinutes === null || assay === undefined) {
+    if (problems.length > 0 || evalAt === null || assay === undefined) {
       for (const p of problems) p.field.setAttribute('aria-invalid', 'true');
       return { ok: false, problems };
     }
-    const at = (minutes: number): string => isoMinute(anchor + minutes * 60_000);
+    const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const codes = this.pathway.codes;
     const resources: Record<string, unknown>[] = [];
     const sex = byId('sex', HTMLSelectElement).value;
     if (sex !== '') resources.push({ resourceType: 'Patient', id: 'console-patient', gender: sex });
     const subject = { reference: 'Patient/console-patient' };
-    if (ecgEl.value !== 'none') {
+    if (ecgEl.value !== 'none' && ecgAt !== null) {
       const coding = ecgEl.value === 'lbbb-age-unknown' ? { system: SNOMED, code: '164909002', display: 'Left bundle branch block' } : { system: codes.productSystem, code: ecgEl.value };
       resources.push({
         resourceType: 'Observation',
@@ -178,7 +215,7 @@ export class CaseForm {
         category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'procedure' }] }],
         code: { coding: [{ ...codes.ecgCode }], text: '12-lead ECG' },
         subject,
-        effectiveDateTime: at(ecgMinutes ?? 0),
+        effectiveDateTime: iso(ecgAt),
         valueCodeableConcept: { coding: [coding] },
       });
     }
@@ -190,7 +227,8 @@ export class CaseForm {
         category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey' }] }],
         code: { coding: [{ ...codes.timiCode }], text: 'TIMI risk score' },
         subject,
-        effectiveDateTime: at(ecgMinutes ?? 0),
+        // Scored with the ECG, or at the evaluation when there is no ECG.
+        effectiveDateTime: iso(ecgAt ?? evalAt),
         valueInteger: Number(this.timi.value),
       });
     }
@@ -204,7 +242,7 @@ export class CaseForm {
         category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
         code: { coding: coding === undefined ? [] : [{ ...coding }], text: assay.name },
         subject,
-        effectiveDateTime: at(r.minutes),
+        effectiveDateTime: iso(r.ms),
         valueQuantity: {
           value: r.value,
           ...(r.comparator === '' ? {} : { comparator: r.comparator }),
@@ -213,7 +251,7 @@ export class CaseForm {
         },
       });
     });
-    return { ok: true, value: { resources, now: at(evalMinutes) } };
+    return { ok: true, value: { resources, now: iso(evalAt) } };
   }
 }
 

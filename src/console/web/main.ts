@@ -8,7 +8,7 @@ import { renderCard } from './card.js';
 import { caseFromLocation, renderLinkBanner } from './caselink.js';
 import { drawChart, silentPlaces } from './chart.js';
 import { byId, clear, h } from './dom.js';
-import { CaseForm, setUpTabs } from './form.js';
+import { CaseForm, setUpTabs, type FormProblem } from './form.js';
 import { exportFixture, renderLibrary } from './library.js';
 import { drawHeatMap, drawRetestPlot, renderLegend } from './mapplot.js';
 import { renderReasoning, ruleHref } from './reasoning.js';
@@ -115,6 +115,35 @@ function show(res: EvaluateResponse): void {
   }
 }
 
+/** The outcome, in view and focused, after Evaluate (on a phone the card is below the form). */
+function showOutcome(): void {
+  const banner = byId('outcome-banner', HTMLDivElement);
+  banner.scrollIntoView({ block: 'start' });
+  banner.focus({ preventScroll: true });
+}
+
+/**
+ * The form's problems, at the top of the form: what is missing first, under the card's own heading
+ * for it and in the card's words, then what cannot be read; each links to its field.
+ */
+function renderFormProblems(box: HTMLDivElement, problems: readonly FormProblem[], missingHeading: string): void {
+  clear(box);
+  const link = (p: FormProblem): HTMLLIElement => {
+    const a = h('a', { href: `#${p.field.id}` }, p.message);
+    a.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      p.field.focus();
+    });
+    return h('li', {}, a);
+  };
+  const missing = problems.filter((p) => p.missing);
+  const unreadable = problems.filter((p) => !p.missing);
+  box.append(h('p', { class: 'error-title' }, 'The case cannot be evaluated yet'));
+  if (missing.length > 0) box.append(h('p', {}, `${missingHeading}:`), h('ul', { class: 'missing-list' }, ...missing.map(link)));
+  if (unreadable.length > 0) box.append(h('p', {}, 'Not readable:'), h('ul', { class: 'unreadable-list' }, ...unreadable.map(link)));
+  box.hidden = false;
+}
+
 async function evaluate(body: EvaluateRequest, context: string): Promise<void> {
   try {
     show(await api.evaluate(body));
@@ -178,7 +207,7 @@ async function start(): Promise<void> {
   const pathway = await api.pathway();
   state.pathway = pathway;
   const p = pathway.pathway;
-  byId('pathway-identity', HTMLParagraphElement).textContent = `${p.title} · pathway ${p.id} ${p.version} · ${pathway.sexSpecificUrls ? 'sex-specific URLs' : 'overall URLs'} · times shown in UTC; cards in ${pathway.displayTimeZone}`;
+  byId('pathway-identity', HTMLParagraphElement).textContent = `${p.title} · pathway ${p.id} ${p.version} · ${pathway.sexSpecificUrls ? 'sex-specific URLs' : 'overall URLs'} · times in ${pathway.displayTimeZone}`;
   byId('footer-identity', HTMLParagraphElement).textContent = `Pathway file sha256 ${pathway.identity.sha256}; assay catalogue sha256 ${pathway.identity.catalogueSha256}; site settings sha256 ${pathway.identity.settingsSha256}.`;
   const mapAssay = byId('map-assay', HTMLSelectElement);
   for (const a of pathway.assays) mapAssay.append(h('option', { value: a.id }, a.name));
@@ -190,17 +219,21 @@ async function start(): Promise<void> {
     ev.preventDefault();
     const built = form.build();
     const status = byId('form-status', HTMLSpanElement);
+    const summary = byId('form-errors', HTMLDivElement);
     if (!built.ok) {
       status.textContent = '';
-      showError(new Error(built.problems.map((x) => x.message).join(' ')), 'The case');
-      built.problems[0]?.field.focus();
+      renderFormProblems(summary, built.problems, state.pathway?.pathway.cards?.text?.missing ?? 'Missing');
+      summary.focus();
       return;
     }
+    clear(summary);
+    summary.hidden = true;
     status.textContent = 'Evaluating…';
     byId('case-banner', HTMLDivElement).hidden = true;
     evaluate({ resources: built.value.resources, now: built.value.now }, 'The case')
       .then(() => {
         status.textContent = state.last === null ? '' : `Evaluated: ${state.last.decision.outcome}.`;
+        if (state.last !== null) showOutcome();
       })
       .catch((e: unknown) => showError(e, 'The case'));
   });
@@ -225,7 +258,11 @@ async function start(): Promise<void> {
       ...(encounter === '' ? {} : { encounter }),
       settings: { sexSpecificUrls: sexUrls },
     };
-    evaluate(body, 'The pasted Bundle').catch((e: unknown) => showError(e, 'The pasted Bundle'));
+    evaluate(body, 'The pasted Bundle')
+      .then(() => {
+        if (state.last !== null) showOutcome();
+      })
+      .catch((e: unknown) => showError(e, 'The pasted Bundle'));
   });
 
   byId('fixture-form', HTMLFormElement).addEventListener('submit', (ev) => {

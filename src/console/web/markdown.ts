@@ -145,7 +145,8 @@ export function renderMarkdown(md: string): DocumentFragment {
         i++;
       }
       table.append(body);
-      frag.append(h('div', { class: 'detail-wrap' }, table));
+      // Focusable, so that a table wider than a phone can be scrolled with the keyboard.
+      frag.append(h('div', { class: 'detail-wrap', tabindex: 0, role: 'region', 'aria-label': 'Table (scrolls sideways on narrow screens)' }, table));
       continue;
     }
     if (/^\s*[-*]\s+/.test(line)) {
