@@ -4,8 +4,8 @@
  * high-steacs.md rules 4 to 10). The reading table (which reading each combination of the cell facts
  * gives) is checked for totality and turned into a lookup table once, at load. Pure: no IO.
  */
-import type { RuleProperties, TopLevelCondition } from 'json-rules-engine';
-import { type PathwayFile, PathwayProblem, type Scalar, factsOf, firedRules } from './pathway.js';
+import { Engine, type RuleProperties, type TopLevelCondition } from 'json-rules-engine';
+import { type PathwayFile, PathwayProblem, type Scalar, factsOf } from './pathway.js';
 import { NS_PER_MINUTE } from './time.js';
 import type { OutcomeCode } from './types.js';
 
@@ -130,10 +130,12 @@ export async function compileSerial(file: PathwayFile, severityRank: ReadonlyMap
   const byId = new Map(sec.readings.map((r) => [r.id, r]));
   const domains: (readonly string[])[] = [SAMPLE_TIMINGS, s.earlyPresenterMinutes === undefined ? ONSET_BANDS.slice(0, 2) : ONSET_BANDS, ...sec.comparisons.map(() => ['below', 'at-or-above'])];
   const table = new Map<string, ReadingEntry>();
+  // One engine, run once per cell in turn (a run resets its almanac): hundreds of cells at load.
+  const engine = new Engine([...rules], { allowUndefinedFacts: false });
   for (const values of combos(domains)) {
     const facts: Record<string, Scalar> = {};
     cellFacts.forEach((f, i) => (facts[f] = values[i] ?? null));
-    const fired = await firedRules(rules, facts);
+    const fired = (await engine.run(facts)).events.map((e) => e.type).sort();
     if (fired.length > 1) throw new PathwayProblem(`the cell ${JSON.stringify(facts)} matches several reading rules (${fired.join(', ')}): every cell must match at most one`, 'serial.readings');
     const r = fired[0] === undefined ? undefined : byId.get(fired[0]);
     table.set(cellKeyOf(values), r === undefined ? { reading: sec.otherwise.reading, id: sec.otherwise.id, text: sec.otherwise.text } : { reading: r.reading, id: r.id, text: r.text });
