@@ -5,6 +5,7 @@
  * everything is escaped; only headings, paragraphs, lists, tables, code, emphasis, links and bare
  * `<a id="...">` anchors are rendered.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { PathwayFile } from '../engine/pathway.js';
@@ -210,12 +211,19 @@ export function fallbackMarkdown(file: PathwayFile): string {
   ].join('\n');
 }
 
-export async function rulesPage(file: PathwayFile, docPath = PATHWAY_DOC): Promise<string> {
+/** The page of one pathway's rules: docs/pathways/<id>.md when there is one, else docs/pathway.md (Chart 2's). */
+export function pathwayDocOf(id: string): { path: string; name: string } {
+  const own = fileURLToPath(new URL(`../../docs/pathways/${id}.md`, import.meta.url));
+  return existsSync(own) ? { path: own, name: `docs/pathways/${id}.md` } : { path: PATHWAY_DOC, name: 'docs/pathway.md' };
+}
+
+export async function rulesPage(file: PathwayFile, docPath?: string): Promise<string> {
   let md: string;
   let source: string;
+  const doc = docPath === undefined ? pathwayDocOf(file.id) : { path: docPath, name: 'docs/pathway.md' };
   try {
-    md = await readFile(docPath, 'utf8');
-    source = 'docs/pathway.md';
+    md = await readFile(doc.path, 'utf8');
+    source = doc.name;
   } catch {
     md = fallbackMarkdown(file);
     source = `the pathway file (${file.id} ${file.version})`;

@@ -7,7 +7,7 @@
 import type { CompiledSerial } from './serial-pathway.js';
 import { type OnsetReading, readOnset } from './onset.js';
 import { type Sample, type SerialResult, readSerial } from './serial-reading.js';
-import { intervalText } from './ranges.js';
+import { hull, intervalText } from './ranges.js';
 import { formatInstant, minutesBetween } from './time.js';
 import type { CutoffTableUse, Instant, LaterResultSummary, MeasuredRange, OnsetFact, OutcomeCode, ResultSummary, Sex, TroponinFact } from './types.js';
 import type { UsableTroponin } from './later-results.js';
@@ -51,6 +51,19 @@ export interface SerialFacts {
   readonly threshold: { readonly url99: string; readonly basis: 'female' | 'male' | 'sex-unknown' } | null;
 }
 
+/** At most this many 0 h samples of one assay at one time are read one by one. */
+export const MAX_ZERO_READINGS = 8;
+
+function groupByAssay(us: readonly UsableTroponin[]): UsableTroponin[][] {
+  const by = new Map<string, UsableTroponin[]>();
+  for (const u of us) {
+    const list = by.get(u.assay.id);
+    if (list === undefined) by.set(u.assay.id, [u]);
+    else list.push(u);
+  }
+  return [...by.values()];
+}
+
 const sampleOf = (u: UsableTroponin): Sample => ({ ref: u.fact.ref, drawTime: u.drawTime, assay: u.assay, value: u.fact.value as MeasuredRange });
 
 function fill(text: string, values: Record<string, string>): string {
@@ -85,11 +98,23 @@ function serialFacts(ctx: SerialContext, a: SerialArgs): SerialFacts {
     return { baselineAssay: 'missing', troponinReading: null, retestDue: null, later: [], onset: onsetOut, cutoffs: [], threshold: null };
   }
   const samples = a.usable.map(sampleOf);
+  const sampleFor = new Map(a.usable.map((u, i) => [u, samples[i] as Sample]));
   const pending = a.pending.map((t) => ({ assayId: t.assayId, drawTime: t.drawTime }));
   // C2 rule 4: two 0 h samples at the same earliest time are both readings; the most serious counts.
+  // Over MAX_ZERO_READINGS of one assay (a hostile episode), they are read at once as the hull of their
+  // values: every cell any of them allows is read, so the outcome is never less serious (C2 rule 16).
+  const zeros: { z: UsableTroponin; zero: Sample }[] = [];
+  for (const group of groupByAssay(a.candidates)) {
+    const first = group[0] as UsableTroponin;
+    const h = group.length > MAX_ZERO_READINGS ? hull(group.map((u) => u.fact.value as MeasuredRange)) : null;
+    if (h === null) for (const z of group) zeros.push({ z, zero: sampleFor.get(z) as Sample });
+    else {
+      zeros.push({ z: first, zero: { ...(sampleFor.get(first) as Sample), value: h } });
+      ctx.step({ rule: '3', text: `${group.length} 0 h samples of ${first.assay.name} at one time, more than ${MAX_ZERO_READINGS}: read at once, every value from ${intervalText(h)} ng/L (C2 rules 4 and 16).` });
+    }
+  }
   let best: { r: SerialResult; z: UsableTroponin; outcome: OutcomeCode } | null = null;
-  for (const z of a.candidates) {
-    const zero = samples[a.usable.indexOf(z)] as Sample;
+  for (const { z, zero } of zeros) {
     const r = readSerial({ serial: s, zero, usable: samples, pending, onset: onset.time, sex: a.sex, now: a.now });
     let outcome: OutcomeCode = r.reading;
     if (r.otherAssay.length > 0) outcome = ctx.moreSerious(outcome, 'indeterminate');
@@ -113,7 +138,6 @@ function serialFacts(ctx: SerialContext, a: SerialArgs): SerialFacts {
   }
   const later: LaterResultSummary[] = [];
   for (const v of r.later) {
-    const u = a.usable.find((x) => x.fact.ref === v.sample.ref);
     const minutes = minutesBetween(z.drawTime, v.sample.drawTime);
     const where = v.timing === 'in-table' ? `in the ${v.window ?? ''} window, table ${v.table}` : `outside the timing windows (escalation only, smallest cut-offs ${v.table})`;
     if (ctx.listEach) {
@@ -121,6 +145,7 @@ function serialFacts(ctx: SerialContext, a: SerialArgs): SerialFacts {
         { rule: rules.readings, node: v.entry.id, text: `${v.sample.ref} at +${minutes} min, ${intervalText(v.sample.value)} ng/L, ${where}; |change| ${v.change === null ? '' : intervalText(v.change)} ng/L: ${v.entry.text} -> ${v.reading}.`, facts: { result: v.sample.ref, minutesAfterZeroHour: minutes, timing: v.timing, table: v.table, absoluteChange: v.change === null ? null : intervalText(v.change) }, result: v.reading },
         { key: 'troponin' },
       );
+      const u = a.usable.find((x) => x.fact.ref === v.sample.ref);
       if (u !== undefined) later.push({ ref: v.sample.ref, assay: u.assay.id, drawTime: formatInstant(u.drawTime), reported: u.fact.value.kind === 'range' ? u.fact.value.reported : '', valueNgL: intervalText(v.sample.value), url: (r.threshold?.url99 ?? u.assay.urlOverall).toFixed(), minutesAfterBaseline: minutes, role: v.timing === 'in-table' ? 'retest' : 'early', changePercent: null, outcome: null, classificationRule: v.entry.id });
     }
   }
