@@ -118,5 +118,27 @@ for (const folder of pathwayFolders()) {
       expect(consoleAnswer.decision.pathway.id).toBe(folder);
       expect(consoleAnswer.cards.map(comparable)).toEqual(cards.map(comparable));
     });
+
+    // Hazard H-65: the card's link to the console carries no chest-pain onset (the case link keeps the
+    // pathway's observations but not the onset's time). The console then reads the onset as unknown,
+    // which can only make its outcome more serious than the card's, and it shows the card's outcome.
+    it('a card\'s link to the console: the console\'s outcome is never less serious than the card\'s', async () => {
+      const severity = (await (await fetch(`${app.url}/console/api/pathway`)).json() as PathwayResponse).pathway.severity;
+      for (const f of fixtures.filter((x) => x.expected.onset !== undefined && x.expected.onset.basis !== 'unknown')) {
+        now = Date.parse(f.expected.now);
+        const resources = resourcesOf(f);
+        const patientId = patientIdOf(resources);
+        const patient = resources.find((r) => r['resourceType'] === 'Patient') ?? null;
+        const cds = await call(app, ehr, 'POST', SERVICE_PATH, { ...hookBody(patientId), prefetch: { observations: searchset(resources.filter((r) => r['resourceType'] === 'Observation')), ...('patient' in prefetch ? { patient } : {}) } });
+        const card = (cds.json as { cards: CardView[] }).cards[0] as CardView;
+        const url = card.links?.[0]?.url ?? '';
+        const param = url.slice(url.indexOf('#case=') + '#case='.length);
+        const res = await fetch(`${app.url}/console/api/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ case: param }) });
+        expect(res.status, f.name).toBe(200);
+        const answer = (await res.json()) as EvaluateResponse;
+        expect(answer.caseLink?.cardOutcome, f.name).toBe(f.expected.outcome);
+        expect(severity.indexOf(answer.decision.outcome), `${f.name}: console ${answer.decision.outcome}, card ${f.expected.outcome}`).toBeLessThanOrEqual(severity.indexOf(f.expected.outcome as (typeof severity)[number]));
+      }
+    });
   });
 }
