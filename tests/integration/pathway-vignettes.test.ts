@@ -80,6 +80,14 @@ for (const folder of pathwayFolders()) {
       expect(String(discovery['usageRequirements'])).not.toContain('TIMI');
     });
 
+    it('the console\'s scenario library is this pathway\'s vignettes, every one passing', async () => {
+      const res = await fetch(`${app.url}/console/api/fixtures`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { fixtures: { name: string; pass: boolean; differences: string[] }[]; failed: number };
+      expect(body.fixtures.map((f) => f.name)).toEqual(names);
+      expect(body.fixtures.filter((f) => !f.pass)).toEqual([]);
+    });
+
     it('its vignette list is the folder', () => {
       expect(names).toEqual([...(loadVignetteList(folder)?.vignettes ?? []).map((v) => v.id)].sort());
     });
