@@ -183,7 +183,7 @@ export const ERRORS = {
     status: 500,
     issueCode: 'security',
     title: 'The key that signs case links cannot be used',
-    fix: 'The file case-link.key in dataDir must hold 64 hexadecimal characters and be readable by the service only (chmod 600); delete it to have a new key made at the next start (links already issued then show as unverified), or set caseLinkKey in the settings.',
+    fix: 'The file case-link.key in dataDir must hold 64 hexadecimal characters and be readable by the service only (chmod 600); delete it to have a new key made at the next start (links already issued then show as unverified), or set caseLinkKey in the settings. When it cannot be created (the data directory named in the message is on a read-only file system, EROFS, or not writable by the service\'s user, EACCES): make that directory writable, set dataDir to a writable directory, or set caseLinkKey in the settings.',
   },
   TNP_ERR_REQUEST_INVALID: {
     status: 400,
@@ -351,7 +351,7 @@ export const ERRORS = {
     status: 500,
     issueCode: 'exception',
     title: 'The local development client key is missing or unusable',
-    fix: 'Start the service with `npx hs-troponin-cds dev`: it makes the key (dev-client-key.json in the data directory, dataDir) and trusts it from this machine only. Run `call` from the same directory, with the same HS_TROPONIN_CDS_SETTINGS. A damaged key file: delete it and start `dev` again.',
+    fix: 'Start the service with `npx hs-troponin-cds dev`: it makes the key (dev-client-key.json in the data directory, dataDir) and trusts it from this machine only. Run `call` from the same directory, with the same HS_TROPONIN_CDS_SETTINGS. A damaged key file: delete it and start `dev` again. A key that cannot be written (the data directory named in the message is on a read-only file system, EROFS, or not writable by the service\'s user, EACCES): make that directory writable or set dataDir to a writable directory.',
   },
   TNP_ERR_EVALUATION_TIME_REFUSED: {
     status: 400,

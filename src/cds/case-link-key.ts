@@ -34,6 +34,14 @@ function isCode(e: unknown, code: string): boolean {
   return e instanceof Error && (e as NodeJS.ErrnoException).code === code;
 }
 
+/** Why a directory could not be written, for people: the read-only and permission cases said plainly. */
+function whyNotWritable(e: unknown): string {
+  if (isCode(e, 'EROFS')) return 'it is on a read-only file system (EROFS)';
+  if (isCode(e, 'EACCES') || isCode(e, 'EPERM')) return `the service's user may not write there (${(e as NodeJS.ErrnoException).code ?? ''})`;
+  if (isCode(e, 'ENOSPC')) return 'the disk is full (ENOSPC)';
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** The signing key: from the settings, or the data directory's key file (made when absent). */
 export function loadCaseLinkKey(settings: { readonly caseLinkKey: string | null; readonly dataDir: string }): Buffer {
   if (settings.caseLinkKey !== null) return Buffer.from(settings.caseLinkKey, 'utf8');
@@ -55,7 +63,7 @@ export function loadCaseLinkKey(settings: { readonly caseLinkKey: string | null;
       if (!isCode(e, 'EEXIST')) throw e;
     }
   } catch (e) {
-    throw unusable(path, `cannot be created: ${(e as Error).message}`);
+    throw unusable(path, `cannot be created in the data directory ${dir}: ${whyNotWritable(e)}. Make ${dir} writable by the service's user, set dataDir in the settings to a writable directory, or set caseLinkKey in the settings (the same on every process of the site)`);
   } finally {
     try {
       unlinkSync(tmp);

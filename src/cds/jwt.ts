@@ -108,8 +108,8 @@ interface Trusted {
  * `iss` configured; for a client with a `jwksUrl`, a `jku` header, when present, exactly that URL (a
  * token-supplied `jku` is never fetched; for a client with inline keys nothing is fetched and a `jku` is
  * ignored); `kid` in the client's JWKS (a remote JWKS is fetched again on an unknown `kid`, rate limited);
- * `alg` accepted by that key (its own `alg`, else `jwtAlgorithms`); the signature; `aud` (string or array)
- * containing exactly `publicBaseUrl + endpointPath`; `exp`, `iat` and `jti` present; `exp` not past and
+ * `alg` accepted by that key (its own `alg`, else `jwtAlgorithms`); the signature; `aud` exactly
+ * `publicBaseUrl + endpointPath` (a string, or an array naming that URL and no other audience); `exp`, `iat` and `jti` present; `exp` not past and
  * `iat` not in the future (both with `jwtClockToleranceSeconds`, and at least 1 s of slack for `iat`);
  * `exp - iat` at most `jwtMaxLifetimeSeconds`; `jti`, `tenant` and `sub` storable text; `tenant` equal to
  * the client's when its entry names one; the local development client only from this machine (`opts.peer`); and last the `jti` not seen before (remembered until `exp` plus
@@ -176,6 +176,10 @@ export function createJwtVerifier(settings: JwtVerifierSettings, deps: JwtVerifi
       }
 
       // jose has checked that iat and exp are finite numbers, exp not past, aud and iss.
+      // CDS Hooks 2.0: aud (a string or an array, RFC 7519) MUST be the exact URL called. jose accepts an
+      // array that merely contains it; an array naming any other audience is refused here: such a token
+      // was made for another service too, which could replay it to this one.
+      if (Array.isArray(payload.aud) && payload.aud.some((a) => a !== audience)) return refuse(`JWT aud names other audiences besides ${quote(audience)} (iss ${quote(iss)})`);
       const { iat, exp } = payload as JWTPayload & { iat: number; exp: number };
       const { jti, tenant } = checkStoredClaims(payload, iss);
       if (iat > nowMs / 1000 + iatSlack) return refuse(`JWT iat is ${Math.round(iat - nowMs / 1000)} s in the future (iss ${quote(iss)})`);

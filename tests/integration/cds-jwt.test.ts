@@ -52,6 +52,10 @@ const CASES: readonly Case[] = [
   ['unknown iss', (aud) => stranger.sign({ aud })],
   ['unknown kid', (aud) => ehr.sign({ aud, header: { kid: 'no-such-kid' } })],
   ['wrong aud', () => ehr.sign({ aud: `${PUBLIC_BASE_URL}/cds-services/another-service` })],
+  // CDS Hooks 2.0: aud (string or array) MUST be the exact URL called; an array naming another audience
+  // too is a token another service could replay here.
+  ['aud an array naming the URL called and another audience', (aud) => ehr.sign({ aud: [aud, 'https://elsewhere.example'] })],
+  ['aud an array naming another endpoint of this service too', (aud) => ehr.sign({ aud: [aud, `${PUBLIC_BASE_URL}/cds-services/another-service`] })],
   ['aud from the Host header, not publicBaseUrl', () => ehr.sign({ aud: `${app.url}${SERVICE_PATH}` })],
   ['expired', (aud) => ehr.sign({ aud, iat: nowS() - 600, exp: nowS() - 300 })],
   ['issued in the future', (aud) => ehr.sign({ aud, iat: nowS() + 600, exp: nowS() + 900 })],
@@ -103,9 +107,9 @@ describe('JWT refusal matrix: 401 with no detail on every CDS endpoint', () => {
     expect(second.text).toBe(unauthorizedBody);
   });
 
-  it('a good token on each endpoint is accepted, with aud as an array too, and an RS384 client', async () => {
+  it('a good token on each endpoint is accepted, with aud as an array of exactly the URL called too, and an RS384 client', async () => {
     expect((await call(app, ehr, 'GET', DISCOVERY_PATH)).status).toBe(200);
-    const token = await ehr.sign({ aud: [`${PUBLIC_BASE_URL}${SERVICE_PATH}`, 'https://elsewhere.example'] });
+    const token = await ehr.sign({ aud: [`${PUBLIC_BASE_URL}${SERVICE_PATH}`] });
     expect((await call(app, null, 'POST', SERVICE_PATH, hookBody('p1', { prefetch: { observations: null } }), { token })).status).toBe(200);
     const rs = await createCdsClient({ iss: 'https://rs-ehr.example', alg: 'RS384' });
     const other = await startApp({ clients: [rs] });

@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- wire JSON in tests, asserted by shape */
 /**
- * Two real service processes (`node dist/server.js`) on one PostgreSQL, results for one patient posted to
+ * Two real service processes (`node dist/server.js`) on one store (PostgreSQL, and one SQLite file on
+ * one machine), results for one patient posted to
  * both at once (distinct results, the same result twice, the rule-in retest to both): one episode, every
  * result stored once with one version, no lost update (the last evaluation saw every result), one alert
  * for the rule-in (one outbox row, one delivery id), and a valid audit chain.
@@ -8,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresHarness } from '../support/audit-harness.js';
@@ -18,9 +20,28 @@ import { ecg, http, LAB_TOKEN, timi, troponin, webhookReceiver, WORKLIST_TOKEN, 
 const runPg = requireService('PostgreSQL at 127.0.0.1:5432', await pgAvailable());
 const ADMIN = 'admin-token-0123456789abcdef';
 
-describe.runIf(runPg)('two service processes on one PostgreSQL', () => {
+function suite(kind: 'sqlite' | 'postgres'): void {
+describe(`two service processes on one ${kind === 'postgres' ? 'PostgreSQL' : 'SQLite file'}`, () => {
   const harness = postgresHarness();
   const dir = mkdtempSync(join(tmpdir(), 'tnp-lab-2p-'));
+  const sqlitePath = join(dir, 'shared.sqlite');
+  const alertRows = async (episodeId: string): Promise<number> => {
+    if (kind === 'sqlite') {
+      const db = new Database(sqlitePath, { readonly: true });
+      try {
+        return (db.prepare(`SELECT count(*) AS n FROM lab_alerts WHERE episode_id = ? AND event = 'outcome-changed'`).get(episodeId) as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    }
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      return (await c.query(`SELECT count(*)::int AS n FROM "${schema}".lab_alerts WHERE episode_id = $1 AND event = 'outcome-changed'`, [episodeId])).rows[0].n as number;
+    } finally {
+      await c.end();
+    }
+  };
   const kit = serverProcess(dir);
   let a: Server;
   let b: Server;
@@ -28,11 +49,13 @@ describe.runIf(runPg)('two service processes on one PostgreSQL', () => {
   let schema: string;
   beforeAll(async () => {
     receiver = await webhookReceiver();
-    const s = harness.fresh();
-    if (s.kind !== 'postgres' || s.schema === undefined) throw new Error('postgres harness');
-    schema = s.schema;
+    if (kind === 'postgres') {
+      const s = harness.fresh();
+      if (s.kind !== 'postgres' || s.schema === undefined) throw new Error('postgres harness');
+      schema = s.schema;
+    }
     const file = kit.settingsFile({
-      storage: { kind: 'postgres', url: `${PG_URL}?schema=${schema}` },
+      storage: kind === 'postgres' ? { kind: 'postgres', url: `${PG_URL}?schema=${schema}` } : { kind: 'sqlite', path: sqlitePath },
       adminTokens: [ADMIN],
       labClients: [{ name: 'main-lab', token: LAB_TOKEN }],
       worklistTokens: [WORKLIST_TOKEN],
@@ -89,16 +112,14 @@ describe.runIf(runPg)('two service processes on one PostgreSQL', () => {
     expect(seen[seen.length - 1]!.size).toBe(15);
     expect((await http(b.url, 'GET', '/audit/verify', ADMIN)).json.ok).toBe(true);
 
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    try {
-      const rows = await c.query(`SELECT count(*)::int AS n FROM "${schema}".lab_alerts WHERE episode_id = $1 AND event = 'outcome-changed'`, [list[0].id]);
-      expect(rows.rows[0].n).toBe(1);
-    } finally {
-      await c.end();
-    }
+    expect(await alertRows(list[0].id)).toBe(1);
     // Delivered by whichever process claims it first (each runs its alert worker every 2 s): one delivery id.
     for (let i = 0; i < 300 && receiver.received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(new Set(receiver.received.map((r) => r.headers['x-hs-troponin-delivery'])).size).toBe(1);
   });
 });
+}
+
+suite('sqlite');
+if (runPg) suite('postgres');
+else describe.skip('two service processes on one PostgreSQL', () => undefined);

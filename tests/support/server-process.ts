@@ -83,7 +83,7 @@ export function serverProcess(dir: string): ServerProcessKit {
   const start = async (file: string | null, cwd = dir, opts: RunOptions = {}): Promise<Server> => {
     const r = run(file, cwd, opts);
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no start line in 20 s:\n${r.output()}`)), 20_000);
+      const timer = setTimeout(() => reject(new Error(`no start line in 50 s:\n${r.output()}`)), 50_000);
       const poll = setInterval(() => {
         const m = /^hs-troponin-cds ready on (http:\/\/127\.0\.0\.1:\d+)/m.exec(r.output());
         if (m?.[1] !== undefined) {
