@@ -92,6 +92,12 @@ const codingSchema = {
 
 /** A positive exact decimal written as a string ("26.2"): clinical limits are never binary floats. */
 const decimalString = { type: 'string', pattern: '^(0\\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\\.[0-9]+)?)$' } as const;
+const escTable = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['veryLow', 'low', 'noDelta', 'high', 'delta', 'source'],
+  properties: { veryLow: decimalString, low: decimalString, noDelta: decimalString, high: decimalString, delta: decimalString, source: { type: 'string', minLength: 1 } },
+} as const;
 
 /** A list of a site's codings (system + code) each mapped to one value (an assay, an ECG meaning). */
 function codeMappings(key: string, value: Record<string, unknown>) {
@@ -175,6 +181,15 @@ export const settingsSchema = {
           },
           lod: decimalString,
           sources: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          // The cut-off tables of the sample-window pathways, in the catalogue's form (pathways/assays.schema.json).
+          esc0h1h: escTable,
+          esc0h2h: escTable,
+          highSteacs: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['ruleOut', 'noDelta', 'url99Female', 'url99Male', 'sources'],
+            properties: { ruleOut: decimalString, noDelta: decimalString, url99Female: decimalString, url99Male: decimalString, sources: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } } },
+          },
         },
       },
     },

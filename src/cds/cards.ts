@@ -188,6 +188,10 @@ export function cardsFor(decision: Decision, ctx: CardContext): CdsCard[] {
     ...(ctx.auditId === null ? {} : { auditId: ctx.auditId }),
     ...(decision.retestDue === undefined ? {} : { retestDue: decision.retestDue }),
     assays: decision.assays.map((a) => ({ result: a.result, assay: a.assay, assayName: a.assayName, source: a.source })),
+    // Pathways that read the onset, catalogue cut-off tables or sex-specific thresholds (esc-0h1h-0h2h.md and high-steacs.md, section 7).
+    ...(decision.onset === undefined ? {} : { onset: decision.onset }),
+    ...(decision.cutoffs === undefined ? {} : { cutoffs: decision.cutoffs }),
+    ...(decision.threshold === undefined ? {} : { threshold: decision.threshold }),
   };
   const uuid = ctx.cardUuid ?? ctx.newId();
   const suggestion = retestSuggestion(decision, ctx, text, values);

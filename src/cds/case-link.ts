@@ -82,7 +82,7 @@ export interface ConsoleCase {
   readonly now: number;
   /** Whether the request named an encounter. */
   readonly encounter: boolean;
-  /** Patient sex, only when the site uses sex-specific URLs and a Patient was given. */
+  /** Patient sex, only when it bears on the decision (sex-specific URLs, or a pathway that reads sex) and a Patient was given. */
   readonly sex?: Sex;
   /** The outcome of the card the link was made from (v2). */
   readonly outcome?: OutcomeCode;
@@ -296,7 +296,7 @@ export function caseFromResources(resources: readonly unknown[], decision: Decis
   });
 
   let sex: Sex | undefined;
-  if (runtime.sexSpecificUrls) {
+  if (runtime.needsPatient) {
     const patient = resources.find((r): r is Json => isObject(r) && r['resourceType'] === 'Patient');
     if (patient !== undefined) {
       const g = patient['gender'];

@@ -67,9 +67,9 @@ function isObject(x: unknown): x is Json {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** Every coding the pathway reads an Observation by (troponin assays, ECG, TIMI), sorted. */
+/** Every coding the pathway reads an Observation by (troponin assays, ECG, TIMI, chest-pain onset), sorted. */
 export function pathwayObservationCodes(runtime: PathwayRuntime): { system: string; code: string }[] {
-  const keys = new Set<string>([...runtime.codeMaps.assayByCoding.keys(), ...runtime.codeMaps.ecgCodes, ...runtime.codeMaps.timiCodes]);
+  const keys = new Set<string>([...runtime.codeMaps.assayByCoding.keys(), ...runtime.codeMaps.ecgCodes, ...runtime.codeMaps.timiCodes, ...runtime.codeMaps.onsetCodes]);
   return [...keys].sort().map((k) => {
     const bar = k.lastIndexOf('|');
     return { system: k.slice(0, bar), code: k.slice(bar + 1) };

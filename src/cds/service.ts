@@ -104,7 +104,10 @@ function plain(value: unknown): unknown {
 /** The CDS Hooks routes. Registered inside buildApp, which installs the error handler and the parsers. */
 export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions): Promise<void> {
   const { settings, runtime, store, verifier, metrics, newId, engineVersion, timers, labResults } = opts;
-  const needPatient = runtime.sexSpecificUrls;
+  // The Patient bears on the decision when the site uses sex-specific URLs or the pathway reads sex itself.
+  const needPatient = runtime.needsPatient;
+  const inputs = runtime.pathway.file.inputs;
+  const needs = ['the ECG (LOINC 8601-7)', ...(inputs.timi === undefined ? [] : ['the TIMI score']), ...(inputs.onset === undefined ? [] : ['the chest-pain onset'])];
 
   /** CDS Hooks 2.0 "Trusting CDS Clients": `aud` is the exact URL of the endpoint, from publicBaseUrl. */
   const requireJwt =
@@ -240,11 +243,12 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
       {
         hook: HOOK,
         id: SERVICE_ID,
-        title: 'Chest pain: high-sensitivity troponin pathway (Chart 2)',
+        // The pathway the site runs (settings `pathway`), by the name its file's title begins with.
+        title: `Chest pain: high-sensitivity troponin pathway (${runtime.pathway.file.title.split(':')[0] ?? runtime.pathway.id})`,
         description: `${runtime.pathway.file.title}. ${runtime.pathway.file.description} Answers one card: the pathway outcome, the retest time, and why.`,
         prefetch: prefetchTemplates(runtime, needPatient || labResults !== undefined),
         usageRequirements:
-          'For adults in the emergency department with cardiac-sounding chest pain. Needs the ECG (LOINC 8601-7), the TIMI score and the high-sensitivity troponin results of the episode, by prefetch or through fhirServer with fhirAuthorization (read Observation' +
+          `For adults in the emergency department with cardiac-sounding chest pain. Needs ${needs.join(', ')} and the high-sensitivity troponin results of the episode, by prefetch or through fhirServer with fhirAuthorization (read Observation` +
           (needPatient ? ' and Patient' : '') +
           ').',
       },

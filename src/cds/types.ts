@@ -70,6 +70,12 @@ export interface HsTroponinCardExtension {
     readonly assayName: string;
     readonly source: 'site-mapping' | 'catalogue-default';
   }[];
+  /** The chest-pain onset the pathway used (pathways that read it). */
+  readonly onset?: { readonly time: string | null; readonly basis: 'recorded' | 'period-end' | 'unknown' };
+  /** Each catalogue cut-off table used, with its values (ng/L) and its source. */
+  readonly cutoffs?: readonly { readonly table: string; readonly assay: string; readonly values: Readonly<Record<string, string>>; readonly source: string }[];
+  /** The sex-specific threshold used (high-steacs). */
+  readonly threshold?: { readonly url99: string; readonly basis: 'female' | 'male' | 'sex-unknown' };
 }
 
 /** @see {@link https://cds-hooks.hl7.org/2.0/#card-attributes | Card attributes} */

@@ -24,7 +24,7 @@ export interface FixtureExpectation {
   readonly rules: readonly string[];
   readonly now: string;
   readonly encounter?: string;
-  readonly settings?: { readonly sexSpecificUrls?: boolean };
+  readonly settings?: { readonly sexSpecificUrls?: boolean; readonly assays?: readonly unknown[] };
   readonly outcome: OutcomeCode;
   readonly missing: readonly string[];
   readonly retestDue?: string;
@@ -35,10 +35,15 @@ export const FIXTURE_BASIS = 'the pathway the service runs, the shipped assay ca
 export class FixtureLibrary {
   private readonly runtimes = new Map<string, PathwayRuntime>();
 
+  /** The fixtures of the pathway the service runs: fhir-fixtures/ for Chart 2, fhir-fixtures/<id>/ for the others. */
+  readonly dir: string;
+
   constructor(
     private readonly runtime: PathwayRuntime,
-    readonly dir: string = FIXTURES_DIR,
-  ) {}
+    dir?: string,
+  ) {
+    this.dir = dir ?? (runtime.pathway.id === 'chart2' ? FIXTURES_DIR : join(FIXTURES_DIR, runtime.pathway.id));
+  }
 
   /** The fixture names (files with a matching .expected.json), sorted. */
   async names(): Promise<string[]> {
@@ -58,10 +63,12 @@ export class FixtureLibrary {
 
   private runtimeFor(settings: FixtureExpectation['settings']): PathwayRuntime {
     const sex = settings?.sexSpecificUrls ?? false;
-    const key = JSON.stringify({ sex });
+    // A fixture's own site assays (an assay without cut-offs, fhir-fixtures/README.md) are its settings too.
+    const object = { sexSpecificUrls: sex, ...(settings?.assays === undefined ? {} : { assays: settings.assays }) };
+    const key = JSON.stringify(object);
     let rt = this.runtimes.get(key);
     if (rt === undefined) {
-      rt = runtimeFrom(this.runtime.pathway, loadCatalogue(), loadSettings({ object: { sexSpecificUrls: sex } }));
+      rt = runtimeFrom(this.runtime.pathway, loadCatalogue(), loadSettings({ object }));
       this.runtimes.set(key, rt);
     }
     return rt;

@@ -103,7 +103,11 @@ function contextFor(rt: PathwayRuntime, body: MapBody): MapContext {
   const bar = coding.lastIndexOf('|');
   const ecgCode = file.inputs.ecg.codes[0];
   const ecgValue = file.inputs.ecg.values.find((v) => v.meaning === 'no-stemi-or-new-lbbb');
-  const timiCode = file.inputs.timi.codes[0];
+  const timiCode = file.inputs.timi?.codes[0];
+  const intervalMinutes = file.settings.retestIntervalMinutes;
+  if (file.classification === undefined || intervalMinutes === undefined) {
+    throw new TnpError('TNP_ERR_CONSOLE_REQUEST_INVALID', `invalid map request: the map is drawn for a pathway with a baseline/retest classification; ${file.id} reads samples in timing windows`);
+  }
   if (ecgCode === undefined || ecgValue === undefined || timiCode === undefined) {
     throw new TnpError('TNP_ERR_CONSOLE_REQUEST_INVALID', 'invalid map request: the pathway file names no ECG or TIMI code to write a case with');
   }
@@ -111,7 +115,7 @@ function contextFor(rt: PathwayRuntime, body: MapBody): MapContext {
     assayCoding: { system: coding.slice(0, bar), code: coding.slice(bar + 1) },
     timi: body.timi,
     sex: body.sex,
-    intervalMinutes: file.settings.retestIntervalMinutes,
+    intervalMinutes,
     ecg: ecgCode,
     ecgValue: { system: ecgValue.system, code: ecgValue.code },
     timiCode,

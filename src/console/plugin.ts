@@ -176,13 +176,13 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
         };
       });
       const ecgCode = file.inputs.ecg.codes[0];
-      const timiCode = file.inputs.timi.codes[0];
-      if (ecgCode === undefined || timiCode === undefined) throw new TnpError('TNP_ERR_PATHWAY_INVALID', 'the pathway file names no ECG or TIMI code');
+      const timiCode = file.inputs.timi?.codes[0];
+      if (ecgCode === undefined) throw new TnpError('TNP_ERR_PATHWAY_INVALID', 'the pathway file names no ECG code');
       const body: PathwayResponse = {
         pathway: file,
         identity: runtime.identity,
         assays: catalogue,
-        codes: { productSystem: file.inputs.productSystem, ecgCode, timiCode },
+        codes: { productSystem: file.inputs.productSystem, ecgCode, ...(timiCode === undefined ? {} : { timiCode }) },
         sexSpecificUrls: runtime.sexSpecificUrls,
         displayTimeZone: settings.displayTimeZone,
         now: now().toISOString(),

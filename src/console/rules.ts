@@ -135,9 +135,17 @@ export function fallbackMarkdown(file: PathwayFile): string {
     if (x.silent === undefined) continue;
     for (const m of x.silent.matchAll(/rules? ([\d, and]+)/g)) for (const r of (m[1] ?? '').match(/\d+/g) ?? []) add(r, `Where the chart is silent: ${x.silent}`);
   }
-  add(file.classification.rule, file.classification.description);
-  for (const c of file.classification.rules) add(file.classification.rule, `\`${c.id}\`: ${c.text} → \`${c.outcome}\`.`);
-  add(file.assembly.rule, "Assembly: the most serious of the chart's walk and the troponin results on their own.");
+  if (file.classification !== undefined) {
+    const cls = file.classification;
+    add(cls.rule, cls.description);
+    for (const c of cls.rules) add(cls.rule, `\`${c.id}\`: ${c.text} → \`${c.outcome}\`.`);
+  }
+  if (file.serial !== undefined) {
+    const ser = file.serial;
+    add(ser.rules.readings, ser.description);
+    for (const r of ser.readings) add(ser.rules.readings, `\`${r.id}\`: ${r.text} → \`${r.reading}\`.`);
+  }
+  add(file.assembly.rule, 'Assembly: the most serious of the chart\'s walk and the troponin results on their own.');
   const rules = [...byRule.keys()].sort((a, b) => Number(a) - Number(b));
   return [`# ${file.title}`, '', 'This pathway has no written specification in the repository: these are the rules its pathway file names.', '', ...rules.flatMap((r) => [`## Rule ${r}`, '', ...(byRule.get(r) ?? []).map((t) => `- ${t}`), ''])].join('\n');
 }

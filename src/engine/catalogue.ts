@@ -4,6 +4,7 @@
 import { Big } from 'big.js';
 import type { EcgMeaning, PathwayIdentity, Sex } from './types.js';
 import type { CompiledPathway } from './pathway.js';
+import { type CutoffTable, tablesOf } from './cutoffs.js';
 
 export interface AssayDefinition {
   readonly id: string;
@@ -14,6 +15,19 @@ export interface AssayDefinition {
   readonly lod: string;
   readonly sources: readonly string[];
   readonly notes?: string;
+  /** Cut-off tables of the sample-window pathways (esc-0h1h-0h2h.md and high-steacs.md, section 5). */
+  readonly esc0h1h?: EscTableDefinition;
+  readonly esc0h2h?: EscTableDefinition;
+  readonly highSteacs?: { readonly ruleOut: string; readonly noDelta: string; readonly url99Female: string; readonly url99Male: string; readonly sources: readonly string[] };
+}
+
+export interface EscTableDefinition {
+  readonly veryLow: string;
+  readonly low: string;
+  readonly noDelta: string;
+  readonly high: string;
+  readonly delta: string;
+  readonly source: string;
 }
 
 export interface CatalogueFile {
@@ -30,6 +44,8 @@ export interface Assay {
   readonly urlFemale: Big | null;
   readonly urlMale: Big | null;
   readonly lod: Big;
+  /** The catalogue's cut-off tables for this assay, by name (cutoffs.ts). */
+  readonly tables: ReadonlyMap<string, CutoffTable>;
 }
 
 /** What the site settings say that bears on decisions (a subset of src/settings.ts, kept free of it). */
@@ -51,6 +67,8 @@ export interface CodeMaps {
   readonly timiCodes: ReadonlySet<string>;
   readonly timiMin: number;
   readonly timiMax: number;
+  /** Codings of the chest-pain onset observation (empty when the pathway reads none). */
+  readonly onsetCodes: ReadonlySet<string>;
 }
 
 /** Everything an evaluation needs besides the facts and `now`: built once, shared, immutable. */
@@ -60,6 +78,8 @@ export interface PathwayRuntime {
   readonly codeMaps: CodeMaps;
   readonly sexSpecificUrls: boolean;
   readonly identity: PathwayIdentity;
+  /** True when the Patient bears on the decision: sex-specific URLs are on, or the pathway reads sex itself. */
+  readonly needsPatient: boolean;
   /** True when the site has mapped none of its laboratory's codes: every result runs on catalogue defaults. */
   readonly usingDefaultCodes: boolean;
 }
@@ -85,6 +105,7 @@ function toAssay(d: AssayDefinition): Assay {
     urlFemale: d.url99.female === undefined ? null : new Big(d.url99.female),
     urlMale: d.url99.male === undefined ? null : new Big(d.url99.male),
     lod: new Big(d.lod),
+    tables: tablesOf(d as unknown as Record<string, unknown>),
   };
 }
 
@@ -124,7 +145,7 @@ export function buildRuntime(
   const ecgValues = new Map<string, EcgMeaning>();
   for (const v of inputs.ecg.values) ecgValues.set(codingKey(v.system, v.code), v.meaning);
   for (const v of options.ecgCodeMappings) ecgValues.set(codingKey(v.system, v.code), v.meaning);
-  const timiCodes = new Set(inputs.timi.codes.map((c) => codingKey(c.system, c.code)));
+  const timiCodes = new Set((inputs.timi?.codes ?? []).map((c) => codingKey(c.system, c.code)));
   for (const c of options.timiCodes) timiCodes.add(codingKey(c.system, c.code));
 
   return {
@@ -136,10 +157,12 @@ export function buildRuntime(
       ecgValues,
       productSystem: inputs.productSystem,
       timiCodes,
-      timiMin: inputs.timi.min,
-      timiMax: inputs.timi.max,
+      timiMin: inputs.timi?.min ?? 0,
+      timiMax: inputs.timi?.max ?? 0,
+      onsetCodes: new Set((inputs.onset?.codes ?? []).map((c) => codingKey(c.system, c.code))),
     },
     sexSpecificUrls: options.sexSpecificUrls,
+    needsPatient: options.sexSpecificUrls || inputs.patient !== undefined,
     identity: {
       id: pathway.id,
       version: pathway.version,

@@ -8,7 +8,7 @@ import type { CompiledPathway } from './pathway.js';
 import type { Reading } from './readings.js';
 import { formatInstant } from './time.js';
 import { Log, type LogView } from './trace.js';
-import type { EcgFact, Instant, ObservationFact, TimiFact, TroponinFact } from './types.js';
+import type { EcgFact, Instant, ObservationFact, OnsetFact, TimiFact, TroponinFact } from './types.js';
 
 export interface Episode {
   /** The observations of the reading that are neither void nor of another encounter, in canonical order. */
@@ -16,6 +16,8 @@ export interface Episode {
   readonly troponins: readonly TroponinFact[];
   readonly ecgs: readonly EcgFact[];
   readonly timis: readonly TimiFact[];
+  /** Chest-pain onsets (pathways that read them, onset.ts). */
+  readonly onsets: readonly OnsetFact[];
   /** ECGs meaning ST-elevation or new LBBB that count whatever their status, time or encounter (rule 1). */
   readonly escalating: ReadonlySet<EcgFact>;
   readonly start: Instant;
@@ -74,6 +76,7 @@ export function episodeOf(p: CompiledPathway, reading: Reading, now: Instant, en
     troponins: live.filter((o): o is TroponinFact => o.kind === 'troponin'),
     ecgs: live.filter((o): o is EcgFact => o.kind === 'ecg'),
     timis: live.filter((o): o is TimiFact => o.kind === 'timi'),
+    onsets: live.filter((o): o is OnsetFact => o.kind === 'onset'),
     escalating,
     start,
     end,

@@ -18,11 +18,12 @@ import { episodeOf } from './episode.js';
 import { canonicalOrder, cmpStr } from './order.js';
 import type { GraphFactName, Scalar } from './pathway.js';
 import { type Reading, readingsOf } from './readings.js';
-import { readSeries } from './series.js';
+import { type SeriesReading, readSeries } from './series.js';
+import { readSerialSeries } from './serial-facts.js';
 import { rankOf } from './severity.js';
 import { readTimi } from './timi.js';
 import { formatInstant } from './time.js';
-import { Log, assemble } from './trace.js';
+import { Log, type LogView, assemble } from './trace.js';
 import { troponinResults } from './troponins.js';
 import type { Decision, Facts, Instant, TraceStep } from './types.js';
 import { walk } from './walk.js';
@@ -61,7 +62,7 @@ async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Readin
   // The resources the mapping set aside, and the patient (rule 14).
   const given = new Log();
   for (const ig of [...facts.ignored].sort((a, b) => cmpStr(a.ref, b.ref) || cmpStr(a.reason, b.reason))) given.use(ig.ref, 'other', 'ignored', ig.reason);
-  if (facts.sex !== null) given.use('Patient', 'patient', rt.sexSpecificUrls ? 'used' : 'not-used', `sex: ${facts.sex}`);
+  if (facts.sex !== null) given.use('Patient', 'patient', rt.needsPatient ? 'used' : 'not-used', `sex: ${facts.sex}`);
   // Rule 12: versions, and this reading's choice among them (readings.ts).
   const versions = new Log();
   for (const u of reading.uses) versions.use(u.ref, u.kind, u.use, u.reason);
@@ -69,20 +70,23 @@ async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Readin
 
   const episode = episodeOf(p, reading, now, encounterId);
   const results = troponinResults(rt, facts.sex, episode, reading.conflicted);
-  const series = readSeries(p, now, results);
+  // Chart 2 reads a baseline and a retest (series.ts); a pathway with sample windows reads its own series.
+  const serial = p.serial === null ? null : readSerialSeries(p, { now, results, onsets: episode.onsets, episodeStart: episode.start, sex: facts.sex });
+  const series = serial ?? readSeries(p, now, results);
   const ecg = readEcg(episode.ecgs, episode.start, episode.end, episode.escalating);
-  const timi = readTimi(episode.timis, episode.start, episode.end, results.usable);
+  const timi = p.file.inputs.timi === undefined ? noTimi() : readTimi(episode.timis, episode.start, episode.end, results.usable);
 
   const graphFacts: Record<GraphFactName, Scalar> = {
     ecgFinding: ecg.finding,
     raisedMarker: timi.raisedMarker,
     timiScore: timi.score,
-    baselinePosition: series.baselinePosition,
+    baselinePosition: serial === null ? (series as SeriesReading).baselinePosition : null,
+    baselineAssay: serial?.baselineAssay ?? null,
     troponinReading: series.troponinReading,
   };
   const retestDue = series.retestDue === null ? undefined : formatInstant(series.retestDue);
   const retestOverdue = series.retestDue !== null && now > series.retestDue;
-  const walked = await walk(p, { graphFacts, missingDetails: [...ecg.missing, ...timi.missing], retestDue, retestOverdue, baselineAboveLimit: series.baselineAboveLimit });
+  const walked = await walk(p, { graphFacts, missingDetails: [...ecg.missing, ...timi.missing], retestDue, retestOverdue, baselineAboveLimit: serial === null && (series as SeriesReading).baselineAboveLimit });
   const { trace, inputs, reasons } = assemble(p.file.settings.maxTroponinResults, [given, versions, episode.log, results.log, series.log, ecg.log, timi.log, walked.log]);
   // Keys in the order the audit record and the golden files have always had them.
   return {
@@ -101,5 +105,13 @@ async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Readin
     trace,
     pathway: rt.identity,
     path: walked.path,
+    ...(serial === null ? {} : { onset: serial.onset, cutoffs: serial.cutoffs, ...(serial.threshold === null ? {} : { threshold: serial.threshold }) }),
   };
+}
+
+/** A pathway that declares no TIMI input reads none (its TIMI observations are not mapped). */
+function noTimi(): { raisedMarker: boolean; score: null; missing: []; log: LogView } {
+  const log = new Log();
+  log.step({ rule: '2', text: 'This pathway uses no TIMI score: TIMI observations are not read.' });
+  return { raisedMarker: false, score: null, missing: [], log };
 }

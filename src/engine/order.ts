@@ -15,7 +15,7 @@ export function cmpStr(a: string, b: string): number {
 
 /** By kind, time, reference, then content. */
 export function canonicalOrder(a: ObservationFact, b: ObservationFact): number {
-  const kinds = { troponin: 0, ecg: 1, timi: 2 } as const;
+  const kinds = { troponin: 0, ecg: 1, timi: 2, onset: 3 } as const;
   if (a.kind !== b.kind) return kinds[a.kind] - kinds[b.kind];
   const ta = a.drawTime ?? a.issued;
   const tb = b.drawTime ?? b.issued;

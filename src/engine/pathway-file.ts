@@ -4,11 +4,12 @@
  */
 import type { TopLevelCondition } from 'json-rules-engine';
 import type { EcgMeaning, Indicator, MissingItem, OutcomeCode } from './types.js';
+import type { SampleWindowSetting, SerialSection } from './serial-pathway.js';
 
 export type Scalar = string | number | boolean | null;
 
 /** The facts the engine can derive; a pathway declares the ones its graph uses. */
-export type GraphFactName = 'ecgFinding' | 'raisedMarker' | 'timiScore' | 'baselinePosition' | 'troponinReading';
+export type GraphFactName = 'ecgFinding' | 'raisedMarker' | 'timiScore' | 'baselinePosition' | 'baselineAssay' | 'troponinReading';
 /** The qualitative facts of one baseline/later pair, for the classification table. */
 export type CellFactName = 'baselineVsLimit' | 'laterVsLimit' | 'direction' | 'changeReachesThreshold';
 
@@ -22,9 +23,15 @@ export interface PathwayFile {
   readonly settings: {
     readonly episodeWindowHours: number;
     readonly futureToleranceMinutes: number;
-    readonly retestIntervalMinutes: number;
-    readonly retestEarlyToleranceMinutes: number;
-    readonly changeThresholdPercent: string;
+    /** Chart 2's retest and relative change (required with `classification`). */
+    readonly retestIntervalMinutes?: number;
+    readonly retestEarlyToleranceMinutes?: number;
+    readonly changeThresholdPercent?: string;
+    /** Sample-window pathways (required with `serial`): serial-pathway.ts. */
+    readonly windows?: readonly SampleWindowSetting[];
+    readonly thirdSampleMinutes?: number;
+    readonly singleSampleOnsetMinutes?: number;
+    readonly earlyPresenterMinutes?: number;
     /** Rule 16: more troponin results than this in an episode is indeterminate, and they are summarised. */
     readonly maxTroponinResults: number;
     /** Rule 16: what a person reads then. */
@@ -36,11 +43,16 @@ export interface PathwayFile {
       readonly codes: readonly { readonly system: string; readonly code: string }[];
       readonly values: readonly { readonly system: string; readonly code: string; readonly meaning: EcgMeaning }[];
     };
-    readonly timi: { readonly codes: readonly { readonly system: string; readonly code: string }[]; readonly min: number; readonly max: number };
+    /** Absent: the pathway uses no TIMI score. */
+    readonly timi?: { readonly codes: readonly { readonly system: string; readonly code: string }[]; readonly min: number; readonly max: number };
+    /** The chest-pain onset observation (esc-0h1h-0h2h.md section 6), for pathways that read it. */
+    readonly onset?: { readonly codes: readonly { readonly system: string; readonly code: string }[] };
+    /** The Patient, for pathways whose thresholds are intrinsically sex-specific (high-steacs.md rule 6). */
+    readonly patient?: { readonly gender: true };
   };
   readonly severity: readonly OutcomeCode[];
   readonly outcomes: Readonly<
-    Record<
+    Partial<Record<
       OutcomeCode,
       {
         readonly label: string;
@@ -49,7 +61,7 @@ export interface PathwayFile {
         readonly indicatorWhenBaselineAboveLimit?: Indicator;
         readonly advice: string;
       }
-    >
+    >>
   >;
   readonly facts: Readonly<Partial<Record<GraphFactName, { readonly rule: string; readonly description: string; readonly domain: readonly Scalar[] }>>>;
   readonly graph: {
@@ -62,13 +74,16 @@ export interface PathwayFile {
     readonly needsInputOutcome: OutcomeCode;
     readonly independentReadings: readonly { readonly fact: GraphFactName; readonly counts: readonly OutcomeCode[]; readonly text: string }[];
   };
-  readonly classification: {
+  /** Chart 2's classification of a baseline and a retest; a pathway has it or `serial`. */
+  readonly classification?: {
     readonly rule: string;
     readonly description: string;
     readonly boundary: { readonly baselineVsLimit?: { readonly at?: readonly ('below' | 'above')[] }; readonly laterVsLimit?: { readonly at?: readonly ('below' | 'above')[] } };
     readonly rules: readonly { readonly id: string; readonly outcome: OutcomeCode; readonly text: string; readonly conditions: TopLevelCondition }[];
     readonly otherwise: { readonly id: string; readonly outcome: OutcomeCode; readonly text: string };
   };
+  /** The 0 h sample, later samples in and out of the timing windows, read against catalogue cut-offs. */
+  readonly serial?: SerialSection;
 }
 
 export interface GraphNode {

@@ -7,6 +7,8 @@ import { Engine, type RuleProperties } from 'json-rules-engine';
 import { Big } from 'big.js';
 import type { OutcomeCode } from './types.js';
 import { NS_PER_HOUR, NS_PER_MINUTE } from './time.js';
+import { type CompiledSerial, compileSerial } from './serial-pathway.js';
+import { compileClassification } from './classification.js';
 
 export const OUTCOME_CODES: readonly OutcomeCode[] = [
   'acute-mi-pathway',
@@ -16,6 +18,9 @@ export const OUTCOME_CODES: readonly OutcomeCode[] = [
   'awaiting-retest',
   'not-consistent-with-mi',
   'low-risk-pathway',
+  'rule-in',
+  'observe',
+  'rule-out',
 ];
 
 export type { CellFactName, GraphEdge, GraphFactName, GraphNode, PathwayFile, Scalar } from './pathway-file.js';
@@ -51,6 +56,8 @@ export interface CompiledPathway {
   readonly classificationTable: ReadonlyMap<string, ClassificationEntry>;
   /** Graph facts the pathway's conditions use. */
   readonly graphFacts: ReadonlySet<GraphFactName>;
+  /** The sample-window reading (pathways with `serial`), or null. */
+  readonly serial: CompiledSerial | null;
 }
 
 export function cellKey(b: Position, l: Position, d: Direction, c: boolean): string {
@@ -67,10 +74,7 @@ export class PathwayProblem extends Error {
   }
 }
 
-const POSITIONS: readonly Position[] = ['below', 'at', 'above'];
-const DIRECTIONS: readonly Direction[] = ['rise', 'fall', 'none'];
-
-function factsOf(cond: unknown, into: Set<string>): Set<string> {
+export function factsOf(cond: unknown, into: Set<string>): Set<string> {
   if (cond !== null && typeof cond === 'object') {
     const c = cond as Record<string, unknown>;
     if (typeof c['fact'] === 'string') into.add(c['fact']);
@@ -92,7 +96,7 @@ function* combinations(domains: readonly (readonly [string, readonly Scalar[]])[
   for (const v of values) for (const tail of combinations(rest)) yield { [name]: v, ...tail };
 }
 
-async function firedRules(rules: readonly RuleProperties[], facts: Record<string, Scalar>): Promise<string[]> {
+export async function firedRules(rules: readonly RuleProperties[], facts: Record<string, Scalar>): Promise<string[]> {
   const engine = new Engine([...rules], { allowUndefinedFacts: false });
   const { events } = await engine.run(facts);
   return events.map((e) => e.type).sort();
@@ -170,47 +174,17 @@ export async function compilePathway(file: PathwayFile, sha256: string): Promise
     }
   }
 
-  // Classification table: every qualitative cell of a baseline/later pair gets exactly one outcome.
   const severityRank = new Map<OutcomeCode, number>(file.severity.map((o, i) => [o, i]));
-  const classRules: RuleProperties[] = file.classification.rules.map((r) => ({ name: r.id, conditions: r.conditions, event: { type: r.id } }));
-  file.classification.rules.forEach((r, i) => {
-    for (const f of factsOf(r.conditions, new Set())) {
-      if (!['baselineVsLimit', 'laterVsLimit', 'direction', 'changeReachesThreshold'].includes(f)) {
-        throw new PathwayProblem(`classification rule "${r.id}" uses fact "${f}"; only baselineVsLimit, laterVsLimit, direction and changeReachesThreshold are available`, `classification.rules[${i}].conditions`);
-      }
-    }
-  });
-  const byId = new Map(file.classification.rules.map((r) => [r.id, r]));
-  const classifyCell = async (b: Position, l: Position, d: Direction, c: boolean): Promise<ClassificationEntry> => {
-    const fired = await firedRules(classRules, { baselineVsLimit: b, laterVsLimit: l, direction: d, changeReachesThreshold: c });
-    if (fired.length > 1) {
-      throw new PathwayProblem(`classification cell ${cellKey(b, l, d, c)} matches several rules (${fired.join(', ')})`, 'classification.rules');
-    }
-    const rule = fired[0] === undefined ? undefined : byId.get(fired[0]);
-    const o = file.classification.otherwise;
-    return rule === undefined ? { outcome: o.outcome, ruleId: o.id, text: o.text } : { outcome: rule.outcome, ruleId: rule.id, text: rule.text };
-  };
-  const moreSerious = (a: ClassificationEntry, b: ClassificationEntry): ClassificationEntry =>
-    (severityRank.get(b.outcome) ?? 99) < (severityRank.get(a.outcome) ?? 99) ? b : a;
-  const table = new Map<string, ClassificationEntry>();
-  for (const b of POSITIONS) {
-    for (const l of POSITIONS) {
-      for (const d of DIRECTIONS) {
-        for (const c of [true, false]) {
-          const bs = b === 'at' ? (file.classification.boundary.baselineVsLimit?.at ?? ['at' as Position]) : [b];
-          const ls = l === 'at' ? (file.classification.boundary.laterVsLimit?.at ?? ['at' as Position]) : [l];
-          let best: ClassificationEntry | null = null;
-          for (const bb of bs) {
-            for (const ll of ls) {
-              const entry = await classifyCell(bb, ll, d, c);
-              best = best === null ? entry : moreSerious(best, entry);
-            }
-          }
-          if (best !== null) table.set(cellKey(b, l, d, c), best);
-        }
-      }
-    }
+  for (const o of file.severity) if (file.outcomes[o] === undefined) throw new PathwayProblem(`severity lists "${o}", which has no entry in "outcomes"`, 'outcomes');
+  for (const o of Object.keys(file.outcomes)) if (!severityRank.has(o as OutcomeCode)) throw new PathwayProblem(`outcome "${o}" is not ranked in "severity"`, 'severity');
+  for (const n of nodes.values()) {
+    if (n.outcome !== undefined && !severityRank.has(n.outcome)) throw new PathwayProblem(`node "${n.id}" ends on "${n.outcome}", which the pathway does not rank in "severity"`, 'graph.nodes');
   }
+  if ((file.classification === undefined) === (file.serial === undefined)) {
+    throw new PathwayProblem('a pathway has exactly one of "classification" (a baseline and a retest) and "serial" (samples in timing windows)', file.serial === undefined ? 'classification' : 'serial');
+  }
+  const table = file.classification === undefined ? new Map<string, ClassificationEntry>() : await compileClassification(file.classification, severityRank);
+  const serial = file.serial === undefined ? null : await compileSerial(file, severityRank);
 
   if (!(file.assembly.needsInputOutcome in file.outcomes)) {
     throw new PathwayProblem(`assembly.needsInputOutcome "${file.assembly.needsInputOutcome}" is not an outcome`, 'assembly.needsInputOutcome');
@@ -218,11 +192,16 @@ export async function compilePathway(file: PathwayFile, sha256: string): Promise
   file.assembly.independentReadings.forEach((r, i) => {
     if (!(r.fact in file.facts)) throw new PathwayProblem(`independent reading uses undeclared fact "${r.fact}"`, `assembly.independentReadings[${i}].fact`);
   });
-  if (file.inputs.timi.min > file.inputs.timi.max) throw new PathwayProblem('inputs.timi.min is above inputs.timi.max', 'inputs.timi');
+  if (file.inputs.timi !== undefined && file.inputs.timi.min > file.inputs.timi.max) throw new PathwayProblem('inputs.timi.min is above inputs.timi.max', 'inputs.timi');
 
   const s = file.settings;
-  if (s.retestEarlyToleranceMinutes >= s.retestIntervalMinutes) {
-    throw new PathwayProblem('the early tolerance must be shorter than the retest interval', 'settings.retestEarlyToleranceMinutes');
+  if (file.classification !== undefined) {
+    if (s.retestIntervalMinutes === undefined || s.retestEarlyToleranceMinutes === undefined || s.changeThresholdPercent === undefined) {
+      throw new PathwayProblem('a pathway with a classification needs retestIntervalMinutes, retestEarlyToleranceMinutes and changeThresholdPercent', 'settings');
+    }
+    if (s.retestEarlyToleranceMinutes >= s.retestIntervalMinutes) {
+      throw new PathwayProblem('the early tolerance must be shorter than the retest interval', 'settings.retestEarlyToleranceMinutes');
+    }
   }
   const graphFacts = new Set<GraphFactName>();
   for (const e of file.graph.edges) for (const f of factsOf(e.conditions, new Set())) graphFacts.add(f as GraphFactName);
@@ -235,14 +214,15 @@ export async function compilePathway(file: PathwayFile, sha256: string): Promise
     sha256,
     episodeWindow: BigInt(s.episodeWindowHours) * NS_PER_HOUR,
     futureTolerance: BigInt(s.futureToleranceMinutes) * NS_PER_MINUTE,
-    retestInterval: BigInt(s.retestIntervalMinutes) * NS_PER_MINUTE,
-    retestEarlyTolerance: BigInt(s.retestEarlyToleranceMinutes) * NS_PER_MINUTE,
-    changeThresholdPercent: new Big(s.changeThresholdPercent),
+    retestInterval: BigInt(s.retestIntervalMinutes ?? s.thirdSampleMinutes ?? 0) * NS_PER_MINUTE,
+    retestEarlyTolerance: BigInt(s.retestEarlyToleranceMinutes ?? 0) * NS_PER_MINUTE,
+    changeThresholdPercent: new Big(s.changeThresholdPercent ?? '0'),
     severityRank,
     nodes,
     edgesFrom,
     edgeRules,
     classificationTable: table,
     graphFacts,
+    serial,
   };
 }

@@ -17,6 +17,8 @@ import type { AssayAssumption, Instant, ObservationFact, Sex, TroponinFact, Trop
 
 export interface TroponinResults {
   readonly usable: readonly UsableTroponin[];
+  /** Non-final results not read in this reading (pending, with or without a value): listed, not used. */
+  readonly pending: readonly TroponinFact[];
   readonly uninterpretable: readonly { readonly ref: string; readonly why: string }[];
   readonly assays: AssayAssumption[];
   readonly summary: TroponinSummary;
@@ -52,6 +54,7 @@ export function troponinResults(
 
   // Rules 4, 10, 11, 13, 14: which troponins are usable, which are uninterpretable.
   const usable: UsableTroponin[] = [];
+  const pending: TroponinFact[] = [];
   const uninterpretable: { ref: string; why: string }[] = [];
   const assumptions: AssayAssumption[] = [];
   // Rule 13: never dropped; named in the trace with why (counted in the summary over rule 16's bound).
@@ -62,6 +65,7 @@ export function troponinResults(
   };
   for (const t of troponins) {
     if (t.status === 'listed' && !conflicted.has(t)) {
+      pending.push(t);
       log.use(t.ref, 'troponin', 'not-used', `status ${t.statusText ?? ''}: listed, not used (rule 12)`);
       if (listEach) log.step({ rule: '12', text: `${t.ref} has status ${t.statusText ?? ''}: it is listed and not used.` }, each);
       continue;
@@ -104,5 +108,5 @@ export function troponinResults(
     );
   }
   const summary = summariseEpisode({ p, step: (s) => log.step(s), reason: (r) => log.reason(r) }, { results: troponins.length, usable, uninterpretable: uninterpretable.length, duplicates: duplicates.length });
-  return { usable, uninterpretable, assays: boundedAssumptions(assumptions), summary, listEach, log };
+  return { usable, pending, uninterpretable, assays: boundedAssumptions(assumptions), summary, listEach, log };
 }

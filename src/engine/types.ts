@@ -15,7 +15,11 @@ export type OutcomeCode =
   | 'needs-input'
   | 'awaiting-retest'
   | 'not-consistent-with-mi'
-  | 'low-risk-pathway';
+  | 'low-risk-pathway'
+  /** The rule-in / observe / rule-out algorithms (esc-0h1h-0h2h.md, high-steacs.md, section 3). */
+  | 'rule-in'
+  | 'observe'
+  | 'rule-out';
 
 export type Indicator = 'info' | 'warning' | 'critical';
 
@@ -96,7 +100,19 @@ export interface TimiFact extends FactBase {
   readonly valueProblem: string | null;
 }
 
-export type ObservationFact = TroponinFact | EcgFact | TimiFact;
+/** The chest-pain onset as recorded (esc-0h1h-0h2h.md rule 4 and section 6). */
+export type OnsetValue =
+  /** `valueDateTime` (basis recorded) or a `valuePeriod`'s end (basis period-end): the latest time the pain can have begun. */
+  | { readonly kind: 'time'; readonly time: Instant; readonly basis: 'recorded' | 'period-end'; readonly reported: string }
+  /** Anything else: unusable, and why. */
+  | { readonly kind: 'unusable'; readonly reason: string };
+
+export interface OnsetFact extends FactBase {
+  readonly kind: 'onset';
+  readonly value: OnsetValue;
+}
+
+export type ObservationFact = TroponinFact | EcgFact | TimiFact | OnsetFact;
 
 export type Sex = 'female' | 'male' | 'other' | 'unknown';
 
@@ -136,7 +152,7 @@ export interface TraceStep {
 
 export interface InputUse {
   readonly ref: string;
-  readonly kind: 'troponin' | 'ecg' | 'timi' | 'patient' | 'other';
+  readonly kind: 'troponin' | 'ecg' | 'timi' | 'onset' | 'patient' | 'other';
   readonly use:
     | 'used'
     | 'not-used'
@@ -235,4 +251,19 @@ export interface Decision {
   };
   readonly inputs: readonly InputUse[];
   readonly trace: readonly TraceStep[];
+  /** Pathways that read the chest-pain onset: the onset rule 4 used (esc-0h1h-0h2h.md section 7). */
+  readonly onset?: { readonly time: string | null; readonly basis: 'recorded' | 'period-end' | 'unknown' };
+  /** Pathways with catalogue cut-off tables: each table used, with its values and its source. */
+  readonly cutoffs?: readonly CutoffTableUse[];
+  /** Pathways with sex-specific thresholds: the threshold used and why (high-steacs.md section 7). */
+  readonly threshold?: { readonly url99: string; readonly basis: 'female' | 'male' | 'sex-unknown' };
+}
+
+export interface CutoffTableUse {
+  /** The catalogue table's name (`esc0h1h`, `esc0h2h`, `highSteacs`). */
+  readonly table: string;
+  readonly assay: string;
+  /** Field name -> exact decimal string, ng/L. */
+  readonly values: Readonly<Record<string, string>>;
+  readonly source: string;
 }

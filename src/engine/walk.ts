@@ -133,10 +133,13 @@ export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
   const detail = new Map(w.missingDetails.map((m) => [m.item, m.text]));
   const missing: Missing[] = needsInput.map((item) => ({ item, text: detail.get(item) ?? MISSING_TEXT[item] }));
   const meta = p.file.outcomes[outcome];
+  if (meta === undefined) throw new PathwayDefect(`the pathway gave "${outcome}", which it has no text for`);
   let indicator = meta.indicator;
   if (outcome === 'awaiting-retest' && w.retestOverdue && meta.indicatorWhenOverdue !== undefined) indicator = meta.indicatorWhenOverdue;
   if (outcome === 'not-consistent-with-mi' && w.baselineAboveLimit && meta.indicatorWhenBaselineAboveLimit !== undefined) indicator = meta.indicatorWhenBaselineAboveLimit;
-  const summary = summaryOf(outcome, meta.advice, missing, w.retestDue, w.retestOverdue, w.baselineAboveLimit, p.file.settings.retestIntervalMinutes);
+  // A pathway without Chart 2's retest interval (samples in timing windows) says its own advice: the due time is on the card.
+  const interval = p.file.settings.retestIntervalMinutes;
+  const summary = interval === undefined && outcome !== 'needs-input' ? meta.advice : summaryOf(outcome, meta.advice, missing, w.retestDue, w.retestOverdue, w.baselineAboveLimit, interval ?? 0);
   return { outcome, indicator, summary, missing: needsInput, missingDetails: missing, path: { nodes, edges }, log };
 }
 
@@ -153,6 +156,9 @@ function summaryOf(outcome: OutcomeCode, advice: string, missing: readonly Missi
     case 'consistent-with-mi':
     case 'indeterminate':
     case 'low-risk-pathway':
+    case 'rule-in':
+    case 'observe':
+    case 'rule-out':
       return advice;
   }
 }

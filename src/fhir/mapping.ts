@@ -20,6 +20,8 @@ import type {
   Instant,
   MeasuredRange,
   ObservationFact,
+  OnsetFact,
+  OnsetValue,
   Sex,
   StatusUse,
   TimiFact,
@@ -284,6 +286,37 @@ function mapTimi(o: Record<string, unknown>, ref: string, maps: CodeMaps): TimiF
 }
 
 /**
+ * The chest-pain onset (esc-0h1h-0h2h.md section 6): a `valueDateTime`, or a `valuePeriod` whose start and
+ * end are both date-times with a zone and start <= end (the onset is its end: the latest time the pain can
+ * have begun). Any other value is unusable, with why; the engine decides usability in time and status.
+ */
+function onsetValue(o: Record<string, unknown>): OnsetValue {
+  const valueKeys = Object.keys(o).filter((k) => k.startsWith('value'));
+  if (valueKeys.length === 0) return { kind: 'unusable', reason: 'no value' };
+  if (valueKeys.length > 1) return { kind: 'unusable', reason: `several values (${valueKeys.sort().join(', ')})` };
+  const key = valueKeys[0] as string;
+  if (key === 'valueDateTime') {
+    const t = parseInstant(o[key]);
+    return t.ok ? { kind: 'time', time: t.instant, basis: 'recorded', reported: String(o[key]) } : { kind: 'unusable', reason: `valueDateTime: ${t.problem}` };
+  }
+  if (key === 'valuePeriod') {
+    const period = o[key];
+    if (!isObject(period)) return { kind: 'unusable', reason: 'valuePeriod is not an object' };
+    const start = parseInstant(period['start']);
+    const end = parseInstant(period['end']);
+    if (!start.ok) return { kind: 'unusable', reason: `valuePeriod.start: ${start.problem}` };
+    if (!end.ok) return { kind: 'unusable', reason: `valuePeriod.end: ${end.problem}` };
+    if (start.instant > end.instant) return { kind: 'unusable', reason: 'valuePeriod.start is after its end' };
+    return { kind: 'time', time: end.instant, basis: 'period-end', reported: `${String(period['start'])} to ${String(period['end'])}` };
+  }
+  return { kind: 'unusable', reason: `the value is a ${key}, not a valueDateTime or valuePeriod` };
+}
+
+function mapOnset(o: Record<string, unknown>, ref: string): OnsetFact {
+  return { kind: 'onset', ...baseOf(o, ref), value: onsetValue(o) };
+}
+
+/**
  * A reference for people and the trace that does not depend on the order of the input (rule 15):
  * the resource id, else its first identifier, else a digest of its content.
  */
@@ -324,9 +357,10 @@ export function toFacts(resources: readonly Resource[], maps: CodeMaps): Facts {
     if (cs.some((c) => maps.assayByCoding.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapTroponin(obj, ref, cs, maps));
     else if (cs.some((c) => maps.ecgCodes.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapEcg(obj, ref, maps));
     else if (cs.some((c) => maps.timiCodes.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapTimi(obj, ref, maps));
+    else if (cs.some((c) => maps.onsetCodes.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapOnset(obj, ref));
     else {
       const shown = cs.map((c) => `${c.system ?? ''}|${c.code ?? ''}`).join(', ');
-      ignored.push({ ref, reason: `not a troponin, ECG or TIMI observation (code ${shown === '' ? 'missing' : shown})` });
+      ignored.push({ ref, reason: `not an observation the pathway reads (code ${shown === '' ? 'missing' : shown})` });
     }
   });
   const sex: Sex | null = sexes.size === 0 ? null : sexes.size === 1 ? ([...sexes][0] ?? 'unknown') : 'unknown';

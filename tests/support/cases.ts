@@ -119,7 +119,8 @@ export function runtime(settings: Record<string, unknown> = {}): Promise<Pathway
   const key = JSON.stringify(settings);
   let rt = runtimes.get(key);
   if (rt === undefined) {
-    rt = loadPathway('chart2').then((p) => runtimeFrom(p, loadCatalogue(), loadSettings({ object: settings })));
+    const site = loadSettings({ object: settings });
+    rt = loadPathway(site.pathway).then((p) => runtimeFrom(p, loadCatalogue(), site));
     runtimes.set(key, rt);
   }
   return rt;

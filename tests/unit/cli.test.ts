@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
 import { type Expected, FIXTURES_DIR as FIXTURES, fixtureNames } from '../support/fixtures.js';
+import { folderFixtureNames, loadPathwayFixture, pathwayFolders } from '../support/vignettes.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -58,6 +59,41 @@ describe('command line: hs-troponin-cds evaluate', () => {
     const d = JSON.parse(r.stdout) as Record<string, unknown>;
     for (const k of ['outcome', 'missing', 'reasons', 'trace', 'pathway']) expect(d).toHaveProperty(k);
     expect(d['outcome']).toBe('consistent-with-mi');
+  });
+
+  for (const folder of pathwayFolders()) {
+    it(`--pathway ${folder}: every worked vignette of fhir-fixtures/${folder}/ prints its expected decision (in-process)`, async () => {
+      for (const name of folderFixtureNames(folder)) {
+        const { expected: exp, dir } = loadPathwayFixture(folder, name);
+        const args = ['evaluate', join(dir, `${name}.json`), '--now', exp.now, '--pathway', folder];
+        if (exp.settings !== undefined) args.push('--settings', file(`${folder}-${name}.settings.json`, JSON.stringify(exp.settings)));
+        let out = '';
+        const code = await runCli(args, { out: (s) => (out += s), err: () => undefined, env: {}, nowMs: () => 0 });
+        expect(code, name).toBe(0);
+        const d = JSON.parse(out) as { outcome: string; missing: string[]; retestDue?: string; onset?: unknown; pathway: { id: string } };
+        expect({ name, outcome: d.outcome, missing: d.missing, retestDue: d.retestDue, pathway: d.pathway.id }).toEqual({ name, outcome: exp.outcome, missing: exp.missing, retestDue: exp.retestDue, pathway: folder });
+        if (exp.onset !== undefined) expect(d.onset, name).toEqual(exp.onset);
+      }
+    });
+
+    it(`the installed entry point takes --pathway ${folder}`, async () => {
+      const name = folderFixtureNames(folder).find((n) => loadPathwayFixture(folder, n).expected.outcome === 'rule-out') ?? '';
+      const { expected: exp, dir } = loadPathwayFixture(folder, name);
+      const r = await cli(['evaluate', join(dir, `${name}.json`), '--now', exp.now, '--pathway', folder]);
+      expect(r.code, r.stderr).toBe(0);
+      const d = JSON.parse(r.stdout) as { outcome: string; pathway: { id: string } };
+      expect([d.outcome, d.pathway.id]).toEqual(['rule-out', folder]);
+      // The same file by Chart 2 (the default) is a different pathway's decision.
+      const c2 = JSON.parse((await cli(['evaluate', join(dir, `${name}.json`), '--now', exp.now])).stdout) as { pathway: { id: string } };
+      expect(c2.pathway.id).toBe('chart2');
+    });
+  }
+
+  it('--pathway with an unknown id: exit 2, naming the pathways there are', async () => {
+    const r = await cli(['evaluate', join(FIXTURES, 'stemi-on-ecg.json'), '--pathway', 'esc-0h3h']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/esc-0h3h/);
+    expect(r.stderr).toMatch(/esc-0h1h/);
   });
 
   it('rule 15: the same decision, byte for byte, whatever the host time zone and locale', async () => {

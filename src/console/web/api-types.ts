@@ -11,7 +11,10 @@ export type OutcomeCode =
   | 'needs-input'
   | 'awaiting-retest'
   | 'not-consistent-with-mi'
-  | 'low-risk-pathway';
+  | 'low-risk-pathway'
+  | 'rule-in'
+  | 'observe'
+  | 'rule-out';
 
 export type Indicator = 'info' | 'warning' | 'critical';
 
@@ -156,14 +159,15 @@ export interface PathwayFileView {
   readonly settings: {
     readonly episodeWindowHours: number;
     readonly futureToleranceMinutes: number;
-    readonly retestIntervalMinutes: number;
-    readonly retestEarlyToleranceMinutes: number;
-    readonly changeThresholdPercent: string;
+    readonly retestIntervalMinutes?: number;
+    readonly retestEarlyToleranceMinutes?: number;
+    readonly changeThresholdPercent?: string;
   };
   readonly severity: readonly OutcomeCode[];
-  readonly outcomes: Readonly<Record<OutcomeCode, OutcomeMeta>>;
+  readonly outcomes: Readonly<Partial<Record<OutcomeCode, OutcomeMeta>>>;
   readonly graph: { readonly start: string; readonly nodes: readonly GraphNodeView[]; readonly edges: readonly GraphEdgeView[] };
-  readonly classification: {
+  /** Chart 2's classification table (absent on pathways that read samples in timing windows). */
+  readonly classification?: {
     readonly rule: string;
     readonly description: string;
     readonly rules: readonly { readonly id: string; readonly outcome: OutcomeCode; readonly text: string }[];
@@ -194,7 +198,8 @@ export interface PathwayResponse {
   readonly codes: {
     readonly productSystem: string;
     readonly ecgCode: { readonly system: string; readonly code: string };
-    readonly timiCode: { readonly system: string; readonly code: string };
+    /** Absent when the pathway reads no TIMI score. */
+    readonly timiCode?: { readonly system: string; readonly code: string };
   };
   readonly sexSpecificUrls: boolean;
   readonly displayTimeZone: string;

@@ -219,7 +219,8 @@ export class CaseForm {
         valueCodeableConcept: { coding: [coding] },
       });
     }
-    if (this.timi.value !== 'none') {
+    // A pathway that reads no TIMI score names no TIMI code: the form writes none.
+    if (this.timi.value !== 'none' && codes.timiCode !== undefined) {
       resources.push({
         resourceType: 'Observation',
         id: 'console-timi',

@@ -45,6 +45,11 @@ function outcomeLabel(o: string): string {
 
 async function drawMap(): Promise<void> {
   const status = byId('map-status', HTMLParagraphElement);
+  // The map plots a baseline against a retest: a pathway that reads samples in timing windows has none.
+  if (state.pathway !== null && state.pathway.pathway.classification === undefined) {
+    status.textContent = `The map is drawn for a pathway with a baseline and one retest; ${state.pathway.pathway.title} reads samples in timing windows.`;
+    return;
+  }
   const baselineEl = byId('map-baseline', HTMLInputElement);
   const baseline = baselineEl.value.trim();
   if (!/^\d{1,6}(\.\d{1,6})?$/.test(baseline)) {
