@@ -9,30 +9,30 @@
  *    tests/integration/trail-bulk.test.ts), with the service's record bodies
  *    (tests/integration/adoption-trail-shape.test.ts), to both stores at once (each entry serialised once;
  *    the same ids, so the two chains are identical), one buffer written while the next is made.
- * 2. The roll-up catches up from seq 1 (timed: the one-off cost on an existing trail).
- * 3. The report is timed: JSON, CSV and MeasureReport, each by month and by week over the whole range, and
- *    one pathway by week, each run BENCH_RUNS times (median and max); then 1 000 more records are appended
- *    and the report timed with its catch-up included, as a request finds it between two background catch-ups.
+ * 2. At each checkpoint (BENCH_CHECKPOINTS: 250 000, 500 000 and 750 000 records) and at the end, the
+ *    roll-up catches up (timed) and the report is timed: JSON, CSV and MeasureReport, each by month and by
+ *    week over the whole range, and one pathway by week, each run BENCH_RUNS times (median and max); a row
+ *    is printed at once. Then 1 000 more records are appended and the report timed with its catch-up
+ *    included, as a request finds it between two background catch-ups.
  *
  * Goal (issue 11): every report under 2 s on both stores. Options (environment): BENCH_RECORDS (1000000),
  * BENCH_SEED (20260101), BENCH_STORES (sqlite,postgres), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/test),
- * BENCH_RUNS (3), BENCH_CHECK_EVERY (50: one reused decision in this many is decided again and compared).
+ * BENCH_RUNS (3), BENCH_CHECK_EVERY (50: one reused decision in this many is decided again and compared),
+ * BENCH_TRAIL_WORKERS (2: worker threads making the trail's records, bench/trail/parallel.ts).
  * Stops by itself; the PostgreSQL schema and the SQLite file are removed at the end.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openAuditStore, type AuditRecordInput, type AuditStore, type AuditStoreSettings } from '../src/audit/store.js';
-import { toMeasureReport } from '../src/adoption/measure-report.js';
-import type { ReportQuery } from '../src/adoption/report.js';
 import { AdoptionReports, openAdoptionBackend } from '../src/adoption/service.js';
-import { toCsv, toJson } from '../src/adoption/views.js';
 import { loadRuntime } from '../src/pathways/load.js';
 import { loadSettings } from '../src/settings.js';
-import { caseDecisions } from './trail/decisions.js';
+import { loadAverage as load, measureReports, ROW_HEAD, WHOLE } from './report-measure.js';
 import { randomEpisodes } from './trail/episodes.js';
+import { writeTrailParallel } from './trail/parallel.js';
 import { bulkWriter, SITE_SETTINGS, storeWriter, writeTrail } from './trail/records.js';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
@@ -41,14 +41,14 @@ const STORES = (process.env['BENCH_STORES'] ?? 'sqlite,postgres').split(',');
 const PG_URL = process.env['BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const CHECK_EVERY = Number(process.env['BENCH_CHECK_EVERY'] ?? 50);
+const TRAIL_WORKERS = Number(process.env['BENCH_TRAIL_WORKERS'] ?? 2);
+const CHECKPOINTS = (process.env['BENCH_CHECKPOINTS'] ?? '250000,500000,750000').split(',').map(Number);
 const START = Date.parse('2023-01-01T00:00:00Z');
 const DAYS = 3 * 365;
 /** Records per episode of the generator's mix (measured: about 2.37). */
 const PER_EPISODE = 2.37;
 
 const ms = (t0: number): number => Math.round(performance.now() - t0);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tnp-bench-report-'));
@@ -63,58 +63,41 @@ async function main(): Promise<void> {
   try {
     console.log(`bench:report ${new Date().toISOString()}; node ${process.version}; ${cpus().length} x ${cpus()[0]?.model ?? '?'}; load average ${load()}`);
     const rt = await loadRuntime(loadSettings({ object: SITE_SETTINGS }));
-    const episodes = randomEpisodes(SEED, Math.round(RECORDS / PER_EPISODE), START, DAYS);
+    const episodes = Math.round(RECORDS / PER_EPISODE);
+    const rows: string[] = [...ROW_HEAD];
+    const opened = await Promise.all(targets.map(async (t) => ({ ...t, reports: new AdoptionReports(await openAdoptionBackend(t.storage, { readOnly: false }), { now: () => new Date(), lateRetestMinutes: 30, batchSize: 5000 }) })));
+    const measure = async (): Promise<void> => {
+      for (const t of opened) rows.push(await measureReports(t.name, t.reports, RUNS));
+    };
     let t0 = performance.now();
     const bulk = bulkWriter(targets.map((t) => t.store), 10_000, 5000);
+    const checkpoints = CHECKPOINTS.filter((c) => c < RECORDS);
     let appended = 0;
-    const decisions = caseDecisions(rt, CHECK_EVERY);
     const progress = { append: async (input: AuditRecordInput, id: string) => {
       await bulk.append(input, id);
       if (++appended % 100_000 === 0) console.error(`  ${appended} records written (${ms(t0) / 1000} s; load average ${load()})`);
+      if (appended === checkpoints[0]) {
+        checkpoints.shift();
+        await bulk.flush();
+        await measure();
+      }
     }, flush: () => bulk.flush() };
-    const written = await writeTrail(progress, episodes, rt, SEED, undefined, decisions);
+    const d = await writeTrailParallel(progress, { seed: SEED, episodes, startMs: START, days: DAYS, engineVersion: '0.1.0', checkEvery: CHECK_EVERY }, TRAIL_WORKERS);
+    const written = d.records;
     const writeMs = ms(t0);
-    const d = decisions.stats;
-    console.log(`trail: ${written} records, ${episodes.length} episodes over ${DAYS} days, written to ${STORES.join(' and ')} in ${(writeMs / 1000).toFixed(0)} s, ${Math.round(written / (writeMs / 1000))} records/s (seed ${SEED}; ${d.decided} cases decided by the engine, ${d.reused} reused, ${d.checked} decided again and identical; load average ${load()})`);
-    const whole: ReportQuery = { from: '2023-01-01', to: '2025-12-31', granularity: 'month' };
-    const week: ReportQuery = { ...whole, granularity: 'week' };
-    const rows: string[] = [`| store | roll-up from seq 1 | JSON, month | JSON, week | CSV, month | CSV, week | MeasureReport, month | MeasureReport, week | one pathway, week | +1 000 records, catch-up included | load average |`, '|---|---|---|---|---|---|---|---|---|---|---|'];
-    for (const t of targets) {
-      const backend = await openAdoptionBackend(t.storage, { readOnly: false });
-      const reports = new AdoptionReports(backend, { now: () => new Date(), lateRetestMinutes: 30, batchSize: 5000 });
-      t0 = performance.now();
-      const up = await reports.catchUp();
-      const rollMs = ms(t0);
-      console.log(`${t.name}: roll-up of ${up.applied} records in ${(rollMs / 1000).toFixed(1)} s (load average ${load()})`);
-      const time = async (label: string, f: () => Promise<unknown>): Promise<string> => {
-        const xs: number[] = [];
-        for (let i = 0; i < RUNS; i++) {
-          const s = performance.now();
-          await f();
-          xs.push(ms(s));
-        }
-        console.log(`${t.name}: ${label}: ${xs.join(', ')} ms`);
-        return `${median(xs)} ms (max ${Math.max(...xs)})`;
-      };
-      const cells = [
-        await time('JSON, month', async () => JSON.stringify(toJson(await reports.report(whole)))),
-        await time('JSON, week', async () => JSON.stringify(toJson(await reports.report(week)))),
-        await time('CSV, month', async () => toCsv(await reports.report(whole))),
-        await time('CSV, week', async () => toCsv(await reports.report(week))),
-        await time('MeasureReport, month', async () => JSON.stringify(toMeasureReport(await reports.report(whole)))),
-        await time('MeasureReport, week', async () => JSON.stringify(toMeasureReport(await reports.report(week)))),
-        await time('one pathway, week', async () => JSON.stringify(toJson(await reports.report({ ...week, pathwayId: 'chart2' })))),
-      ];
+    console.log(`trail: ${written} records, ${episodes} episodes over ${DAYS} days, written to ${STORES.join(' and ')} in ${(writeMs / 1000).toFixed(0)} s including the measures on the way, ${Math.round(written / (writeMs / 1000))} records/s (seed ${SEED}; ${TRAIL_WORKERS} worker threads; ${d.decided} cases decided by the engine, ${d.reused} reused, ${d.checked} decided again and identical; load average ${load()})`);
+    await measure();
+    for (const t of opened) {
       const more = randomEpisodes(SEED + 1, Math.round(1000 / PER_EPISODE), Date.parse('2025-12-30T00:00:00Z'), 1);
       const w = storeWriter(512);
       const extraStore = await openAuditStore(t.storage, { newId: w.newId, now: () => new Date() });
+      const before = (await t.reports.report(WHOLE)).context.throughSeq;
       await writeTrail(w.bind(extraStore), more, rt, SEED + 1);
       await extraStore.close();
       t0 = performance.now();
-      const m = await reports.report(whole);
-      const tail = `${ms(t0)} ms (${m.context.throughSeq - up.lastSeq} records rolled up)`;
-      rows.push(`| ${t.name} | ${(rollMs / 1000).toFixed(1)} s (${up.applied} records, ${Math.round(up.applied / (rollMs / 1000))}/s) | ${cells.join(' | ')} | ${tail} | ${load()} |`);
-      await reports.close();
+      const m = await t.reports.report(WHOLE);
+      console.log(`${t.name}: +${m.context.throughSeq - before} records, then JSON by month with its catch-up: ${ms(t0)} ms`);
+      await t.reports.close();
     }
     console.log(`\n${rows.join('\n')}\n`);
   } finally {

@@ -52,7 +52,7 @@ export function observations(e: EpisodeSpec, upToMs: number): Resource[] {
   return out;
 }
 
-type Event = { readonly atMs: number; readonly order: number; readonly e: EpisodeSpec } & ({ readonly kind: 'evaluation'; readonly index: number } | { readonly kind: 'failure' });
+export type Event = { readonly atMs: number; readonly order: number; readonly e: EpisodeSpec } & ({ readonly kind: 'evaluation'; readonly index: number } | { readonly kind: 'failure' });
 
 /** Every record-making event of the episodes, in time order. */
 export function eventsOf(episodes: readonly EpisodeSpec[]): Event[] {
@@ -143,23 +143,32 @@ function feedbackBody(card: string, f: Exclude<FeedbackSpec, null>, atMs: number
   return { content, body: { ...content, client: { iss: EHR, tenant: null, jti, kid: 'ehr-key-1' } }, key: `feedback|${card}|${outcome}|${sha256Hex(canonicalJson(content))}` };
 }
 
+/** How many ids an event's records take from the seeded generator (the call's two, then each record's). */
+export function idsOf(ev: Event): number {
+  if (ev.kind === 'failure') return 3;
+  return (ev.e.evals[ev.index]?.feedback ?? null) === null ? 4 : 6;
+}
+
+export interface TrailEntry {
+  readonly id: string;
+  readonly input: AuditRecordInput;
+}
+
 /**
- * Writes the episodes' records; returns how many. `seed` makes the ids. `decisions` decides each
- * evaluation (by default the engine every time; bench:report reuses the decisions of repeated cases).
+ * The records of `events` in order. `seed` makes the ids; `firstId` is the number of ids taken by the
+ * events before these (so a trail can be made in slices, in parallel: bench/trail/parallel.ts).
  */
-export async function writeTrail(writer: TrailWriter, episodes: readonly EpisodeSpec[], rt: PathwayRuntime, seed: number, engineVersion = '0.1.0', decisions: DecisionSource = engineDecisions(rt)): Promise<number> {
-  let counter = 0;
+export async function* trailRecords(events: readonly Event[], rt: PathwayRuntime, seed: number, engineVersion: string, decisions: DecisionSource, firstId = 0): AsyncGenerator<TrailEntry> {
+  let counter = firstId;
   const uuid = (): string => {
     const h = createHash('sha256').update(`${seed}:${counter++}`).digest('hex');
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
   };
-  let n = 0;
-  for (const ev of eventsOf(episodes)) {
+  for (const ev of events) {
     const e = ev.e;
     const call = { service: 'hs-troponin-chest-pain', hook: 'patient-view', hookInstance: uuid(), client: { iss: EHR, tenant: null, jti: uuid(), kid: 'ehr-key-1' }, userId: 'Practitioner/dr-synthetic', patientId: e.patientId, encounterId: e.encounterId, fhirServer: null };
     if (ev.kind === 'failure') {
-      await writer.append({ kind: 'evaluation-failure', at: iso(ev.atMs), patientId: e.patientId, body: { ...call, prefetchKeys: [], error: { code: 'TNP_ERR_FHIR_TIMEOUT', status: 412, message: 'the FHIR server did not answer in time' }, pathway: rt.identity, engineVersion } }, uuid());
-      n++;
+      yield { input: { kind: 'evaluation-failure', at: iso(ev.atMs), patientId: e.patientId, body: { ...call, prefetchKeys: [], error: { code: 'TNP_ERR_FHIR_TIMEOUT', status: 412, message: 'the FHIR server did not answer in time' }, pathway: rt.identity, engineVersion } }, id: uuid() };
       continue;
     }
     const resources = observations(e, ev.atMs);
@@ -167,8 +176,8 @@ export async function writeTrail(writer: TrailWriter, episodes: readonly Episode
     const id = uuid();
     const suggestion = uuid();
     const lab = e.labEpisodeId !== undefined;
-    await writer.append(
-      {
+    yield {
+      input: {
         kind: 'evaluation',
         at: iso(ev.atMs),
         patientId: e.patientId,
@@ -197,15 +206,25 @@ export async function writeTrail(writer: TrailWriter, episodes: readonly Episode
         },
       },
       id,
-    );
-    n++;
+    };
     const f = e.evals[ev.index]?.feedback ?? null;
     if (f !== null) {
       const fbAt = ev.atMs + 2 * 60_000;
       const fb = feedbackBody(id, f, fbAt, uuid());
-      await writer.append({ kind: 'feedback', at: iso(fbAt), patientId: e.patientId, linksTo: id, idempotencyKey: fb.key, body: fb.body }, uuid());
-      n++;
+      yield { input: { kind: 'feedback', at: iso(fbAt), patientId: e.patientId, linksTo: id, idempotencyKey: fb.key, body: fb.body }, id: uuid() };
     }
+  }
+}
+
+/**
+ * Writes the episodes' records; returns how many. `seed` makes the ids. `decisions` decides each
+ * evaluation (by default the engine every time; bench:report reuses the decisions of repeated cases).
+ */
+export async function writeTrail(writer: TrailWriter, episodes: readonly EpisodeSpec[], rt: PathwayRuntime, seed: number, engineVersion = '0.1.0', decisions: DecisionSource = engineDecisions(rt)): Promise<number> {
+  let n = 0;
+  for await (const r of trailRecords(eventsOf(episodes), rt, seed, engineVersion, decisions)) {
+    await writer.append(r.input, r.id);
+    n++;
   }
   await writer.flush();
   return n;

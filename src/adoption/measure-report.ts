@@ -116,10 +116,27 @@ function score(c: CellModel, g: GroupDef): Record<string, unknown> {
 
 const minutes = (v: number) => ({ value: v, unit: 'min', system: 'http://unitsofmeasure.org', code: 'min' });
 
-function categories(c: CellModel, g: GroupDef): { code: string; e: { value: number; suppressed: boolean } }[] {
+type Category = { code: string; e: { value: number; suppressed: boolean } };
+/** Each cell's entries by the path above them (made once per cell: every group with categories asks). */
+const byParent = new WeakMap<CellModel, Map<string, Category[]>>();
+
+/** The entries directly under `g.categories` in the cell, in the cell's order. */
+function categories(c: CellModel, g: GroupDef): Category[] {
   if (g.categories === undefined) return [];
-  const prefix = `${g.categories.join('\u0000')}\u0000`;
-  return [...c.entries].filter(([k]) => k.startsWith(prefix) && !k.slice(prefix.length).includes('\u0000')).map(([k, e]) => ({ code: k.slice(prefix.length), e }));
+  let index = byParent.get(c);
+  if (index === undefined) {
+    index = new Map();
+    for (const [k, e] of c.entries) {
+      const at = k.lastIndexOf('\u0000');
+      if (at < 0) continue;
+      const parent = k.slice(0, at);
+      const list = index.get(parent) ?? [];
+      if (list.length === 0) index.set(parent, list);
+      list.push({ code: k.slice(at + 1), e });
+    }
+    byParent.set(c, index);
+  }
+  return index.get(g.categories.join('\u0000')) ?? [];
 }
 
 const component = (code: string, value: string) => ({ code: { coding: [{ system: CATEGORY_SYSTEM, code }] }, value: { text: value } });

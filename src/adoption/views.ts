@@ -68,14 +68,28 @@ function field(v: string | number | null): string {
 
 export const CSV_HEADER = ['period_start', 'period_end', 'scope', 'pathway', 'settings_sha256', 'measure', 'key', 'value', 'suppressed'] as const;
 
-/** Long format: one row per count or statistic of every cell. */
+/**
+ * Long format: one row per count or statistic of every cell. A cell's first five fields are written once
+ * per cell and each measure name once per report (a weekly report over three years has about 150 000
+ * rows); numbers need no quoting.
+ */
 export function toCsv(m: ReportModel): string {
   const lines: string[] = [CSV_HEADER.join(',')];
-  const emit = (c: CellModel, scope: string, pathway: string, hash: string): void => {
-    for (const { path, value } of entryList(c)) {
-      lines.push([c.start, c.end, scope, pathway, hash, path[0] ?? '', path.slice(1).join('/'), value, value === null ? 'true' : 'false'].map(field).join(','));
+  const names = new Map<string, string>();
+  const name = (s: string): string => {
+    let t = names.get(s);
+    if (t === undefined) {
+      t = field(s);
+      names.set(s, t);
     }
-    for (const [k, v] of Object.entries(c.stats)) lines.push([c.start, c.end, scope, pathway, hash, 'statistics', k, v, v === null ? 'true' : 'false'].map(field).join(','));
+    return t;
+  };
+  const valueAndFlag = (v: number | null): string => (v === null ? ',true' : `${field(v)},false`);
+  const emit = (c: CellModel, scope: string, pathway: string, hash: string): void => {
+    const head = `${[c.start, c.end, scope, pathway, hash].map(field).join(',')},`;
+    for (const { path, value } of entryList(c)) lines.push(`${head}${name(path[0] ?? '')},${name(path.slice(1).join('/'))},${valueAndFlag(value)}`);
+    const stats = `${head}${name('statistics')},`;
+    for (const [k, v] of Object.entries(c.stats)) lines.push(`${stats}${name(k)},${valueAndFlag(v)}`);
   };
   for (const s of m.series) {
     for (const p of s.periods) emit(p, 'period', s.pathway.id, s.settingsHash);

@@ -66,25 +66,31 @@ function canonicalObject(value: object, seen: Set<object>): string | undefined {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) throw new NotJson('is not a plain object (a class instance such as a Date is not JSON)');
   const obj = value as Record<string, unknown>;
-  let keys = Object.keys(obj);
+  const keys = Object.keys(obj);
   let sorted = true;
   for (let i = 1; sorted && i < keys.length; i++) if ((keys[i - 1] as string) >= (keys[i] as string)) sorted = false;
-  if (!sorted) keys = keys.sort();
-  let texts: Map<string, string> | undefined;
-  for (const k of keys) {
-    const v = obj[k];
+  if (!sorted) return writeMembers(obj, keys.sort(), undefined, seen);
+  // Keys in order: JSON.stringify writes this object unless a member must be written here.
+  for (let i = 0; i < keys.length; i++) {
+    const v = obj[keys[i] as string];
     if (v === undefined) continue;
-    const t = child(v, seen, k);
-    if (t !== undefined) (texts ??= new Map()).set(k, t);
+    const t = child(v, seen, keys[i] as string);
+    if (t !== undefined) return writeMembers(obj, keys, { at: i, text: t }, seen);
   }
-  if (sorted && texts === undefined) return undefined;
+  return undefined;
+}
+
+/** The object's text with `keys` in order; the members before `first.at` are clean (JSON.stringify writes them). */
+function writeMembers(obj: Record<string, unknown>, keys: readonly string[], first: { at: number; text: string } | undefined, seen: Set<object>): string {
   let out = '{';
-  let first = true;
-  for (const k of keys) {
+  let sep = '';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
     const v = obj[k];
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(k)}:${texts?.get(k) ?? JSON.stringify(v)}`;
-    first = false;
+    const text = first === undefined ? child(v, seen, k) : i < first.at ? undefined : i === first.at ? first.text : child(v, seen, k);
+    out += `${sep}${JSON.stringify(k)}:${text ?? JSON.stringify(v)}`;
+    sep = ',';
   }
   return `${out}}`;
 }

@@ -5,9 +5,11 @@
  * (decide, then cardsFor).
  *
  *   GET  /console                    the page
- *   GET  /console/rules              docs/pathway.md rendered, with #rule-N anchors
+ *   GET  /console/rules              the pathway's clinical specification (docs/clinical/<pathway>.md), #rule-N anchors
+ *   GET  /console/rules/engineering  the engineering map (code and tests per rule), #rule-N anchors
  *   GET  /console/assets/*           CSS (src/console/static)
  *   GET  /console/js/*               the page's ES modules (dist/console/web)
+ *   GET  /console/js/vendor/dagre.esm.js  the chart's layout library, from node_modules
  *   POST /console/api/evaluate       { bundle | resources | case, now?, encounter?, settings? } -> decision, cards
  *   GET  /console/api/pathway        the pathway file and the assay catalogue, for drawing
  *   GET  /console/api/fixtures       every fixture, expected and actual outcome, pass/fail
@@ -20,6 +22,8 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
@@ -33,7 +37,7 @@ import { consoleEvaluator } from './evaluate.js';
 import { adoptionPage } from './adoption-page.js';
 import { FIXTURE_BASIS, FixtureLibrary } from './fixtures.js';
 import { MapCache } from './map.js';
-import { rulesPage } from './rules.js';
+import { engineeringPage, rulesPage } from './rules.js';
 import { validateEvaluateBody, validateMapBody } from './schemas.js';
 import type { AssayView, EvaluateResponse, FixtureResponse, FixturesResponse, PathwayResponse } from './web/api-types.js';
 
@@ -42,8 +46,8 @@ export interface ConsolePluginOptions {
   readonly settings: Settings;
   /** Where the scenario fixtures are (default: fhir-fixtures/ of the project). */
   readonly fixturesDir?: string;
-  /** Where docs/pathway.md is (default: docs/pathway.md of the project). */
-  readonly pathwayDoc?: string;
+  /** Where the docs are (default: docs/ of the project): clinical/<pathway>.md, clinical/rules.json, the engineering map. */
+  readonly docsDir?: string;
   /** The key that checks case links' signatures (src/cds/case-link-key.ts). */
   readonly caseLinkKey: Uint8Array;
   /** The clock of the rate limits' windows and of evaluations without a time (default: the real clock). */
@@ -58,6 +62,12 @@ export interface ConsolePluginOptions {
 export const STATIC_DIR = fileURLToPath(new URL('../../src/console/static/', import.meta.url));
 /** The page's compiled ES modules (npm run build: tsc -p src/console/web/tsconfig.json). */
 export const WEB_DIR = fileURLToPath(new URL('../../dist/console/web/', import.meta.url));
+
+/**
+ * The chart's layout library, served to the page as it is installed (no CDN, nothing downloaded):
+ * @dagrejs/dagre's self-contained ES module build (graphlib included).
+ */
+export const DAGRE_ESM = join(dirname(createRequire(import.meta.url).resolve('@dagrejs/dagre')), 'dagre.esm.js');
 
 /**
  * Largest request body of the console API: a real case is a few kB (the largest fixture, 6 resources,
@@ -119,6 +129,7 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
   });
 
   const indexHtml = await readFile(`${STATIC_DIR}index.html`, 'utf8');
+  const dagreJs = await readFile(DAGRE_ESM, 'utf8');
   if (!existsSync(`${WEB_DIR}main.js`)) {
     app.log.warn(`console: ${WEB_DIR}main.js is missing; run "npm run build" (the page will not work until it is built)`);
   }
@@ -129,10 +140,15 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
     await pages.register(fastifyStatic, { root: STATIC_DIR, prefix: '/console/assets/', decorateReply: false, index: false, cacheControl: false, setHeaders: (res) => void res.headers(SECURITY_HEADERS) });
     await pages.register(fastifyStatic, { root: WEB_DIR, prefix: '/console/js/', decorateReply: false, index: false, cacheControl: false, allowedPath: (p) => p.endsWith('.js') || p.endsWith('.js.map'), setHeaders: (res) => void res.headers(SECURITY_HEADERS) });
     pages.get('/console', async (_req, reply) => reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(indexHtml));
+    pages.get('/console/js/vendor/dagre.esm.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').headers(SECURITY_HEADERS).send(dagreJs));
     pages.get('/console/', async (_req, reply) => reply.redirect('/console'));
     await adoptionPage(pages, STATIC_DIR, SECURITY_HEADERS);
     pages.get('/console/rules', async (_req, reply) => {
-      const html = await rulesPage(file, opts.pathwayDoc);
+      const html = await rulesPage(file, opts.docsDir);
+      return reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(html);
+    });
+    pages.get('/console/rules/engineering', async (_req, reply) => {
+      const html = await engineeringPage(file, opts.docsDir);
       return reply.type('text/html; charset=utf-8').headers(SECURITY_HEADERS).send(html);
     });
   });

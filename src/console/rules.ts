@@ -1,182 +1,128 @@
 /**
- * The rules page (/console/rules): docs/pathway.md (each rule of the clinical contract, where it is
- * encoded and which test proves it) rendered to HTML, with an anchor `rule-N` on each rule, so that
- * every step of the console's reasoning links to the rule it applies. A small, strict Markdown subset:
- * everything is escaped; only headings, paragraphs, lists, tables, code, emphasis, links and bare
- * `<a id="...">` anchors are rendered.
+ * The rules pages, rendered from the repository's Markdown with markdown-it (HTML in the source is
+ * disabled: it is shown as text; links other than http(s) and the pages' own are not followed):
+ *
+ *   /console/rules              the clinical specification of the pathway the service runs
+ *                               (docs/clinical/<pathway>.md, for clinicians), every rule anchored `rule-N`
+ *   /console/rules/engineering  the engineering map (where each rule is encoded and which tests prove it),
+ *                               one click from each rule, anchored the same way
+ *
+ * Which page belongs to which pathway is data: docs/clinical/rules.json (`doc`, and `engineeringMap`
+ * for a pathway that has one). Without its page, a pathway's rules come from its pathway file.
  */
 import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import MarkdownIt, { type Env, type Token } from 'markdown-it';
+import { RULES_PATH } from '../cds/cards.js';
 import type { PathwayFile } from '../engine/pathway.js';
 
-export const PATHWAY_DOC = fileURLToPath(new URL('../../docs/pathway.md', import.meta.url));
+/** The project's docs/ folder, from src/ under tests and from dist/ in production. */
+export const DOCS_DIR = fileURLToPath(new URL('../../docs/', import.meta.url));
+export const ENGINEERING_PATH = '/console/rules/engineering';
 
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
+interface RenderEnv extends Env {
+  /** Where the document lives, relative to the repository (its links are relative to it). */
+  readonly docPath: string;
+  /** Repository paths of the pages the console serves, and their addresses. */
+  readonly pages: ReadonlyMap<string, string>;
+  /** Under each rule heading, a link to this address + `#rule-N` (the other page), with this text. */
+  readonly ruleLink?: { readonly href: string; readonly text: string };
+}
+
+const RULE_HEADING = /^rule\s+(\d{1,3})\b/i;
+
 function slug(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/<[^>]*>/g, '')
-    .replace(/[^a-z0-9 -]/g, '')
-    .trim()
-    .replace(/\s+/g, '-');
+  return (
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9 -]/g, '')
+      .trim()
+      .replace(/\s+/g, '-') || 'section'
+  );
 }
 
-/** Inline Markdown on one line of text. */
-export function inline(src: string): string {
-  const anchors: string[] = [];
-  let s = src.replace(/<a\s+(?:id|name)="([A-Za-z0-9_.-]+)"\s*>\s*<\/a>/g, (_m, id: string) => {
-    anchors.push(`<a id="${escapeHtml(id)}"></a>`);
-    return `\u0000A${anchors.length - 1}\u0000`;
-  });
-  const codes: string[] = [];
-  s = s.replace(/`([^`]+)`/g, (_m, c: string) => {
-    codes.push(`<code>${escapeHtml(c)}</code>`);
-    return `\u0000C${codes.length - 1}\u0000`;
-  });
-  s = escapeHtml(s);
-  s = s.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (_m, text: string, href: string) => {
-    const h = href.replace(/&amp;/g, '&');
-    if (/^https?:\/\//.test(h)) return `<a href="${escapeHtml(h)}" rel="noreferrer">${text}</a>`;
-    if (h.startsWith('#')) return `<a href="${escapeHtml(h)}">${text}</a>`;
-    const rule = /pathway\.md#(rule-\d+)$/.exec(h);
-    if (rule !== null) return `<a href="#${rule[1] ?? ''}">${text}</a>`;
-    return `${text} <span class="path">(${escapeHtml(h)})</span>`;
-  });
-  s = s.replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>').replace(/(^|[^*\w])\*([^*\s][^*]*)\*/g, '$1<em>$2</em>');
-  // eslint-disable-next-line no-control-regex
-  s = s.replace(/\u0000C(\d+)\u0000/g, (_m, i: string) => codes[Number(i)] ?? '');
-  // eslint-disable-next-line no-control-regex
-  s = s.replace(/\u0000A(\d+)\u0000/g, (_m, i: string) => anchors[Number(i)] ?? '');
-  return s;
-}
-
-const RULE_AT_START = /^(?:<[^>]+>)*\s*(?:rule\s+)?(\d{1,2})(?:<\/strong>)?(?=[\s.:)—–-]|$)/i;
-
-/** Render the Markdown subset to HTML, adding `rule-N` anchors. */
-export function renderMarkdown(md: string): string {
-  const lines = md.replace(/\r\n?/g, '\n').split('\n');
-  const out: string[] = [];
+/** Headings get ids: `rule-N` for "Rule N..." (the first only), a unique slug otherwise. */
+function anchorHeadings(tokens: Token[]): void {
   const ids = new Set<string>();
-  const ruleId = (text: string): string | null => {
-    const m = RULE_AT_START.exec(text.replace(/^\*\*/, ''));
-    if (m === null) return null;
-    const id = `rule-${m[1] ?? ''}`;
-    if (ids.has(id)) return null;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t?.type !== 'heading_open') continue;
+    const text = tokens[i + 1]?.content ?? '';
+    const rule = RULE_HEADING.exec(text);
+    let id = rule === null ? slug(text) : `rule-${rule[1] ?? ''}`;
+    if (rule !== null && !ids.has(id)) t.meta = { rule: rule[1] };
+    else if (ids.has(id)) for (let n = 2; ids.has(id); n++) id = `${slug(text)}-${n}`;
     ids.add(id);
-    return id;
-  };
-  const uniq = (base: string): string => {
-    let id = base === '' ? 'section' : base;
-    for (let i = 2; ids.has(id); i++) id = `${base}-${i}`;
-    ids.add(id);
-    return id;
-  };
-  let i = 0;
-  let para: string[] = [];
-  const flush = (): void => {
-    if (para.length > 0) out.push(`<p>${inline(para.join(' '))}</p>`);
-    para = [];
-  };
-  while (i < lines.length) {
-    const line = lines[i] ?? '';
-    const fence = /^```/.exec(line);
-    if (fence !== null) {
-      flush();
-      const body: string[] = [];
-      i++;
-      while (i < lines.length && !/^```/.test(lines[i] ?? '')) body.push(lines[i++] ?? '');
-      i++;
-      out.push(`<pre><code>${escapeHtml(body.join('\n'))}</code></pre>`);
-      continue;
-    }
-    const h = /^(#{1,6})\s+(.*)$/.exec(line);
-    if (h !== null) {
-      flush();
-      const level = (h[1] ?? '#').length;
-      const text = (h[2] ?? '').replace(/\s*#+\s*$/, '');
-      const html = inline(text);
-      // "### Rule 7" gets id="rule-7", as GitHub anchors docs/pathway.md#rule-7.
-      const rid = ruleId(text);
-      const id = rid ?? uniq(slug(text));
-      out.push(`<h${level} id="${id}">${html}</h${level}>`);
-      i++;
-      continue;
-    }
-    if (/^\s*\|.*\|\s*$/.test(line) && /^\s*\|?\s*:?-{3,}/.test(lines[i + 1] ?? '')) {
-      flush();
-      const cells = (l: string): string[] => l.trim().replace(/^\|/, '').replace(/\|$/, '').split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, '|'));
-      const head = cells(line);
-      i += 2;
-      const rows: string[] = [];
-      while (i < lines.length && /^\s*\|.*\|\s*$/.test(lines[i] ?? '')) {
-        const c = cells(lines[i] ?? '');
-        const rid = ruleId(c[0] ?? '');
-        rows.push(`<tr${rid === null ? '' : ` id="${rid}"`}>${c.map((x) => `<td>${inline(x)}</td>`).join('')}</tr>`);
-        i++;
-      }
-      out.push(`<div class="table-wrap"><table><thead><tr>${head.map((x) => `<th scope="col">${inline(x)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`);
-      continue;
-    }
-    const li = /^(\s*)([-*]|\d+[.)])\s+(.*)$/.exec(line);
-    if (li !== null) {
-      flush();
-      // A list, with nesting by indentation.
-      const stack: { indent: number; tag: 'ul' | 'ol' }[] = [];
-      let open = false;
-      while (i < lines.length) {
-        const l = lines[i] ?? '';
-        const m = /^(\s*)([-*]|\d+[.)])\s+(.*)$/.exec(l);
-        if (m === null) {
-          if (/^\s{2,}\S/.test(l) && open) {
-            out.push(` ${inline(l.trim())}`);
-            i++;
-            continue;
-          }
-          break;
-        }
-        const indent = (m[1] ?? '').length;
-        const marker = m[2] ?? '-';
-        const tag = /\d/.test(marker) ? 'ol' : 'ul';
-        const top = stack[stack.length - 1];
-        if (top === undefined || indent > top.indent) {
-          const start = tag === 'ol' && parseInt(marker, 10) !== 1 ? ` start="${parseInt(marker, 10)}"` : '';
-          out.push(`<${tag}${start}>`);
-          stack.push({ indent, tag });
-        } else {
-          out.push('</li>');
-          while (stack.length > 1 && indent < (stack[stack.length - 1]?.indent ?? 0)) {
-            out.push(`</${stack.pop()?.tag ?? 'ul'}>`, '</li>');
-          }
-        }
-        const text = m[3] ?? '';
-        const rid = tag === 'ol' ? ruleId(`${parseInt(marker, 10)}.`) : ruleId(text);
-        out.push(`<li${rid === null ? '' : ` id="${rid}"`}>${inline(text)}`);
-        open = true;
-        i++;
-      }
-      out.push('</li>');
-      while (stack.length > 0) {
-        out.push(`</${stack.pop()?.tag ?? 'ul'}>`);
-        if (stack.length > 0) out.push('</li>');
-      }
-      continue;
-    }
-    if (line.trim() === '') {
-      flush();
-      i++;
-      continue;
-    }
-    para.push(line.trim());
-    i++;
+    t.attrSet('id', id);
   }
-  flush();
-  return out.join('\n');
 }
 
-/** When docs/pathway.md is absent: the rules the pathway file itself names, and where it is silent. */
+/** A link's target: a page the console serves, an outside address, or null (shown as text). */
+function linkTarget(href: string, env: RenderEnv): string | null {
+  if (/^https?:\/\//i.test(href)) return href;
+  if (href.startsWith('#')) return href;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(href) || href.startsWith('/')) return null;
+  const [path = '', fragment] = href.split('#', 2);
+  const target = posix.normalize(posix.join(posix.dirname(env.docPath), path));
+  const page = env.pages.get(target);
+  if (page === undefined) return null;
+  const hash = fragment === undefined ? '' : `#${fragment}`;
+  return target === env.docPath ? hash || '#' : `${page}${hash}`;
+}
+
+/** Links to pages the console serves are rewritten; links to anything else (source files) become text. */
+function rewriteLinks(tokens: Token[], env: RenderEnv): void {
+  for (const t of tokens) {
+    if (t.type !== 'inline' || t.children === null) continue;
+    const open: boolean[] = [];
+    for (const c of t.children) {
+      if (c.type === 'link_open') {
+        const target = linkTarget(String(c.attrGet('href') ?? ''), env);
+        open.push(target !== null);
+        if (target === null) {
+          c.type = 'html_inline';
+          c.content = '<span class="doc-path">';
+        } else {
+          c.attrSet('href', target);
+          if (/^https?:/i.test(target)) c.attrSet('rel', 'noreferrer');
+        }
+      } else if (c.type === 'link_close' && open.pop() === false) {
+        c.type = 'html_inline';
+        c.content = '</span>';
+      }
+    }
+  }
+}
+
+const md = new MarkdownIt({ html: false, linkify: false, typographer: false });
+md.core.ruler.push('console_rules', (state) => {
+  anchorHeadings(state.tokens);
+  rewriteLinks(state.tokens, state.env as unknown as RenderEnv);
+});
+// A table wider than a phone scrolls inside a region that the keyboard can reach, never the page.
+md.renderer.rules.table_open = () => '<div class="table-wrap" tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)"><table>\n';
+md.renderer.rules.table_close = () => '</table></div>\n';
+const closeHeading = md.renderer.rules.heading_close;
+md.renderer.rules.heading_close = (tokens, idx, options, rawEnv, self) => {
+  const env = rawEnv as RenderEnv | undefined;
+  const html = closeHeading === undefined ? self.renderToken(tokens, idx, options) : closeHeading(tokens, idx, options, rawEnv, self);
+  const open = tokens.slice(0, idx).reverse().find((t) => t.type === 'heading_open');
+  const rule = (open?.meta as { rule?: string } | null)?.rule;
+  if (rule === undefined || env?.ruleLink === undefined) return html;
+  return `${html}<p class="rule-other"><a href="${escapeHtml(`${env.ruleLink.href}#rule-${rule}`)}">${escapeHtml(env.ruleLink.text.replace('{rule}', rule))}</a></p>\n`;
+};
+
+/** Markdown to HTML: no HTML from the source, rule anchors, links to the console's own pages. */
+export function renderMarkdown(markdown: string, env: RenderEnv = { docPath: 'docs/page.md', pages: new Map() }): string {
+  return md.render(markdown, env);
+}
+
+/** When a pathway has no clinical page: the rules its pathway file names, and where it is silent. */
 export function fallbackMarkdown(file: PathwayFile): string {
   const byRule = new Map<string, string[]>();
   const add = (rule: string, text: string): void => {
@@ -191,44 +137,82 @@ export function fallbackMarkdown(file: PathwayFile): string {
   }
   add(file.classification.rule, file.classification.description);
   for (const c of file.classification.rules) add(file.classification.rule, `\`${c.id}\`: ${c.text} → \`${c.outcome}\`.`);
-  add(file.assembly.rule, 'Assembly: the most serious of the chart\'s walk and the troponin results on their own.');
+  add(file.assembly.rule, "Assembly: the most serious of the chart's walk and the troponin results on their own.");
   const rules = [...byRule.keys()].sort((a, b) => Number(a) - Number(b));
-  return [
-    `# ${file.title}`,
-    '',
-    'docs/pathway.md is not installed: these are the rules the pathway file itself names.',
-    '',
-    ...rules.flatMap((r) => [`## Rule ${r}`, '', ...(byRule.get(r) ?? []).map((t) => `- ${t}`), '']),
-  ].join('\n');
+  return [`# ${file.title}`, '', 'This pathway has no written specification in the repository: these are the rules its pathway file names.', '', ...rules.flatMap((r) => [`## Rule ${r}`, '', ...(byRule.get(r) ?? []).map((t) => `- ${t}`), ''])].join('\n');
 }
 
-export async function rulesPage(file: PathwayFile, docPath = PATHWAY_DOC): Promise<string> {
-  let md: string;
-  let source: string;
+interface PathwayDocs {
+  /** Repository path of the clinical page (docs/clinical/<doc>). */
+  readonly clinical: string;
+  /** Repository path of the engineering map, or null when the pathway has none. */
+  readonly engineering: string | null;
+}
+
+/** The pathway's pages, from docs/clinical/rules.json (or the conventional name when it is not listed). */
+async function docsOf(file: PathwayFile, docsDir: string): Promise<PathwayDocs> {
+  let entry: { doc?: unknown; engineeringMap?: unknown } | undefined;
   try {
-    md = await readFile(docPath, 'utf8');
-    source = 'docs/pathway.md';
+    const index = JSON.parse(await readFile(`${docsDir}clinical/rules.json`, 'utf8')) as { pathways?: Record<string, { doc?: unknown; engineeringMap?: unknown }> };
+    entry = index.pathways?.[file.id];
   } catch {
-    md = fallbackMarkdown(file);
-    source = `the pathway file (${file.id} ${file.version})`;
+    entry = undefined;
   }
+  const doc = typeof entry?.doc === 'string' ? entry.doc : `${file.id}.md`;
+  const map = typeof entry?.engineeringMap === 'string' ? entry.engineeringMap : null;
+  return { clinical: posix.join('docs/clinical', doc), engineering: map === null ? null : posix.normalize(posix.join('docs/clinical', map)) };
+}
+
+async function readDoc(docsDir: string, repoPath: string | null): Promise<string | null> {
+  if (repoPath === null) return null;
+  try {
+    return await readFile(`${docsDir}${repoPath.replace(/^docs\//, '')}`, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function page(file: PathwayFile, title: string, subtitle: string, nav: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Rules of the pathway: ${escapeHtml(file.title)}</title>
+<title>${escapeHtml(title)}: ${escapeHtml(file.title)}</title>
 <link rel="stylesheet" href="/console/assets/console.css">
 <link rel="icon" href="data:,">
 </head>
 <body class="rules-page">
-<header class="masthead"><div class="masthead-inner"><p class="product">hs-troponin CDS · test console</p><h1>Rules of the pathway</h1>
-<p class="subtitle">${escapeHtml(file.title)} · version ${escapeHtml(file.version)} · from ${escapeHtml(source)}</p>
-<nav aria-label="Console"><a href="/console">Back to the console</a></nav></div></header>
-<main id="main" class="doc">
-${renderMarkdown(md)}
+<a class="skip-link" href="#main">Skip to the text</a>
+<header class="masthead"><div class="masthead-inner"><p class="product">hs-troponin CDS · test console</p><h1>${escapeHtml(title)}</h1>
+<p class="subtitle">${escapeHtml(file.title)} · version ${escapeHtml(file.version)} · ${escapeHtml(subtitle)}</p>
+<nav aria-label="Console"><ul class="section-nav"><li><a href="/console">Back to the console</a></li>${nav}</ul></nav></div></header>
+<main id="main" class="doc" tabindex="-1">
+${body}
 </main>
 </body>
 </html>
 `;
+}
+
+/** /console/rules: the clinical specification of the pathway, for clinicians. */
+export async function rulesPage(file: PathwayFile, docsDir = DOCS_DIR): Promise<string> {
+  const docs = await docsOf(file, docsDir);
+  const text = await readDoc(docsDir, docs.clinical);
+  const pages = new Map([[docs.clinical, RULES_PATH], ...(docs.engineering === null ? [] : [[docs.engineering, ENGINEERING_PATH] as const])]);
+  const env: RenderEnv = { docPath: docs.clinical, pages, ...(docs.engineering === null ? {} : { ruleLink: { href: ENGINEERING_PATH, text: 'Where rule {rule} is in the code, and its tests' } }) };
+  const body = renderMarkdown(text ?? fallbackMarkdown(file), env);
+  const nav = docs.engineering === null ? '' : `<li><a href="${ENGINEERING_PATH}">Engineering map: code and tests per rule</a></li>`;
+  return page(file, 'Rules of the pathway', text === null ? `from the pathway file ${file.id}` : `from ${docs.clinical}`, nav, body);
+}
+
+/** /console/rules/engineering: where each rule is encoded and which tests prove it. */
+export async function engineeringPage(file: PathwayFile, docsDir = DOCS_DIR): Promise<string> {
+  const docs = await docsOf(file, docsDir);
+  const text = await readDoc(docsDir, docs.engineering);
+  const pages = new Map([[docs.clinical, RULES_PATH], ...(docs.engineering === null ? [] : [[docs.engineering, ENGINEERING_PATH] as const])]);
+  const docPath = docs.engineering ?? 'docs/engineering.md';
+  const env: RenderEnv = { docPath, pages, ruleLink: { href: RULES_PATH, text: 'Rule {rule} in clinical words' } };
+  const body = text === null ? `<p>This pathway has no engineering map in the repository yet: its rules are on <a href="${RULES_PATH}">the rules page</a>.</p>` : renderMarkdown(text, env);
+  return page(file, 'Engineering map: code and tests per rule', text === null ? 'no engineering map' : `from ${docPath}`, `<li><a href="${RULES_PATH}">The rules, in clinical words</a></li>`, body);
 }

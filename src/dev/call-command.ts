@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { MAX_BODY_BYTES } from '../app.js';
 import { TnpError } from '../errors.js';
 import { parseInstant } from '../engine/time.js';
 import { urlOf } from '../http/listen.js';
@@ -179,6 +180,9 @@ export async function runCall(args: CallArgs, io: CallIo): Promise<void> {
     prefetch,
     ...(nowText === undefined ? {} : { extension: { [DEV_EXTENSION_KEY]: { evaluationTime: nowText } } }),
   };
+  // Bound: the service takes bodies up to MAX_BODY_BYTES (413 above); say so before sending.
+  const bytes = Buffer.byteLength(JSON.stringify(body));
+  if (bytes > MAX_BODY_BYTES) throw new TnpError('TNP_ERR_BAD_ARGUMENT', `the call for ${args.file} would be ${(bytes / 1048576).toFixed(1)} MiB, over the ${MAX_BODY_BYTES / 1048576} MiB the service takes: keep the file to one patient's episode`);
   const aud = `${settings.publicBaseUrl}/cds-services/${id}`;
   const answer = await send(`${base}/cds-services/${encodeURIComponent(id)}`, await signDevToken(key, aud, io.nowMs()), body);
   if (answer.status !== 200) throw refused(`the CDS call (POST /cds-services/${id})`, answer, settings, aud);

@@ -59,7 +59,9 @@ describe.runIf(run)('every console view at 1280 and 390 px', () => {
   }
 
   async function ready(page: Page): Promise<void> {
-    await page.waitForSelector('body[data-ready="true"]', WAIT);
+    // Ready once the scenario library (every fixture evaluated live) and the map are in: generous on a
+    // loaded machine, still bounded.
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 90_000 });
   }
 
   /** No horizontal scroll, axe-core clean (serious and critical), and a screenshot to look at. */
@@ -136,10 +138,95 @@ describe.runIf(run)('every console view at 1280 and 390 px', () => {
         expect(await page.getAttribute('body', 'data-outcome')).toBe('consistent-with-mi');
         expect(await inViewport(page, '#outcome-banner')).toBe(true);
         expect(await page.isHidden('#form-errors')).toBe(true);
+        // The card's evidence is one link, to the rules page.
+        expect(await page.$$eval('.cds-card .card-detail a', (els) => els.map((a) => a.getAttribute('href')).filter((h) => (h ?? '').includes('/console/rules')))).toEqual([expect.stringMatching(/\/console\/rules$/)]);
         await page.screenshot({ path: `${SHOTS}result-viewport-${size.width}.png` });
         await checkView(page, 'result', size.width);
       } finally {
         await close(o);
+      }
+    });
+  }
+
+  /** Overlaps between the chart's texts and boxes, texts outside their box, and the SVG outside its container. */
+  const CHART_PROBLEMS = `(() => {
+    const box = (e) => e.getBoundingClientRect();
+    const hit = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+    const inside = (a, b) => a.left >= b.left - 0.5 && a.right <= b.right + 0.5 && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5;
+    const out = [];
+    const svg = document.querySelector('svg.pathway-chart');
+    const view = document.querySelector('#chart-view');
+    if (!inside(box(svg), box(view))) out.push('the SVG is outside its container: ' + JSON.stringify([box(svg), box(view)]));
+    const texts = [...svg.querySelectorAll('text')].map((t) => ({ t: t.textContent, r: box(t), owner: t.closest('g.node, g.edge-label') }));
+    for (let i = 0; i < texts.length; i++) {
+      for (let j = i + 1; j < texts.length; j++) if (hit(texts[i].r, texts[j].r)) out.push('texts overlap: ' + texts[i].t + ' | ' + texts[j].t);
+      const own = texts[i].owner && texts[i].owner.querySelector('rect.node-box, rect.label-box');
+      if (own && !inside(texts[i].r, box(own))) out.push('text outside its box: ' + texts[i].t);
+    }
+    const boxes = [...svg.querySelectorAll('rect.node-box, rect.label-box')].map((r) => ({ r: box(r), id: (r.closest('[data-node]') || r.closest('[data-edges]')).getAttribute('data-node') || r.closest('[data-edges]').getAttribute('data-edges') }));
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) if (hit(boxes[i].r, boxes[j].r)) out.push('boxes overlap: ' + boxes[i].id + ' | ' + boxes[j].id);
+    return out;
+  })()`;
+
+  for (const size of SIZES) {
+    it(`the chart at ${size.width} px fits its container, no label overlaps another or leaves its box; the case is marked on the map`, { timeout: 240_000 }, async () => {
+      const o = await openAt(size, '/console');
+      const { page } = o;
+      try {
+        await ready(page);
+        const name = 'below-url-rise-above-url-consistent';
+        await page.focus(`button[data-fixture="${name}"]`);
+        await page.keyboard.press('Enter');
+        await page.waitForSelector('body[data-outcome="consistent-with-mi"]', WAIT);
+        expect(await page.evaluate<string[]>(CHART_PROBLEMS)).toEqual([]);
+        // The path as text, readable whatever the chart's scale.
+        expect(await page.$$eval('#path-list li[data-node]', (els) => els.map((e) => e.getAttribute('data-node')))).toEqual(['chest-pain', 'ecg', 'timi', 'baseline', 'retest-below', 'below-mi']);
+        // The edge labels say what rule 7 says.
+        expect(await page.textContent('svg.pathway-chart')).toContain('≥ 20%');
+        expect(await page.textContent('svg.pathway-chart')).not.toContain('> 20%');
+        // The map follows the case, and marks the case's own values.
+        await expect.poll(async () => (await page.textContent('#map-status')) ?? '', WAIT).toContain('baseline 8 ng/L');
+        expect(await page.$$eval('#retest-plot .case-mark > text', (els) => els.map((e) => e.textContent))).toEqual([expect.stringMatching(/^this case: 31( \(past the axis\))?$/)]);
+        expect(await page.$$eval('#heat-map .case-mark', (els) => els.length)).toBe(1);
+        await (await page.$('#chart-section'))?.screenshot({ path: `${SHOTS}chart-section-${size.width}.png` });
+        await (await page.$('#map-section'))?.screenshot({ path: `${SHOTS}map-section-${size.width}.png` });
+        await checkView(page, 'chart', size.width);
+        // At full size the chart scrolls inside its region; the page still does not scroll sideways.
+        await page.click('#chart-size');
+        expect(await page.getAttribute('#chart-size', 'aria-pressed')).toBe('true');
+        const natural = Number(await page.getAttribute('svg.pathway-chart', 'width'));
+        expect(await page.evaluate<number>("document.querySelector('svg.pathway-chart').getBoundingClientRect().width")).toBeCloseTo(natural, 0);
+        expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0);
+      } finally {
+        await close(o);
+      }
+    });
+  }
+
+  for (const size of SIZES) {
+    it(`the rules page, the engineering map and the adoption page at ${size.width} px`, { timeout: 240_000 }, async () => {
+      const rules = await openAt(size, '/console/rules#rule-7');
+      try {
+        const { page } = rules;
+        expect(await page.textContent('h2#rule-7')).toMatch(/^Rule 7: /);
+        expect(await page.textContent('.subtitle')).toContain('docs/clinical/chart2.md');
+        await checkView(page, 'rules', size.width);
+        // The engineering map is one click from each rule, and back.
+        await page.click('a[href="/console/rules/engineering#rule-7"]');
+        await page.waitForURL(/\/console\/rules\/engineering#rule-7$/, WAIT);
+        expect(await page.textContent('#rule-7')).toContain('Rule 7');
+        await checkView(page, 'engineering', size.width);
+        await page.click('a[href="/console/rules#rule-7"]');
+        await page.waitForURL(/\/console\/rules#rule-7$/, WAIT);
+      } finally {
+        await close(rules);
+      }
+      const adoption = await openAt(size, '/console/adoption');
+      try {
+        await ready(adoption.page);
+        await checkView(adoption.page, 'adoption', size.width);
+      } finally {
+        await close(adoption);
       }
     });
   }

@@ -15,7 +15,7 @@ import { requireService } from '../support/services.js';
 
 const run = requireService(`Chromium at ${CHROMIUM_PATH}`, chromiumAvailable(), 'apt-get install chromium, or set CHROMIUM_PATH');
 
-describe.runIf(run)('the console in real Chromium', () => {
+describe.runIf(run)('the console in real Chromium', { timeout: 180_000 }, () => {
   let app: ConsoleApp;
   let browser: Browser;
   let context: BrowserContext;
@@ -43,7 +43,9 @@ describe.runIf(run)('the console in real Chromium', () => {
 
   async function open(query = ''): Promise<void> {
     await page.goto(`${app.url}/console${query}`);
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    // The page is ready once the scenario library (every fixture evaluated live) and the map are in:
+    // generous on a loaded machine, still bounded.
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 90_000 });
   }
 
   /** Press Tab until the focused element matches `selector` (keyboard reachability, in page order). */

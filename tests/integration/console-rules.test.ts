@@ -1,48 +1,71 @@
 /**
- * The console's rules page and chart annotations: docs/pathway.md rendered safely with a `rule-N` anchor
- * for every rule (what each reasoning step links to), a fallback from the pathway file when the doc is
- * absent, and the values printed at each decision point on the path.
+ * The console's rules pages and chart annotations: the pathway's clinical specification and its
+ * engineering map rendered by markdown-it (no HTML from the source) with a `rule-N` anchor for every rule
+ * (what each reasoning step and card links to), each rule one click from the other page, a fallback from
+ * the pathway file when a pathway has no specification, and the values printed on the path.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { annotate } from '../../src/console/annotations.js';
-import { fallbackMarkdown, inline, renderMarkdown, rulesPage } from '../../src/console/rules.js';
+import { engineeringPage, fallbackMarkdown, renderMarkdown, rulesPage } from '../../src/console/rules.js';
 import { decide } from '../../src/decide.js';
 import { loadRuntime } from '../../src/pathways/load.js';
 import { loadSettings } from '../../src/settings.js';
 import { loadFixture } from '../support/fixtures.js';
 
-describe('the rules page', () => {
-  it('anchors rules written as headings, numbered lists or table rows', () => {
-    expect(renderMarkdown('### Rule 7\ntext')).toContain('<h3 id="rule-7">Rule 7</h3>');
-    expect(renderMarkdown('## 3. Episode')).toContain('id="rule-3"');
-    expect(renderMarkdown('1. **Assembly.** a\n2. **ECG.** b')).toMatch(/<li id="rule-1">.*<li id="rule-2">/s);
-    expect(renderMarkdown('| rule | what |\n|---|---|\n| 12 | status |')).toContain('<tr id="rule-12">');
-    // The first occurrence wins; ids stay unique.
-    const twice = renderMarkdown('### Rule 4\n\n### Rule 4 again');
+describe('the rules pages', () => {
+  const env = (docPath: string) => ({ docPath, pages: new Map([['docs/clinical/chart2.md', '/console/rules'], ['docs/pathway.md', '/console/rules/engineering']]) });
+
+  it('anchors each rule heading rule-N (the first only), other headings by a unique slug', () => {
+    expect(renderMarkdown('## Rule 7: Classification\ntext')).toContain('<h2 id="rule-7">Rule 7: Classification</h2>');
+    expect(renderMarkdown('### Rule 12')).toContain('<h3 id="rule-12">');
+    const twice = renderMarkdown('## Rule 4\n\n## Rule 4 again\n\n## Outcomes\n\n## Outcomes');
     expect(twice.match(/id="rule-4"/g)).toHaveLength(1);
+    expect(twice).toContain('id="outcomes"');
+    expect(twice).toContain('id="outcomes-2"');
+    // A numbered list or a table row is not a rule heading.
+    expect(renderMarkdown('1. first\n2. second\n\n| 12 | x |\n|---|---|\n| 3 | y |')).not.toContain('id="rule-');
   });
 
-  it('escapes everything else: no HTML from the document gets through', () => {
-    const html = renderMarkdown('# Title <script>alert(1)</script>\n\n<img src=x onerror=alert(1)> [x](javascript:alert(1)) <a id="ok"></a>');
-    expect(html).not.toMatch(/<script|<img|href="javascript:/);
+  it('lets no HTML from the document through, and follows only http(s) links and the console\'s own pages', () => {
+    const html = renderMarkdown('# Title <script>alert(1)</script>\n\n<img src=x onerror=alert(1)> [x](javascript:alert(1)) [d](data:text/html,1)', env('docs/clinical/chart2.md'));
+    expect(html).not.toMatch(/<script|<img|href="javascript:|href="data:/);
     expect(html).toContain('&lt;script&gt;');
-    expect(html).toContain('<a id="ok"></a>');
-    expect(inline('[NICE](https://www.nice.org.uk/guidance/dg15) and [code](../src/engine/evaluate.ts)')).toBe(
-      '<a href="https://www.nice.org.uk/guidance/dg15" rel="noreferrer">NICE</a> and code <span class="path">(../src/engine/evaluate.ts)</span>',
-    );
-    expect(inline('see [rule 7](pathway.md#rule-7)')).toBe('see <a href="#rule-7">rule 7</a>');
-    expect(inline('**bold** and `a < b`')).toBe('<strong>bold</strong> and <code>a &lt; b</code>');
+    const links = renderMarkdown('[NICE](https://www.nice.org.uk/guidance/dg15), [map](../pathway.md#rule-7), [self](chart2.md#rule-3), [code](../../src/engine/evaluate.ts)', env('docs/clinical/chart2.md'));
+    expect(links).toContain('<a href="https://www.nice.org.uk/guidance/dg15" rel="noreferrer">NICE</a>');
+    expect(links).toContain('<a href="/console/rules/engineering#rule-7">map</a>');
+    expect(links).toContain('<a href="#rule-3">self</a>');
+    expect(links).toContain('<span class="doc-path">code</span>');
+    expect(renderMarkdown('[spec](clinical/chart2.md#rule-2)', env('docs/pathway.md'))).toContain('<a href="/console/rules#rule-2">spec</a>');
   });
 
-  it('renders docs/pathway.md with an anchor for rules 0 to 15, and falls back to the pathway file without it', async () => {
+  it('renders the clinical specification of the pathway with every rule of its contract anchored, each one click from its code and tests', async () => {
     const rt = await loadRuntime(loadSettings({ object: {} }));
     const page = await rulesPage(rt.pathway.file);
-    for (let n = 0; n <= 15; n++) expect(page).toContain(`id="rule-${n}"`);
-    expect(page).toContain('from docs/pathway.md');
-    const fallback = await rulesPage(rt.pathway.file, '/nonexistent/pathway.md');
-    expect(fallback).toContain('docs/pathway.md is not installed');
+    const recorded = JSON.parse(readFileSync(new URL('../../docs/clinical/rules.json', import.meta.url), 'utf8')) as { pathways: Record<string, { rules: string[] }> };
+    for (const n of recorded.pathways['chart2']?.rules ?? []) {
+      expect(page).toContain(`<h2 id="rule-${n}">`);
+      expect(page).toContain(`<a href="/console/rules/engineering#rule-${n}">`);
+    }
+    expect(page).toContain('from docs/clinical/chart2.md');
+    expect(page).toContain('href="/console/rules/engineering"');
+    const map = await engineeringPage(rt.pathway.file);
+    for (const n of recorded.pathways['chart2']?.rules ?? []) {
+      expect(map).toContain(`id="rule-${n}"`);
+      expect(map).toContain(`<a href="/console/rules#rule-${n}">`);
+    }
+  });
+
+  it('falls back to the pathway file for a pathway without a specification', async () => {
+    const rt = await loadRuntime(loadSettings({ object: {} }));
+    const dir = mkdtempSync(join(tmpdir(), 'no-docs-'));
+    const fallback = await rulesPage(rt.pathway.file, `${dir}/`);
+    expect(fallback).toContain('no written specification');
     for (const r of ['0', '1', '2', '4', '7']) expect(fallback).toContain(`id="rule-${r}"`);
     expect(fallbackMarkdown(rt.pathway.file)).toContain('## Rule 7');
+    expect(await engineeringPage(rt.pathway.file, `${dir}/`)).toContain('no engineering map');
   });
 });
 

@@ -7,7 +7,7 @@
  * The local key refused from another address: tests/security/dev-client.test.ts (I-01).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +114,13 @@ describe('npx hs-troponin-cds dev, then call', () => {
     expect(r.stdout).toContain(`The fixture expects ${f.expected.outcome}; the card's outcome is ${f.expected.outcome}.`);
   });
 
+  it('a fixture written for another pathway: the card, and a note that the service runs another one (never a false match)', async () => {
+    const r = await cli(['call', join(FIXTURES_DIR, 'esc-0h1h', 'esc1-1h-window-closed.json')], port);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Note: this fixture is for the pathway "esc-0h1h", the service runs "chart2"');
+    expect(r.stdout).not.toContain('The fixture expects');
+  });
+
   it('--now wins over the fixture\'s now', async () => {
     const r = await cli(['call', join(FIXTURES_DIR, 'below-url-rise-above-url-consistent.json'), '--now', '2026-03-06T12:00:00Z'], port);
     expect(r.code).toBe(0);
@@ -127,6 +134,13 @@ describe('npx hs-troponin-cds dev, then call', () => {
     const bad = await cli(['call', join(FIXTURES_DIR, 'timi-zero-low-risk.json'), '--now', 'yesterday'], port);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--now');
+    // Bound: a file that would make a body over the service's 5 MiB is refused before it is sent.
+    const huge = join(dir, 'huge.json');
+    const f = loadFixture('below-url-rise-above-url-consistent').doc as { entry: unknown[] };
+    writeFileSync(huge, JSON.stringify({ ...f, entry: Array.from({ length: 2500 }, () => f.entry).flat() }));
+    const tooBig = await cli(['call', huge], port);
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toMatch(/over the 5 MiB the service takes/);
     const missing = await cli(['call', join(dir, 'no-such.json')], port);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('cannot read');

@@ -3,7 +3,8 @@
  * cases reused with their times shifted (bench/trail/decisions.ts), entries serialised once for both
  * stores and loaded through `appendBulk` a buffer at a time. For the same seeded episodes, every stored
  * row (every column, so the same hash chain) equals the row written by the engine-every-time,
- * append-one-by-one path, on SQLite and PostgreSQL at once, and the store answers GET /audit/verify ok.
+ * append-one-by-one path, on SQLite and PostgreSQL at once and when worker threads make the records
+ * (bench/trail/parallel.ts), and the store answers GET /audit/verify ok.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -14,6 +15,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { caseDecisions } from '../../bench/trail/decisions.js';
 import { randomEpisodes } from '../../bench/trail/episodes.js';
+import { writeTrailParallel } from '../../bench/trail/parallel.js';
 import { bulkWriter, SITE_SETTINGS, storeWriter, writeTrail } from '../../bench/trail/records.js';
 import { openAuditStore, type AuditStore, type AuditStoreSettings } from '../../src/audit/store.js';
 import { loadRuntime } from '../../src/pathways/load.js';
@@ -75,9 +77,17 @@ describe('the synthetic trail, fast path', () => {
     expect(decisions.stats.reused).toBeGreaterThan(100);
     expect(decisions.stats.checked).toBe(decisions.stats.decided + decisions.stats.reused);
 
+    // The same trail made by two worker threads, in slices of 37 events.
+    const parallel: AuditStoreSettings = { kind: 'sqlite', path: join(dir, 'parallel.sqlite') };
+    const pStore = await openAuditStore(parallel, { newId: randomUUID, now: () => new Date() });
+    const made = await writeTrailParallel(bulkWriter([pStore], 101, 29), { seed, episodes: 400, startMs: Date.parse('2025-03-01T00:00:00Z'), days: 20, engineVersion: '0.1.0', checkEvery: 3 }, 2, 37);
+    await pStore.close();
+    expect(made.records).toBe(written);
+    expect(made.checked).toBeGreaterThan(100);
+
     const want = await rowsOf(reference);
     expect(want).toHaveLength(written);
-    for (const t of targets) expect(await rowsOf(t)).toEqual(want);
+    for (const t of [...targets, parallel]) expect(await rowsOf(t)).toEqual(want);
 
     for (const storage of targets) {
       const app = await startApp({ storage });

@@ -103,6 +103,40 @@ const CASES: readonly Case[] = [
   { outcome: 'low-risk-pathway', indicator: 'info', now: 30, resources: () => [patient(), ecg('no-stemi-or-new-lbbb', -10), timi(0, -5)] },
 ];
 
+/** Every outcome and indicator with two troponins (issue 10: the detail of a two-troponin case under 1.2 kB). */
+const TWO_TROPONINS: readonly Case[] = [
+  { outcome: 'acute-mi-pathway', indicator: 'critical', now: 200, resources: () => [patient(), ecg('stemi-or-new-lbbb', 0), troponin(8, 0), troponin(9, 185)] },
+  { outcome: 'consistent-with-mi', indicator: 'critical', now: 200, resources: () => [...workedUp(), troponin(8, 0), troponin(31, 190)] },
+  { outcome: 'indeterminate', indicator: 'warning', now: 200, resources: () => [...workedUp(), troponin(8, 0), troponin(13, 190, { unit: 'U/L' })] },
+  { outcome: 'needs-input', indicator: 'info', now: 200, resources: () => [patient(), troponin(8, 0), troponin(9, 185)] },
+  { outcome: 'awaiting-retest', indicator: 'info', now: 90, resources: () => [...workedUp(), troponin(8, 0), troponin(9, 60)] },
+  { outcome: 'awaiting-retest', indicator: 'warning', now: 200, resources: () => [...workedUp(), troponin(8, 0), troponin(9, 60)] },
+  { outcome: 'not-consistent-with-mi', indicator: 'info', now: 200, resources: () => [...workedUp(), troponin(8, 0), troponin(9, 185)] },
+  { outcome: 'not-consistent-with-mi', indicator: 'warning', now: 200, resources: () => [...workedUp(), troponin(40, 0), troponin(42, 185)] },
+  { outcome: 'low-risk-pathway', indicator: 'info', now: 200, resources: () => [patient(), ecg('no-stemi-or-new-lbbb', -10), timi(0, -5), troponin(5, 0), troponin(5, 185)] },
+];
+
+describe('the card for a doctor, every outcome with two troponins', () => {
+  it('covers every outcome of the pathway file', async () => {
+    const rt = await runtime();
+    expect(new Set(TWO_TROPONINS.map((c) => c.outcome))).toEqual(new Set(Object.keys((rt.pathway.file as unknown as Json)['outcomes'] as Json)));
+  });
+  for (const c of TWO_TROPONINS) {
+    it(`${c.outcome} (${c.indicator}): detail under 1.2 kB, no resource id or internal code, local times only, the rule-out wording`, async () => {
+      const rt = await runtime();
+      const resources = c.resources().map(withEnc);
+      const decision = await run(resources, c.now, { encounter: ENCOUNTER });
+      expect(decision.outcome).toBe(c.outcome);
+      expect(decision.indicator).toBe(c.indicator);
+      expect(resources.filter((r) => (r as { code?: { coding?: { code?: string }[] } }).code?.coding?.some((x) => x.code === '67151-1') === true)).toHaveLength(2);
+      const [card] = cardsFor(decision, { newId, publicBaseUrl: 'https://cds.example.org/', displayTimeZone: 'Europe/London', auditId: 'audit-1', runtime: rt, resources, patientId: PATIENT_ID, encounterId: ENCOUNTER, caseLinkKey: KEY });
+      checkReadable(card!, rt, resources, c.outcome, true);
+      // Both values in local time (T0 is 09:00 in London, GMT in March).
+      expect(card!.detail).toContain('| Baseline 09:00 |');
+    });
+  }
+});
+
 describe('cardsFor', () => {
   for (const c of CASES) {
     it(`${c.outcome} (${c.indicator}): one card, summary < 140, indicator, section 7 extension, no identifier in the link`, async () => {

@@ -3,15 +3,16 @@
  * library to the console API. Plain ES modules served by the service; no network access beyond it.
  */
 import { ApiError, api, type EvaluateRequest } from './api.js';
-import type { EvaluateResponse, PathwayResponse } from './api-types.js';
+import type { EvaluateResponse, MapResponse, PathwayResponse } from './api-types.js';
 import { renderCard } from './card.js';
 import { caseFromLocation, renderLinkBanner } from './caselink.js';
-import { drawChart, silentPlaces } from './chart.js';
+import { drawChartFor, setUpChartSize } from './chart-view.js';
 import { byId, clear, h } from './dom.js';
-import { CaseForm, setUpTabs, type FormProblem } from './form.js';
+import { CaseForm, setUpTabs } from './form.js';
+import { renderFormProblems, showOutcome } from './form-problems.js';
 import { exportFixture, renderLibrary } from './library.js';
-import { drawHeatMap, drawRetestPlot, renderLegend } from './mapplot.js';
-import { renderReasoning, ruleHref } from './reasoning.js';
+import { drawHeatMap, drawRetestPlot, renderLegend, type CaseMarks } from './mapplot.js';
+import { renderReasoning } from './reasoning.js';
 
 interface State {
   pathway: PathwayResponse | null;
@@ -42,22 +43,6 @@ function outcomeLabel(o: string): string {
   return p === undefined ? o : (p.outcomes[o as keyof typeof p.outcomes]?.label ?? o);
 }
 
-function drawChartFor(res: EvaluateResponse | null): void {
-  const p = state.pathway;
-  if (p === null) return;
-  const view = byId('chart-view', HTMLDivElement);
-  clear(view);
-  view.append(drawChart(p.pathway, { decision: res?.decision ?? null, annotations: res?.annotations ?? {}, outcomeLabel }));
-  const list = byId('silent-list', HTMLUListElement);
-  clear(list);
-  const onPath = new Set([...(res?.decision.path.nodes ?? []), ...(res?.decision.path.edges ?? [])]);
-  for (const sp of silentPlaces(p.pathway)) {
-    const li = h('li', { class: onPath.has(sp.id) ? 'on-path' : null, 'data-silent': sp.id }, h('span', { class: 'silent-key', 'aria-hidden': 'true' }, '◆ '), `${sp.name}${onPath.has(sp.id) ? ' (on this case’s path)' : ''}: ${sp.text} `);
-    for (const r of sp.rules) li.append(h('a', { href: ruleHref(p.rulesUrl, r), class: 'rule-link' }, `Rule ${r}`), ' ');
-    list.append(li);
-  }
-}
-
 async function drawMap(): Promise<void> {
   const status = byId('map-status', HTMLParagraphElement);
   const baselineEl = byId('map-baseline', HTMLInputElement);
@@ -81,9 +66,18 @@ async function drawMap(): Promise<void> {
   const heat = byId('map-heat', HTMLDivElement);
   clear(line);
   clear(heat);
-  line.append(drawRetestPlot(m));
-  heat.append(drawHeatMap(m));
+  const marks = caseMarksFor(state.last, m);
+  line.append(drawRetestPlot(m, marks));
+  heat.append(drawHeatMap(m, marks));
   status.textContent = `${m.assay.name}, baseline ${m.baseline} ng/L, TIMI ${m.timi}${m.sex === null ? '' : `, ${m.sex}`}: URL ${m.url} ng/L. ${m.evaluations} evaluations by the engine.`;
+}
+
+/** The evaluated case's values, when the map drawn is the case's (its assay and baseline). */
+function caseMarksFor(res: EvaluateResponse | null, m: MapResponse): CaseMarks | null {
+  const b = res?.decision.troponin.baseline ?? null;
+  if (res === null || b === null || b.assay !== m.assay.id || Number(b.valueNgL) !== Number(m.baseline)) return null;
+  const retests = res.decision.troponin.later.filter((r) => r.assay === m.assay.id).map((r) => Number(r.valueNgL));
+  return { baseline: Number(b.valueNgL), retests: retests.filter((v) => Number.isFinite(v)) };
 }
 
 function mapFollowsCase(res: EvaluateResponse): boolean {
@@ -104,7 +98,7 @@ function show(res: EvaluateResponse): void {
   state.last = res;
   clearError();
   renderCard(byId('outcome-banner', HTMLDivElement), byId('card-view', HTMLDivElement), res, outcomeLabel);
-  drawChartFor(res);
+  drawChartFor(p, res, outcomeLabel);
   renderReasoning(byId('reasoning-view', HTMLDivElement), res, p.pathway, p.rulesUrl);
   const rules = [...new Set(res.decision.trace.map((t) => t.rule))].sort((a, b) => Number(a) - Number(b));
   byId('export-rules', HTMLInputElement).value = rules.join(', ');
@@ -113,35 +107,6 @@ function show(res: EvaluateResponse): void {
   if (mapFollowsCase(res)) {
     drawMap().catch((e: unknown) => showError(e, 'The map'));
   }
-}
-
-/** The outcome, in view and focused, after Evaluate (on a phone the card is below the form). */
-function showOutcome(): void {
-  const banner = byId('outcome-banner', HTMLDivElement);
-  banner.scrollIntoView({ block: 'start' });
-  banner.focus({ preventScroll: true });
-}
-
-/**
- * The form's problems, at the top of the form: what is missing first, under the card's own heading
- * for it and in the card's words, then what cannot be read; each links to its field.
- */
-function renderFormProblems(box: HTMLDivElement, problems: readonly FormProblem[], missingHeading: string): void {
-  clear(box);
-  const link = (p: FormProblem): HTMLLIElement => {
-    const a = h('a', { href: `#${p.field.id}` }, p.message);
-    a.addEventListener('click', (ev) => {
-      ev.preventDefault();
-      p.field.focus();
-    });
-    return h('li', {}, a);
-  };
-  const missing = problems.filter((p) => p.missing);
-  const unreadable = problems.filter((p) => !p.missing);
-  box.append(h('p', { class: 'error-title' }, 'The case cannot be evaluated yet'));
-  if (missing.length > 0) box.append(h('p', {}, `${missingHeading}:`), h('ul', { class: 'missing-list' }, ...missing.map(link)));
-  if (unreadable.length > 0) box.append(h('p', {}, 'Not readable:'), h('ul', { class: 'unreadable-list' }, ...unreadable.map(link)));
-  box.hidden = false;
 }
 
 async function evaluate(body: EvaluateRequest, context: string): Promise<void> {
@@ -211,7 +176,8 @@ async function start(): Promise<void> {
   byId('footer-identity', HTMLParagraphElement).textContent = `Pathway file sha256 ${pathway.identity.sha256}; assay catalogue sha256 ${pathway.identity.catalogueSha256}; site settings sha256 ${pathway.identity.settingsSha256}.`;
   const mapAssay = byId('map-assay', HTMLSelectElement);
   for (const a of pathway.assays) mapAssay.append(h('option', { value: a.id }, a.name));
-  drawChartFor(null);
+  drawChartFor(pathway, null, outcomeLabel);
+  setUpChartSize();
 
   const selectTab = setUpTabs(byId('case-section', HTMLElement).querySelector<HTMLElement>('[role="tablist"]') ?? document.body);
   const form = new CaseForm(pathway);

@@ -1,7 +1,8 @@
 /**
  * The map of the pathway, from the API's real evaluations: the outcome over the retest value (a step plot
  * with the URL, the baseline, the ±change-threshold lines and the indeterminate zones), and a
- * baseline × retest heat map with the same lines and a legend.
+ * baseline × retest heat map with the same lines and a legend. When the map is the evaluated case's
+ * (its assay and baseline), the case's own values are marked on both.
  */
 import type { MapResponse, OutcomeCode } from './api-types.js';
 import { OUTCOME_STYLE, clear, h, s } from './dom.js';
@@ -81,7 +82,19 @@ function refLines(m: MapResponse): RefLine[] {
   ];
 }
 
-export function drawRetestPlot(m: MapResponse): SVGSVGElement {
+/** The evaluated case's values (ng/L), marked on the map when it is the case's map. */
+export interface CaseMarks {
+  readonly baseline: number;
+  readonly retests: readonly number[];
+}
+
+function caseMark(cx: number, cy: number, label: string, cls: string, anchor: 'start' | 'end'): SVGGElement {
+  const t = s('text', { x: anchor === 'start' ? cx + 12 : cx - 12, y: cy + 5, 'text-anchor': anchor, 'font-size': 14, 'font-weight': 700, fill: '#0b0c0c', stroke: '#ffffff', 'stroke-width': 3, 'paint-order': 'stroke' });
+  t.textContent = label;
+  return s('g', { class: cls }, s('circle', { cx, cy, r: 8, fill: '#ffffff', stroke: '#0b0c0c', 'stroke-width': 3 }), s('circle', { cx, cy, r: 3, fill: '#0b0c0c' }), t, s('title', {}, label));
+}
+
+export function drawRetestPlot(m: MapResponse, marks: CaseMarks | null = null): SVGSVGElement {
   const max = Number(m.retest.max);
   const runs = runsOf(m.retest.samples);
   const present = [...new Set(runs.map((r) => r.outcome))];
@@ -158,10 +171,18 @@ export function drawRetestPlot(m: MapResponse): SVGSVGElement {
     }
     prev = { x: x1, y };
   }
+  // The case's later results, each on the row of the outcome the map gives at its value.
+  // A value past the axis is marked at its end, and says so.
+  for (const v of marks?.retests ?? []) {
+    const at = v > max ? runs[runs.length - 1] : runs.find((r) => v >= r.from && v <= r.to);
+    if (at === undefined) continue;
+    const cx = x(Math.min(v, max));
+    svg.append(caseMark(cx, rowY(at.outcome), `this case: ${fmt(v)}${v > max ? ' (past the axis)' : ''}`, 'case-mark', cx > W - 200 ? 'end' : 'start'));
+  }
   return svg;
 }
 
-export function drawHeatMap(m: MapResponse): SVGSVGElement {
+export function drawHeatMap(m: MapResponse, marks: CaseMarks | null = null): SVGSVGElement {
   const n = m.grid.retests.length;
   const max = Number(m.grid.max);
   const size = 560;
@@ -237,6 +258,12 @@ export function drawHeatMap(m: MapResponse): SVGSVGElement {
   const yl = s('text', { x: 20, y: top + size / 2, 'text-anchor': 'middle', 'font-size': 15, 'font-weight': 600, transform: `rotate(-90 20 ${top + size / 2})` });
   yl.textContent = 'Baseline (ng/L)';
   svg.append(xl, yl);
+  for (const v of marks?.retests ?? []) {
+    if (marks === null) continue;
+    const past = v > max || marks.baseline > max;
+    const cx = x(Math.min(v, max));
+    svg.append(caseMark(cx, y(Math.min(marks.baseline, max)), `this case: ${fmt(marks.baseline)} → ${fmt(v)}${past ? ' (past the axes)' : ''}`, 'case-mark', cx > left + size / 2 ? 'end' : 'start'));
+  }
   return svg;
 }
 
