@@ -1,6 +1,7 @@
 /**
  * The A&E worklist (worklist or admin token): `GET /episodes?status=open|closed|all&limit=N`,
- * `GET /episodes/{id}` (its results with every version, its evaluations with their audit ids),
+ * `GET /episodes/{id}?_count=N&_after=cursor` (one page of its results by draw time then id, each with
+ * its latest versions and a count of the rest, the total, a `next` link; its evaluations with their audit ids),
  * `GET /episodes/stream` (SSE, src/episodes/stream.ts), `GET /episodes/unmatched` (stored results that
  * name no patient, so a clinician still sees them); and for admins the alerts' dead letters,
  * `GET /notifications/dead-letters`.
@@ -13,6 +14,10 @@ import { worklistRow } from './row.js';
 import type { EpisodeStream } from './stream.js';
 
 export const MAX_LIST = 1000;
+/** Episode detail paging: results per page (default and cap) and versions shown per result. */
+export const DETAIL_PAGE = 50;
+export const MAX_DETAIL_PAGE = 200;
+export const DETAIL_VERSIONS = 10;
 
 export interface WorklistOptions {
   readonly worklistTokens: readonly string[];
@@ -28,11 +33,19 @@ const listQuery = {
   properties: { status: { enum: ['open', 'closed', 'all'] }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' } },
 } as const;
 
+const detailQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { _count: listQuery.properties.limit, _after: { type: 'string', pattern: '^-?[0-9]{1,16}~[A-Za-z0-9.-]{1,64}$' } },
+} as const;
+
 function resultView(r: StoredResult): Record<string, unknown> {
   return {
     id: r.row.id,
     client: r.row.client,
     flagged: r.row.flagged,
+    versionCount: r.row.currentVersion,
+    olderVersions: Math.max(0, r.row.currentVersion - r.versions.length),
     versions: r.versions.map((v) => ({ version: v.version, lastUpdated: v.lastUpdated, status: v.status, flags: JSON.parse(v.flags) as unknown, auditId: v.auditId, resource: JSON.parse(v.resource) as unknown })),
   };
 }
@@ -64,10 +77,15 @@ export function worklistPlugin(app: FastifyInstance, opts: WorklistOptions): Pro
     return reply.header('cache-control', 'no-store').send({ results: results.map(resultView) });
   });
 
-  app.get<{ Params: { id: string } }>('/episodes/:id', { onRequest: requireReader }, async (req, reply) => {
-    const found = /^[A-Za-z0-9-]{1,64}$/.test(req.params.id) ? await opts.store.lab.episode(req.params.id) : null;
+  app.get<{ Params: { id: string }; Querystring: { _count?: string; _after?: string } }>('/episodes/:id', { onRequest: requireReader, schema: { querystring: detailQuery } }, async (req, reply) => {
+    const limit = Math.min(MAX_DETAIL_PAGE, req.query._count === undefined ? DETAIL_PAGE : Number(req.query._count));
+    const cursor = req.query._after === undefined ? null : /^(-?[0-9]{1,16})~([A-Za-z0-9.-]{1,64})$/.exec(req.query._after);
+    const after = cursor === null ? null : { timeMs: Number(cursor[1]), id: cursor[2] ?? '' };
+    const found = /^[A-Za-z0-9-]{1,64}$/.test(req.params.id) ? await opts.store.lab.episode(req.params.id, { limit, after, versions: DETAIL_VERSIONS }) : null;
     if (found === null) throw new TnpError('TNP_ERR_NOT_FOUND', 'no episode has that id');
-    return reply.header('cache-control', 'no-store').send({ ...worklistRow(found.episode, opts.now().getTime()), results: found.results.map(resultView), evaluations: found.evaluations });
+    const last = found.results[found.results.length - 1]?.row;
+    const next = found.more && last !== undefined ? `/episodes/${req.params.id}?_count=${limit}&_after=${encodeURIComponent(`${last.timeMs}~${last.id}`)}` : null;
+    return reply.header('cache-control', 'no-store').send({ ...worklistRow(found.episode, opts.now().getTime()), total: found.total, next, results: found.results.map(resultView), evaluations: found.evaluations });
   });
 
   app.get<{ Querystring: { limit?: string } }>('/notifications/dead-letters', { onRequest: requireAdmin, schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: listQuery.properties.limit } } } }, async (req, reply) => {

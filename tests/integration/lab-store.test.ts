@@ -63,7 +63,7 @@ function suite(name: string, harness: AuditHarness): void {
         const second = await store.commitEvent(event('943', 1, 'r1', 'k1', 'a3'), [record('a3')]);
         expect(second.ok).toBe(true);
         expect((await store.lab.result('r1'))?.versions.map((v) => v.version)).toEqual([2, 1]);
-        expect((await store.lab.episode('ep-1'))?.evaluations.map((e) => e.seq)).toEqual([2, 1]);
+        expect((await store.lab.episode('ep-1', { limit: 10, after: null, versions: 10 }))?.evaluations.map((e) => e.seq)).toEqual([2, 1]);
         expect((await store.lab.changesAfter(0, 10)).map((c) => c.seq)).toEqual([1, 2]);
         expect(await store.lab.patientKeysFor(['id|943'])).toEqual(['943']);
         expect((await store.verify()).ok).toBe(true);

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { labStatements, labTablesSql, params, toAlert, toChange, toEpisode, toEvaluation, toResultRow, toVersionRow, withVersions } from './sql.js';
-import type { AlertRow, EpisodeState, LabEvent, LabOutbox, LabReads, LabSnapshot, StoredResult } from './types.js';
+import type { AlertRow, EpisodePage, EpisodeState, LabEvent, LabOutbox, LabReads, LabSnapshot, StoredResult } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -126,11 +126,29 @@ export class PostgresLab implements LabReads, LabOutbox {
     return rows.map(toEpisode);
   }
 
-  async episode(id: string): ReturnType<LabReads['episode']> {
-    const row = (await this.all(this.pool, this.st.episodeById, [id]))[0];
-    if (row === undefined) return null;
-    const results = await this.withVersions(this.pool, await this.all(this.pool, this.st.resultsByEpisode(1), [id]));
-    return { episode: toEpisode(row), results, evaluations: (await this.all(this.pool, this.st.evaluationsOf, [id])).map(toEvaluation) };
+  async episode(id: string, page: EpisodePage): ReturnType<LabReads['episode']> {
+    // One REPEATABLE READ snapshot: the page, its versions and the total agree.
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const row = (await this.all(client, this.st.episodeById, [id]))[0];
+      let found: Awaited<ReturnType<LabReads['episode']>> = null;
+      if (row !== undefined) {
+        const after = page.after ?? { timeMs: Number.MIN_SAFE_INTEGER, id: '' };
+        const rows = (await this.all(client, this.st.episodePage, [id, after.timeMs, after.timeMs, after.id, page.limit + 1])).map(toResultRow);
+        const shown = rows.slice(0, page.limit);
+        const versions = shown.length === 0 ? [] : (await this.all(client, this.st.latestVersionsOf(shown.length), [...shown.map((r) => r.id), page.versions])).map(toVersionRow);
+        const total = Number((await this.all(client, this.st.episodeResultCount, [id]))[0]?.['n'] ?? 0);
+        found = { episode: toEpisode(row), results: withVersions(shown, versions), more: rows.length > page.limit, total, evaluations: (await this.all(client, this.st.evaluationsOf, [id])).map(toEvaluation) };
+      }
+      await client.query('COMMIT');
+      return found;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
   }
 
   async unmatched(limit: number): Promise<StoredResult[]> {

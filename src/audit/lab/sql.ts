@@ -71,7 +71,13 @@ export function labStatements(T: string) {
     revsOf: (n: number) => `SELECT patient_key, rev FROM ${t('lab_patients')} WHERE patient_key IN (${marks(n)})`,
     keysOf: (n: number) => `SELECT key, result_id FROM ${t('lab_result_keys')} WHERE key IN (${marks(n)})`,
     resultsById: (n: number) => `SELECT ${RR} FROM ${t('lab_results')} WHERE id IN (${marks(n)})`,
-    resultsByEpisode: (n: number) => `SELECT ${RR} FROM ${t('lab_results')} WHERE episode_id IN (${marks(n)})`,
+    /** One page of an episode's results, by time then id after a cursor (the index lab_results_episode_time). */
+    episodePage: `SELECT ${RR} FROM ${t('lab_results')} WHERE episode_id = ? AND (time_ms > ? OR (time_ms = ? AND id > ?)) ORDER BY time_ms, id LIMIT ?`,
+    episodeResultCount: `SELECT count(*) AS n FROM ${t('lab_results')} WHERE episode_id = ?`,
+    /** The newest `?` versions of each result (versions are 1..current_version, so a primary-key range). */
+    latestVersionsOf: (n: number) =>
+      `SELECT ${RV.split(', ').map((c) => `v.${c}`).join(', ')} FROM ${t('lab_result_versions')} v JOIN ${t('lab_results')} r ON r.id = v.result_id
+      WHERE v.result_id IN (${marks(n)}) AND v.version > r.current_version - ? ORDER BY v.result_id, v.version DESC`,
     /** An episode's latest results by time (the index lab_results_episode_time): what an evaluation reads. */
     latestOfEpisode: `SELECT ${RR} FROM ${t('lab_results')} WHERE episode_id = ? ORDER BY time_ms DESC, id DESC LIMIT ?`,
     versionsOf: (n: number) => `SELECT ${RV} FROM ${t('lab_result_versions')} WHERE result_id IN (${marks(n)}) ORDER BY result_id, version DESC`,

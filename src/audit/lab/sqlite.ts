@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { labStatements, labTablesSql, params, sqliteVersionTriggers, toAlert, toChange, toEpisode, toEvaluation, toResultRow, toVersionRow, withVersions } from './sql.js';
-import type { AlertRow, LabEvent, LabOutbox, LabReads, LabSnapshot, StoredResult } from './types.js';
+import type { AlertRow, EpisodePage, LabEvent, LabOutbox, LabReads, LabSnapshot, StoredResult } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -103,12 +103,19 @@ export class SqliteLab implements LabReads, LabOutbox {
     return new Promise((resolve) => resolve((q.status === 'all' ? this.all(this.st.episodesAll, [q.limit]) : this.all(this.st.episodesByStatus, [q.status, q.limit])).map(toEpisode)));
   }
 
-  episode(id: string): ReturnType<LabReads['episode']> {
+  episode(id: string, page: EpisodePage): ReturnType<LabReads['episode']> {
     return new Promise((resolve) => {
-      const row = this.all(this.st.episodeById, [id])[0];
-      if (row === undefined) return resolve(null);
-      const results = this.withVersions(this.all(this.st.resultsByEpisode(1), [id]));
-      resolve({ episode: toEpisode(row), results, evaluations: this.all(this.st.evaluationsOf, [id]).map(toEvaluation) });
+      const read = this.db.transaction(() => {
+        const row = this.all(this.st.episodeById, [id])[0];
+        if (row === undefined) return null;
+        const after = page.after ?? { timeMs: Number.MIN_SAFE_INTEGER, id: '' };
+        const rows = this.all(this.st.episodePage, [id, after.timeMs, after.timeMs, after.id, page.limit + 1]).map(toResultRow);
+        const shown = rows.slice(0, page.limit);
+        const versions = shown.length === 0 ? [] : this.all(this.st.latestVersionsOf(shown.length), [...shown.map((r) => r.id), page.versions]).map(toVersionRow);
+        const total = Number(this.all(this.st.episodeResultCount, [id])[0]?.['n'] ?? 0);
+        return { episode: toEpisode(row), results: withVersions(shown, versions), more: rows.length > page.limit, total, evaluations: this.all(this.st.evaluationsOf, [id]).map(toEvaluation) };
+      });
+      resolve(read.deferred());
     });
   }
 

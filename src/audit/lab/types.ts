@@ -171,6 +171,15 @@ export interface ChangeRow {
   readonly row: string;
 }
 
+/** Which page of an episode's results to read (see `LabReads.episode`). */
+export interface EpisodePage {
+  readonly limit: number;
+  /** The (time, id) of the last result of the previous page; null for the first page. */
+  readonly after: { readonly timeMs: number; readonly id: string } | null;
+  /** How many of each result's versions to read (the newest). */
+  readonly versions: number;
+}
+
 /** The lab reads of the store (each one query or a few; bounded by their `limit`). */
 export interface LabReads {
   /** The state an event over these keys and patients is planned on. Revisions are read first. */
@@ -181,7 +190,13 @@ export interface LabReads {
   latestOfEpisode(episodeId: string, limit: number): Promise<StoredResult[]>;
   /** Episodes, newest change first. */
   episodes(q: { readonly status: EpisodeStatus | 'all'; readonly limit: number }): Promise<EpisodeState[]>;
-  episode(id: string): Promise<{ episode: EpisodeState; results: StoredResult[]; evaluations: EvaluationRow[] } | null>;
+  /**
+   * An episode and one page of its results, ordered by time then id, after the cursor `after` (the last
+   * result of the previous page): at most `limit` results (`more` says whether any follow), each with its
+   * latest `versions` versions only (the rest are counted by `row.currentVersion`), and `total`, the
+   * count of all its results. Bounded whatever the episode's size (one indexed range read per page).
+   */
+  episode(id: string, page: EpisodePage): Promise<{ episode: EpisodeState; results: StoredResult[]; more: boolean; total: number; evaluations: EvaluationRow[] } | null>;
   /** Stored results that name no patient, newest first. */
   unmatched(limit: number): Promise<StoredResult[]>;
   /** Patient keys linked to any of these identifier keys. */
