@@ -30,7 +30,8 @@ function codesOf(rt: PathwayRuntime): Codes {
   const file = rt.pathway.file;
   const ecg = file.inputs.ecg.codes[0];
   const ecgNone = file.inputs.ecg.values.find((v) => v.meaning === 'no-stemi-or-new-lbbb');
-  const timi = file.inputs.timi.codes[0];
+  // A pathway that reads no TIMI score still gets the observation, as one it does not read (listed as ignored).
+  const timi = file.inputs.timi === undefined ? { system: 'urn:hs-troponin-cds:bench', code: 'timi-not-read' } : file.inputs.timi.codes[0];
   const troponin = [...rt.codeMaps.assayByCoding.keys()].sort().find((k) => k.startsWith('http://loinc.org|'));
   if (ecg === undefined || ecgNone === undefined || timi === undefined || troponin === undefined) throw new Error(`pathway ${file.id} names no ECG, ECG value, TIMI or troponin code to write an episode with`);
   const bar = troponin.lastIndexOf('|');
@@ -95,7 +96,8 @@ async function benchPathway(id: string): Promise<void> {
   const pathway = await loadPathway(id);
   const rt = runtimeFrom(pathway, loadCatalogue(), loadSettings({ object: {} }));
   const c = codesOf(rt);
-  const retest = pathway.file.settings.retestIntervalMinutes;
+  // The second sample: Chart 2's retest interval, or the nominal time of a serial pathway's first window.
+  const retest = pathway.file.settings.retestIntervalMinutes ?? pathway.file.settings.windows?.[0]?.nominalMinutes ?? 180;
   const now = at(retest + 20);
   const check = await decide(rt, episode(c, retest, 2), { now });
   console.log(`\npathway ${pathway.id} ${pathway.version} (sha256 ${pathway.sha256.slice(0, 12)}…); episode outcome: ${check.outcome}`);
