@@ -165,9 +165,12 @@ describe('accepted tokens', () => {
     await expect(verifier.verify(`Bearer ${token}`, PATH)).resolves.toMatchObject({ iss: ISS_ES, kid: es.kid });
   });
 
-  it('accepts aud given as an array containing the endpoint URL', async () => {
-    const token = await es.sign({ aud: [`${BASE}/cds-services`, AUD] });
+  it('accepts aud given as an array of the endpoint URL alone; refuses one that also names another audience', async () => {
+    const token = await es.sign({ aud: [AUD] });
     await expect(verifier.verify(`Bearer ${token}`, PATH)).resolves.toMatchObject({ iss: ISS_ES });
+    // CDS Hooks 2.0: aud MUST be the URL called; a token also made for another audience could be replayed here by it.
+    const shared = await es.sign({ aud: [`${BASE}/cds-services`, AUD] });
+    await expect(verifier.verify(`Bearer ${shared}`, PATH)).rejects.toThrow();
   });
 
   it('accepts the bearer scheme in any case and surrounding whitespace', async () => {
