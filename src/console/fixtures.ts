@@ -17,7 +17,8 @@ import type { ExpectedView, FixtureResponse, FixtureSummary, OutcomeCode } from 
 /** fhir-fixtures/ at the root of the project, from src/ under tests and from dist/ in production. */
 export const FIXTURES_DIR = fileURLToPath(new URL('../../fhir-fixtures/', import.meta.url));
 
-const NAME = /^[a-z0-9][a-z0-9-]*$/;
+/** A fixture name: letters, digits, hyphens and dots (e.g. `hs-single-4.9-ngml`); never a slash, so it stays in the folder. */
+const NAME = /^[a-z0-9][a-z0-9.-]*$/;
 
 export interface FixtureExpectation {
   readonly description: string;
