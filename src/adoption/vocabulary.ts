@@ -12,6 +12,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PATHWAYS_DIR } from '../pathways/load.js';
+import type { PathwayFile } from '../engine/pathway.js';
+import { compileTemplate, fill } from '../engine/template.js';
+import { settingValues } from '../engine/wording.js';
 
 /** The waiting outcomes of every pathway contract: the pathway has not decided yet. */
 export const WAITING_OUTCOMES: readonly string[] = ['needs-input', 'awaiting-retest'];
@@ -71,7 +74,7 @@ export function vocabularyOf(doc: unknown): PathwayVocabulary | null {
     outcomes: codes.map((code) => {
       const meta = isObject(outcomes[code]) ? outcomes[code] : {};
       const final = typeof meta['final'] === 'boolean' ? meta['final'] : !WAITING_OUTCOMES.includes(code);
-      return { code, label: typeof meta['label'] === 'string' ? meta['label'] : code, final };
+      return { code, label: typeof meta['label'] === 'string' ? settingsFilled(doc, meta['label']) : code, final };
     }),
     leastSerious: codes[codes.length - 1] ?? null,
     singleSampleRuleOut: typeof settings['singleSampleOnsetMinutes'] === 'number',
@@ -80,6 +83,16 @@ export function vocabularyOf(doc: unknown): PathwayVocabulary | null {
     windows,
     unknown: false,
   };
+}
+
+/** A label of the file with its settings' placeholders filled in, as the service shows it ("Retest in 3 hours"). */
+function settingsFilled(doc: Record<string, unknown>, text: string): string {
+  try {
+    const values = settingValues(doc as unknown as PathwayFile);
+    return fill(compileTemplate(text, new Set(Object.keys(values)), 'label'), values);
+  } catch {
+    return text;
+  }
 }
 
 /** For records naming a pathway no file describes: codes as the records give them, the common defaults. */

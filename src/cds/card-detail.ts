@@ -9,7 +9,7 @@
  * whole stays under {@link MAX_DETAIL_BYTES}. Text from the data is escaped.
  */
 import type { Decision, InputUse, ResultSummary } from '../engine/types.js';
-import { fill } from './card-template.js';
+import { fill } from '../engine/template.js';
 import { type CardText, type RowRole, textFor } from './card-text.js';
 import { formattersFor, localTime } from './card-values.js';
 

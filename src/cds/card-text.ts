@@ -9,12 +9,11 @@
  */
 import type { PathwayRuntime } from '../engine/catalogue.js';
 import type { LaterResultSummary } from '../engine/types.js';
-import { type CardTemplate, CardTextProblem, compileTemplate } from './card-template.js';
+import { type CardTemplate, TemplateProblem, compileTemplate } from '../engine/template.js';
 import { type When, allowedUnder, conditionsOf, holds } from './card-values.js';
 import { cardsSectionOf, missingItemsOf, pathwayIdOf, reachableOutcomesOf } from './pathway-access.js';
 import type { Decision } from '../engine/types.js';
 
-export { CardTextProblem } from './card-template.js';
 
 /** CDS Hooks: the summary is "<140 characters". */
 export const MAX_SUMMARY_LENGTH = 139;
@@ -58,13 +57,13 @@ const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null 
 
 function objectAt(parent: Json, key: string, field: string): Json {
   const v = parent[key];
-  if (!isObject(v)) throw new CardTextProblem(`"${key}" is missing or not an object`, `${field}.${key}`);
+  if (!isObject(v)) throw new TemplateProblem(`"${key}" is missing or not an object`, `${field}.${key}`);
   return v;
 }
 
 function stringAt(parent: Json, key: string, field: string): string {
   const v = parent[key];
-  if (typeof v !== 'string' || v === '') throw new CardTextProblem(`"${key}" is missing or not text`, `${field}.${key}`);
+  if (typeof v !== 'string' || v === '') throw new TemplateProblem(`"${key}" is missing or not text`, `${field}.${key}`);
   return v;
 }
 
@@ -82,7 +81,7 @@ function outcomeText(o: Json, when: When, file: unknown, field: string): Outcome
     if (k === 'summary') allowed.delete('rulesUrl');
     const t = compileTemplate(stringAt(o, k, field), allowed, `${field}.${k}`);
     if (k === 'summary' && t.texts.join('').length > MAX_SUMMARY_LENGTH) {
-      throw new CardTextProblem(`the summary is longer than ${MAX_SUMMARY_LENGTH} characters before its placeholders are filled in`, `${field}.${k}`);
+      throw new TemplateProblem(`the summary is longer than ${MAX_SUMMARY_LENGTH} characters before its placeholders are filled in`, `${field}.${k}`);
     }
     out[k] = t;
   }
@@ -91,12 +90,12 @@ function outcomeText(o: Json, when: When, file: unknown, field: string): Outcome
 
 function compileOutcome(o: Json, file: unknown, field: string): CompiledOutcome {
   const base = outcomeText(o, {}, file, field);
-  if (base.summary === undefined || base.nextStep === undefined) throw new CardTextProblem('an outcome needs "summary" and "nextStep"', field);
+  if (base.summary === undefined || base.nextStep === undefined) throw new TemplateProblem('an outcome needs "summary" and "nextStep"', field);
   const raw = o['variants'] === undefined ? [] : o['variants'];
-  if (!Array.isArray(raw)) throw new CardTextProblem('"variants" is not a list', `${field}.variants`);
+  if (!Array.isArray(raw)) throw new TemplateProblem('"variants" is not a list', `${field}.variants`);
   const variants = raw.map((v: unknown, i) => {
     const vf = `${field}.variants[${i}]`;
-    if (!isObject(v) || !isObject(v['when'])) throw new CardTextProblem('a variant needs "when"', vf);
+    if (!isObject(v) || !isObject(v['when'])) throw new TemplateProblem('a variant needs "when"', vf);
     const when = v['when'] as When;
     return { when, text: outcomeText(v, when, file, vf) };
   });
@@ -107,22 +106,22 @@ function compileOutcome(o: Json, file: unknown, field: string): CompiledOutcome 
 /**
  * Compile and check a pathway file's `cards` section.
  *
- * @throws CardTextProblem naming the field: no section, an outcome the pathway can reach with no text,
+ * @throws TemplateProblem naming the field: no section, an outcome the pathway can reach with no text,
  *   text for an outcome it cannot reach, an item it can find missing with no words, a bad template.
  */
 export function compileCardText(file: unknown): CardText {
   const section = cardsSectionOf(file);
-  if (!isObject(section)) throw new CardTextProblem(`pathway "${pathwayIdOf(file)}" has no "cards" section: every outcome it can reach needs card text`, 'cards');
+  if (!isObject(section)) throw new TemplateProblem(`pathway "${pathwayIdOf(file)}" has no "cards" section: every outcome it can reach needs card text`, 'cards');
   const f = 'cards';
   const outcomesJson = objectAt(section, 'outcomes', f);
   const reachable = reachableOutcomesOf(file);
   for (const code of reachable) {
-    if (!isObject(outcomesJson[code])) throw new CardTextProblem(`outcome "${code}" can be reached but has no card text`, `${f}.outcomes.${code}`);
+    if (!isObject(outcomesJson[code])) throw new TemplateProblem(`outcome "${code}" can be reached but has no card text`, `${f}.outcomes.${code}`);
   }
   const outcomes = new Map<string, CompiledOutcome>();
   for (const [code, o] of Object.entries(outcomesJson)) {
-    if (!reachable.includes(code)) throw new CardTextProblem(`"${code}" is not an outcome of this pathway (its outcomes: ${reachable.join(', ')})`, `${f}.outcomes.${code}`);
-    if (!isObject(o)) throw new CardTextProblem('not an object', `${f}.outcomes.${code}`);
+    if (!reachable.includes(code)) throw new TemplateProblem(`"${code}" is not an outcome of this pathway (its outcomes: ${reachable.join(', ')})`, `${f}.outcomes.${code}`);
+    if (!isObject(o)) throw new TemplateProblem('not an object', `${f}.outcomes.${code}`);
     outcomes.set(code, compileOutcome(o, file, `${f}.outcomes.${code}`));
   }
   const missingJson = objectAt(section, 'missingItems', f);
@@ -138,7 +137,7 @@ export function compileCardText(file: unknown): CardText {
   const t = (k: string, when: When, extra: readonly string[] = []): CardTemplate => compileTemplate(stringAt(text, k, tf), allowedUnder(when, file, extra), `${tf}.${k}`);
   const rolesJson = objectAt(text, 'roles', tf);
   const columns = text['resultsColumns'];
-  if (!Array.isArray(columns) || columns.length !== 3) throw new CardTextProblem('"resultsColumns" needs three column headings', `${tf}.resultsColumns`);
+  if (!Array.isArray(columns) || columns.length !== 3) throw new TemplateProblem('"resultsColumns" needs three column headings', `${tf}.resultsColumns`);
   return {
     locale: stringAt(section, 'locale', f),
     missingWords,
@@ -167,7 +166,7 @@ export function compileCardText(file: unknown): CardText {
 
 const compiled = new WeakMap<object, CardText>();
 
-/** Compile a pathway's card text and keep it with the pathway (at load; throws CardTextProblem). */
+/** Compile a pathway's card text and keep it with the pathway (at load; throws TemplateProblem). */
 export function prepareCardText(pathway: { readonly file: unknown }): CardText {
   let c = compiled.get(pathway);
   if (c === undefined) {

@@ -17,7 +17,7 @@ import type { PathwayRuntime } from '../engine/catalogue.js';
 import type { Decision } from '../engine/types.js';
 import { caseLinkUrl } from './case-link-codec.js';
 import { detailFor } from './card-detail.js';
-import { fill } from './card-template.js';
+import { fill } from '../engine/template.js';
 import { type CardText, MAX_SUMMARY_LENGTH, cardTextOf, textFor } from './card-text.js';
 import { valuesFor } from './card-values.js';
 import { outcomeLabelOf, sourceUrlOf, titleOf } from './pathway-access.js';

@@ -251,6 +251,8 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
           `For adults in the emergency department with cardiac-sounding chest pain. Needs ${needs.join(', ')} and the high-sensitivity troponin results of the episode, by prefetch or through fhirServer with fhirAuthorization (read Observation` +
           (needPatient ? ' and Patient' : '') +
           ').',
+        // Which pathway file exactly: a changed file has another sha256 (as on every card and audit record).
+        extension: { 'hs-troponin-cds': { pathway: { id: runtime.identity.id, version: runtime.identity.version, sha256: runtime.identity.sha256 } } },
       },
     ],
   };

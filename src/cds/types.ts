@@ -108,6 +108,8 @@ export interface CdsServiceDefinition {
   readonly description: string;
   readonly prefetch?: Readonly<Record<string, string>>;
   readonly usageRequirements?: string;
+  /** CDS Hooks 2.0 extension: the pathway file the service runs (id, version and the sha256 of its bytes). */
+  readonly extension?: { readonly 'hs-troponin-cds': { readonly pathway: { readonly id: string; readonly version: string; readonly sha256: string } } };
 }
 
 export interface CdsDiscovery {

@@ -51,7 +51,7 @@ const keyOf = (c: Cell): string => cellKey(c.baselineVsLimit, c.laterVsLimit, c.
 const escalatingCells = new WeakMap<CompiledPathway, Map<string, boolean>>();
 const cellCode = (c: Cell): string => `${c.baselineVsLimit}|${c.laterVsLimit}|${c.direction}|${c.changeReachesThreshold ? 1 : 0}`;
 
-/** Whether the cell reads consistent with MI (rule 8: only such readings of an early result count), cached per pathway. */
+/** Whether the cell reads an outcome an early result counts with (rule 8: the pathway's `earlyResultCounts`), cached per pathway. */
 function escalating(p: CompiledPathway, c: Cell): boolean {
   let m = escalatingCells.get(p);
   if (m === undefined) {
@@ -61,10 +61,15 @@ function escalating(p: CompiledPathway, c: Cell): boolean {
   const code = cellCode(c);
   let v = m.get(code);
   if (v === undefined) {
-    v = lookup(p, keyOf(c)).outcome === 'consistent-with-mi';
+    v = countsEarly(p, lookup(p, keyOf(c)).outcome);
     m.set(code, v);
   }
   return v;
+}
+
+/** Rule 8: whether an early result reading this outcome counts (the classification's `earlyResultCounts`). */
+function countsEarly(p: CompiledPathway, outcome: OutcomeCode): boolean {
+  return p.file.classification?.earlyResultCounts.includes(outcome) === true;
 }
 
 function lookup(p: CompiledPathway, key: string): ClassificationEntry {
@@ -223,21 +228,21 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
       continue;
     }
     // Rule 8: a result before the retest time can only escalate.
-    const escalates = c !== null && c.entry.outcome === 'consistent-with-mi' ? c : null;
+    const escalates = c !== null && countsEarly(p, c.entry.outcome) ? c : null;
     if (escalates !== null) {
       worsen(escalates.entry.outcome);
-      ctx.use(r.fact.ref, 'troponin', 'used', `drawn before the retest time and already consistent with MI (rule 8)`);
+      ctx.use(r.fact.ref, 'troponin', 'used', `drawn before the retest time and already ${escalates.entry.outcome} (rule 8)`);
     } else if (!isCandidate) {
       ctx.use(r.fact.ref, 'troponin', 'not-used', `drawn ${minutes === '' ? 'after the baseline' : `${minutes} min after the baseline`}, before the retest time: noted and ignored (rule 8)`);
     }
     if (!ctx.listEach) continue;
     later.push({ ...summary(), role: 'early', changePercent: change, outcome: escalates?.entry.outcome ?? null, classificationRule: escalates?.entry.ruleId ?? null });
     if (escalates !== null) {
-      const text = `${r.fact.ref} drawn before the retest time: ${valueText()}: ${escalates.entry.text} -> consistent-with-mi (rule 8: an early result can only escalate).`;
-      ctx.step({ rule: '8', node: escalates.entry.ruleId, text, result: 'consistent-with-mi' }, key);
+      const text = `${r.fact.ref} drawn before the retest time: ${valueText()}: ${escalates.entry.text} -> ${escalates.entry.outcome} (rule 8: an early result can only escalate).`;
+      ctx.step({ rule: '8', node: escalates.entry.ruleId, text, result: escalates.entry.outcome }, key);
       ctx.reason(text, key);
     } else {
-      ctx.step({ rule: '8', text: `${r.fact.ref} drawn ${minutes} min after the baseline, before the retest time (${formatInstant(earliestRetest)}): it would not classify as consistent with MI, so it is noted and ignored.` }, key);
+      ctx.step({ rule: '8', text: `${r.fact.ref} drawn ${minutes} min after the baseline, before the retest time (${formatInstant(earliestRetest)}): it would not classify as ${p.file.classification?.earlyResultCounts.join(' or ') ?? ''}, so it is noted and ignored.` }, key);
     }
   }
 

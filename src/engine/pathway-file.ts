@@ -20,6 +20,10 @@ export interface PathwayFile {
   readonly description: string;
   readonly contract?: string;
   readonly evidence: readonly { readonly id: string; readonly citation: string; readonly url?: string }[];
+  /** The evidence (ids of `evidence`) for each clinical threshold of the file, by JSON pointer (pathway-checks.ts). */
+  readonly thresholdSources: Readonly<Record<string, readonly string[]>>;
+  /** What each item the pathway can find missing is called in its decision summary and trace. */
+  readonly missingItems: Readonly<Partial<Record<MissingItem, string>>>;
   readonly settings: {
     readonly episodeWindowHours: number;
     readonly futureToleranceMinutes: number;
@@ -57,9 +61,10 @@ export interface PathwayFile {
       {
         readonly label: string;
         readonly indicator: Indicator;
-        readonly indicatorWhenOverdue?: Indicator;
-        readonly indicatorWhenBaselineAboveLimit?: Indicator;
+        /** The decision's summary, unless a variant gives another. */
         readonly advice: string;
+        /** The indicator and summary under conditions (wording.ts): for each, the first variant that holds and gives it. */
+        readonly variants?: readonly OutcomeVariant[];
       }
     >>
   >;
@@ -81,9 +86,21 @@ export interface PathwayFile {
     readonly boundary: { readonly baselineVsLimit?: { readonly at?: readonly ('below' | 'above')[] }; readonly laterVsLimit?: { readonly at?: readonly ('below' | 'above')[] } };
     readonly rules: readonly { readonly id: string; readonly outcome: OutcomeCode; readonly text: string; readonly conditions: TopLevelCondition }[];
     readonly otherwise: { readonly id: string; readonly outcome: OutcomeCode; readonly text: string };
+    /** Rule 8: the outcomes a result drawn before the retest time counts with (it can only escalate). */
+    readonly earlyResultCounts: readonly OutcomeCode[];
   };
   /** The 0 h sample, later samples in and out of the timing windows, read against catalogue cut-offs. */
   readonly serial?: SerialSection;
+}
+
+/** What an outcome's variant can test: the decision's retest time, and the facts of its reading. */
+export type WordingCondition = 'retestDue' | 'retestOverdue' | 'missing' | 'baselineAboveLimit';
+
+export interface OutcomeVariant {
+  readonly when: Readonly<Partial<Record<WordingCondition, boolean>>>;
+  readonly indicator?: Indicator;
+  /** A template: the settings' placeholders, and {retestDue} / {missing} where `when` provides them. */
+  readonly summary?: string;
 }
 
 export interface GraphNode {

@@ -9,6 +9,8 @@ import type { OutcomeCode } from './types.js';
 import { NS_PER_HOUR, NS_PER_MINUTE } from './time.js';
 import { type CompiledSerial, compileSerial } from './serial-pathway.js';
 import { compileClassification } from './classification.js';
+import { checkAssemblyOutcomes, checkMissingNames, checkThresholdSources } from './pathway-checks.js';
+import { type Wording, compileWording, withSettingsText } from './wording.js';
 
 export const OUTCOME_CODES: readonly OutcomeCode[] = [
   'acute-mi-pathway',
@@ -58,6 +60,8 @@ export interface CompiledPathway {
   readonly graphFacts: ReadonlySet<GraphFactName>;
   /** The sample-window reading (pathways with `serial`), or null. */
   readonly serial: CompiledSerial | null;
+  /** The outcomes' indicators and summaries, and the names of missing items (wording.ts). */
+  readonly wording: Wording;
 }
 
 export function cellKey(b: Position, l: Position, d: Direction, c: boolean): string {
@@ -103,10 +107,18 @@ export async function firedRules(rules: readonly RuleProperties[], facts: Record
 }
 
 /**
- * Compile a schema-valid pathway file. Throws PathwayProblem naming the field when the file is
+ * Compile a schema-valid pathway file. Throws PathwayProblem (TemplateProblem for a bad placeholder) naming the field when the file is
  * inconsistent; the loader turns it into TNP_ERR_PATHWAY_INVALID.
  */
-export async function compilePathway(file: PathwayFile, sha256: string): Promise<CompiledPathway> {
+export async function compilePathway(raw: PathwayFile, sha256: string): Promise<CompiledPathway> {
+  if ((raw.classification === undefined) === (raw.serial === undefined)) {
+    throw new PathwayProblem('a pathway has exactly one of "classification" (a baseline and a retest) and "serial" (samples in timing windows)', raw.serial === undefined ? 'classification' : 'serial');
+  }
+  // Labels and texts that state a setting say the file's own value (`file` is what everyone reads).
+  const file = withSettingsText(raw);
+  checkThresholdSources(raw);
+  checkMissingNames(file);
+  checkAssemblyOutcomes(file);
   const nodes = new Map<string, GraphNode>();
   file.graph.nodes.forEach((n, i) => {
     if (nodes.has(n.id)) throw new PathwayProblem(`duplicate node id "${n.id}"`, `graph.nodes[${i}].id`);
@@ -180,9 +192,6 @@ export async function compilePathway(file: PathwayFile, sha256: string): Promise
   for (const n of nodes.values()) {
     if (n.outcome !== undefined && !severityRank.has(n.outcome)) throw new PathwayProblem(`node "${n.id}" ends on "${n.outcome}", which the pathway does not rank in "severity"`, 'graph.nodes');
   }
-  if ((file.classification === undefined) === (file.serial === undefined)) {
-    throw new PathwayProblem('a pathway has exactly one of "classification" (a baseline and a retest) and "serial" (samples in timing windows)', file.serial === undefined ? 'classification' : 'serial');
-  }
   const table = file.classification === undefined ? new Map<string, ClassificationEntry>() : await compileClassification(file.classification, severityRank);
   const serial = file.serial === undefined ? null : await compileSerial(file, severityRank);
 
@@ -202,6 +211,9 @@ export async function compilePathway(file: PathwayFile, sha256: string): Promise
     if (s.retestEarlyToleranceMinutes >= s.retestIntervalMinutes) {
       throw new PathwayProblem('the early tolerance must be shorter than the retest interval', 'settings.retestEarlyToleranceMinutes');
     }
+    file.classification.earlyResultCounts.forEach((o, i) => {
+      if (!severityRank.has(o)) throw new PathwayProblem(`an early result counts with "${o}", which the pathway does not rank in "severity"`, `classification.earlyResultCounts[${i}]`);
+    });
   }
   const graphFacts = new Set<GraphFactName>();
   for (const e of file.graph.edges) for (const f of factsOf(e.conditions, new Set())) graphFacts.add(f as GraphFactName);
@@ -224,5 +236,6 @@ export async function compilePathway(file: PathwayFile, sha256: string): Promise
     classificationTable: table,
     graphFacts,
     serial,
+    wording: compileWording(file),
   };
 }

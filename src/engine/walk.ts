@@ -10,13 +10,7 @@ import type { CompiledPathway, GraphFactName, Scalar } from './pathway.js';
 import { moreSerious } from './severity.js';
 import { Log, type LogView } from './trace.js';
 import type { Indicator, Missing, MissingItem, OutcomeCode } from './types.js';
-
-const MISSING_TEXT: Record<MissingItem, string> = {
-  ecg: 'ECG',
-  'ecg-lbbb-new': 'whether the LBBB is new',
-  timi: 'TIMI score',
-  'baseline-troponin': 'baseline troponin',
-};
+import { missingName, outcomeWords } from './wording.js';
 
 const pools = new WeakMap<CompiledPathway, Engine[]>();
 /** Idle engines kept per pathway; more are built when more evaluations overlap, and dropped after. */
@@ -53,7 +47,7 @@ function leafFacts(cond: unknown, values: Readonly<Record<string, Scalar>>, out:
   if (c['not'] !== undefined) leafFacts(c['not'], values, out);
 }
 
-/** What the walk needs besides the graph facts: for the indicator and the summary sentence. */
+/** What the walk needs besides the graph facts: for the indicator and the summary (the pathway's words, wording.ts). */
 export interface WalkInputs {
   readonly graphFacts: Readonly<Record<GraphFactName, Scalar>>;
   /** What exactly is missing, per item, from the parts that found it missing. */
@@ -107,7 +101,7 @@ export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
       log.step({
         rule: node.rule ?? p.file.assembly.rule,
         node: node.id,
-        text: `Chart: ${node.label} -> ${edge.label}${edge.needsInput !== undefined ? `; needs ${MISSING_TEXT[edge.needsInput]}` : ''}${edge.silent !== undefined ? `. Where the chart is silent: ${edge.silent.replace(/\.$/, '')}` : ''}.`,
+        text: `Chart: ${node.label} -> ${edge.label}${edge.needsInput !== undefined ? `; needs ${missingName(p.wording, edge.needsInput)}` : ''}${edge.silent !== undefined ? `. Where the chart is silent: ${edge.silent.replace(/\.$/, '')}` : ''}.`,
         facts: used,
         result: edge.to,
       });
@@ -131,34 +125,8 @@ export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
   log.step({ rule: p.file.assembly.rule, text: `Assembly: ${assemblyNotes.join('; ')}. The most serious counts: ${outcome}.`, result: outcome });
 
   const detail = new Map(w.missingDetails.map((m) => [m.item, m.text]));
-  const missing: Missing[] = needsInput.map((item) => ({ item, text: detail.get(item) ?? MISSING_TEXT[item] }));
-  const meta = p.file.outcomes[outcome];
-  if (meta === undefined) throw new PathwayDefect(`the pathway gave "${outcome}", which it has no text for`);
-  let indicator = meta.indicator;
-  if (outcome === 'awaiting-retest' && w.retestOverdue && meta.indicatorWhenOverdue !== undefined) indicator = meta.indicatorWhenOverdue;
-  if (outcome === 'not-consistent-with-mi' && w.baselineAboveLimit && meta.indicatorWhenBaselineAboveLimit !== undefined) indicator = meta.indicatorWhenBaselineAboveLimit;
-  // A pathway without Chart 2's retest interval (samples in timing windows) says its own advice: the due time is on the card.
-  const interval = p.file.settings.retestIntervalMinutes;
-  const summary = interval === undefined && outcome !== 'needs-input' ? meta.advice : summaryOf(outcome, meta.advice, missing, w.retestDue, w.retestOverdue, w.baselineAboveLimit, interval ?? 0);
+  const missing: Missing[] = needsInput.map((item) => ({ item, text: detail.get(item) ?? missingName(p.wording, item) }));
+  // The indicator and summary are the pathway's: its outcome's, or a variant's whose conditions hold.
+  const { indicator, summary } = outcomeWords(p.wording, outcome, { retestDue: w.retestDue, retestOverdue: w.retestOverdue, missing: needsInput, baselineAboveLimit: w.baselineAboveLimit });
   return { outcome, indicator, summary, missing: needsInput, missingDetails: missing, path: { nodes, edges }, log };
-}
-
-function summaryOf(outcome: OutcomeCode, advice: string, missing: readonly Missing[], retestDue: string | undefined, overdue: boolean, baselineAbove: boolean, intervalMinutes: number): string {
-  const interval = intervalMinutes % 60 === 0 ? `${intervalMinutes / 60} h` : `${intervalMinutes} min`;
-  switch (outcome) {
-    case 'needs-input':
-      return `Needs ${missing.map((m) => MISSING_TEXT[m.item]).join(', ')} before the pathway can advise.`;
-    case 'awaiting-retest':
-      return retestDue === undefined ? advice : `Retest high-sensitivity troponin ${overdue ? 'now: it was due' : 'due'} at ${retestDue} (baseline + ${interval}).`;
-    case 'not-consistent-with-mi':
-      return baselineAbove ? 'Not consistent with MI, but the baseline was above the URL: consider other causes of myocardial injury.' : advice;
-    case 'acute-mi-pathway':
-    case 'consistent-with-mi':
-    case 'indeterminate':
-    case 'low-risk-pathway':
-    case 'rule-in':
-    case 'observe':
-    case 'rule-out':
-      return advice;
-  }
 }

@@ -14,7 +14,9 @@ import { deepFreeze } from '../util/freeze.js';
 import { describeSchemaErrors, decisionSettingsOf, type DecisionSettings } from '../settings.js';
 import { type CompiledPathway, type PathwayFile, PathwayProblem, compilePathway } from '../engine/pathway.js';
 import { type CatalogueFile, CatalogueProblem, type PathwayRuntime, buildRuntime } from '../engine/catalogue.js';
-import { CardTextProblem, prepareCardText } from '../cds/card-text.js';
+import { prepareCardText } from '../cds/card-text.js';
+import { TemplateProblem } from '../engine/template.js';
+import { pointerSegment } from '../engine/pathway-checks.js';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -45,6 +47,16 @@ function validator(schemaFile: string) {
 let pathwayValidator: ReturnType<typeof validator> | null = null;
 let catalogueValidator: ReturnType<typeof validator> | null = null;
 
+/** A field named as a path ("graph.edges[3].to") as a JSON pointer ("/graph/edges/3/to"); a pointer stays as it is. */
+export function jsonPointer(field: string): string {
+  if (field.startsWith('/')) return field;
+  return field
+    .split(/\.|\[(\d+)\]/)
+    .filter((part): part is string => part !== undefined && part !== '')
+    .map((part) => `/${pointerSegment(part)}`)
+    .join('');
+}
+
 /** Validate a parsed pathway document against pathways/pathway.schema.json and compile it. */
 export async function compilePathwayDocument(doc: unknown, bytes: Buffer | string, name: string): Promise<CompiledPathway> {
   pathwayValidator ??= validator('pathway.schema.json');
@@ -58,7 +70,7 @@ export async function compilePathwayDocument(doc: unknown, bytes: Buffer | strin
     prepareCardText(compiled);
     return compiled;
   } catch (e) {
-    if (e instanceof PathwayProblem || e instanceof CardTextProblem) throw new TnpError('TNP_ERR_PATHWAY_INVALID', `pathway ${name} is invalid: "${e.field}": ${e.message}`, { cause: e, expression: [e.field] });
+    if (e instanceof PathwayProblem || e instanceof TemplateProblem) throw new TnpError('TNP_ERR_PATHWAY_INVALID', `pathway ${name} is invalid at ${jsonPointer(e.field)}: ${e.message}`, { cause: e, expression: [e.field] });
     throw e;
   }
 }

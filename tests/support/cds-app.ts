@@ -71,6 +71,8 @@ export interface StartOptions {
   readonly timers?: Timers;
   /** Honour the local development client's evaluation time, as `npx hs-troponin-cds dev` does. */
   readonly devEvaluationTime?: boolean;
+  /** The folder of pathway files and the catalogue (default: the shipped pathways/). */
+  readonly pathwaysDir?: string;
 }
 
 /** Starts the app on 127.0.0.1 and an ephemeral port. */
@@ -90,7 +92,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
   });
   const now = opts.now ?? ((): Date => new Date());
   const store = opts.store ?? (await openAuditStore(opts.storage ?? { kind: 'sqlite', path: join(mkdtempSync(join(tmpdir(), 'tnp-cds-')), 'audit.sqlite') }, { newId: randomUUID, now }));
-  const runtime = await loadRuntime(settings);
+  const runtime = await loadRuntime(settings, opts.pathwaysDir);
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cardsFor } from '../../src/cds/cards.js';
-import { CardTextProblem, compileTemplate, fill } from '../../src/cds/card-template.js';
+import { TemplateProblem, compileTemplate, fill } from '../../src/engine/template.js';
 import { compileCardText } from '../../src/cds/card-text.js';
 import { decide } from '../../src/decide.js';
 import { isTnpError } from '../../src/errors.js';
@@ -143,7 +143,7 @@ describe('templates', () => {
     expect(t.names).toEqual(['retestDue', 'timeZone']);
     expect(fill(t, { retestDue: '12:00', timeZone: 'Europe/London' })).toBe('Due 12:00 (Europe/London).');
     expect(fill(t, { retestDue: '*', timeZone: 'x' }, (v) => v.replace('*', '\\*'))).toBe('Due \\* (x).');
-    expect(() => compileTemplate('{nope}', new Set(['retestDue']), 'f')).toThrow(CardTextProblem);
+    expect(() => compileTemplate('{nope}', new Set(['retestDue']), 'f')).toThrow(TemplateProblem);
     expect(() => compileTemplate('{ retestDue }', new Set(['retestDue']), 'f')).toThrow(/not a placeholder/);
     expect(() => fill(t, { timeZone: 'x' })).toThrow(/no value for \{retestDue\}/);
   });

@@ -50,6 +50,15 @@ describe('the engine is small and pure', () => {
     expect(bad, `${f} imports from outside src/engine`).toEqual([]);
   });
 
+  it('the walk and the wording name no outcome and state no number: indicators, summaries and names are the pathway file\'s', () => {
+    const codes = /'(acute-mi-pathway|consistent-with-mi|indeterminate|needs-input|awaiting-retest|not-consistent-with-mi|low-risk-pathway|rule-in|observe|rule-out)'/;
+    for (const f of ['walk.ts', 'wording.ts']) {
+      const text = readFileSync(join(ENGINE, f), 'utf8');
+      expect(text, f).not.toMatch(codes);
+      expect(text, f).not.toMatch(/\b3 h\b|\b20%|\b180\b|\b99th\b|'ECG'|TIMI score/);
+    }
+  });
+
   it('the import check can fail: it sees an import from outside src/engine and a package not allowed', () => {
     const text = "import { TnpError } from '../errors.js';\nimport type { X } from 'node:fs';\nexport { y } from './trace.js';";
     expect(specifiers(text)).toEqual(['../errors.js', 'node:fs', './trace.js']);

@@ -1,8 +1,9 @@
 /**
- * Card text templates: a string from a pathway file with `{name}` placeholders, compiled once (at load)
- * into literal parts and placeholder names, then filled per card by joining parts, with no parsing per
- * call. Braces are for placeholders only: a `{` or `}` that does not enclose a known name is an error at
- * compile time, so a typo in a pathway file stops start-up instead of reaching a card.
+ * Text templates of a pathway file (its card text, its decision summaries and its labels): a string with
+ * `{name}` placeholders, compiled once (at load) into literal parts and placeholder names, then filled by
+ * joining parts, with no parsing per call. Braces are for placeholders only: a `{` or `}` that does not
+ * enclose a known name is an error at compile time, so a typo in a pathway file stops start-up instead of
+ * reaching a card. Pure; in the engine so that the engine and the card code share one filler.
  *
  * Mustache was considered: its sections, partials and default HTML escaping are more than card text
  * needs, and the checks that matter here (every name known, every name available where it is used) sit
@@ -18,14 +19,14 @@ export interface CardTemplate {
   readonly names: readonly string[];
 }
 
-/** A problem in a pathway file's card text: `field` is the JSON path to it. */
-export class CardTextProblem extends Error {
+/** A problem in a template of a pathway file: `field` is the JSON path to it. */
+export class TemplateProblem extends Error {
   constructor(
     message: string,
     readonly field: string,
   ) {
     super(message);
-    this.name = 'CardTextProblem';
+    this.name = 'TemplateProblem';
   }
 }
 
@@ -47,17 +48,17 @@ export function compileTemplate(source: string, allowed: ReadonlySet<string>, fi
     const open = rest.indexOf('{');
     const close = rest.indexOf('}');
     if (open < 0) {
-      if (close >= 0) throw new CardTextProblem(`"}" without "{" in ${JSON.stringify(source)}`, field);
+      if (close >= 0) throw new TemplateProblem(`"}" without "{" in ${JSON.stringify(source)}`, field);
       texts.push(text + rest);
       break;
     }
-    if (close >= 0 && close < open) throw new CardTextProblem(`"}" without "{" in ${JSON.stringify(source)}`, field);
+    if (close >= 0 && close < open) throw new TemplateProblem(`"}" without "{" in ${JSON.stringify(source)}`, field);
     const end = rest.indexOf('}', open);
-    if (end < 0) throw new CardTextProblem(`"{" without "}" in ${JSON.stringify(source)}`, field);
+    if (end < 0) throw new TemplateProblem(`"{" without "}" in ${JSON.stringify(source)}`, field);
     const name = rest.slice(open + 1, end);
-    if (!PLACEHOLDER.test(name)) throw new CardTextProblem(`"{${name}}" is not a placeholder (a name of letters and digits) in ${JSON.stringify(source)}`, field);
+    if (!PLACEHOLDER.test(name)) throw new TemplateProblem(`"{${name}}" is not a placeholder (a name of letters and digits) in ${JSON.stringify(source)}`, field);
     if (!allowed.has(name)) {
-      throw new CardTextProblem(`unknown placeholder {${name}}: here the decision provides ${[...allowed].sort().map((n) => `{${n}}`).join(', ') || 'none'}`, field);
+      throw new TemplateProblem(`unknown placeholder {${name}}: here the decision provides ${[...allowed].sort().map((n) => `{${n}}`).join(', ') || 'none'}`, field);
     }
     texts.push(text + rest.slice(0, open));
     names.push(name);
