@@ -124,7 +124,7 @@ describe('POST /console/api/evaluate', () => {
     const r = await http<EvaluateResponse>('POST', '/console/api/evaluate', { bundle: f.doc, now: f.expected.now });
     const a = r.json.annotations as Record<string, string[]>;
     expect(r.json.decision.path.nodes).toEqual(['chest-pain', 'ecg', 'timi', 'baseline', 'retest-below', 'below-mi']);
-    expect(a['ecg']?.join(' ')).toContain('no ST-elevation');
+    expect(a['ecg']?.join(' ')).toContain('No ST-elevation or new LBBB');
     expect(a['timi']?.join(' ')).toContain('TIMI score: 3');
     expect(a['baseline']?.join(' ')).toContain('baseline 8 ng/L');
     expect(a['retest-below']?.join(' ')).toMatch(/retest 31 ng\/L at \+190 min, \+287\.5%/);

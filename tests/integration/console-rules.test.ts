@@ -76,9 +76,10 @@ describe('annotations of the chart', () => {
     const d = await decide(rt, f.doc, { now: f.expected.now });
     const a = annotate(d, rt.pathway.file);
     expect(Object.keys(a).every((id) => d.path.nodes.includes(id))).toBe(true);
-    expect(a['ecg']).toContain('ECG: none usable');
-    expect(a['timi']).toContain('TIMI score: none usable');
-    expect(a['baseline']).toContain('no usable baseline');
+    // The pathway file's words: the label of the branch taken at each decision point.
+    expect(a['ecg']).toContain('No usable ECG');
+    expect(a['timi']).toContain('No usable TIMI score');
+    expect(a['baseline']).toContain('No usable baseline');
 
     const g = loadFixture('awaiting-retest-overdue');
     const d2 = await decide(rt, g.doc, { now: g.expected.now });

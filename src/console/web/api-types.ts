@@ -146,9 +146,9 @@ export interface GraphEdgeView {
 export interface OutcomeMeta {
   readonly label: string;
   readonly indicator: Indicator;
-  readonly indicatorWhenOverdue?: Indicator;
-  readonly indicatorWhenBaselineAboveLimit?: Indicator;
   readonly advice: string;
+  /** The indicator and summary under conditions: the first variant that holds and gives each. */
+  readonly variants?: readonly { readonly when: Readonly<Record<string, boolean>>; readonly indicator?: Indicator; readonly summary?: string }[];
 }
 
 export interface PathwayFileView {

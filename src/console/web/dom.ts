@@ -76,15 +76,18 @@ export function wrap(text: string, width: number, fontSize: number, bold = false
   return lines.length === 0 ? [''] : lines;
 }
 
-/** Outcome colours and words, the same everywhere on the page (chart, card banner, map, library). */
-export const OUTCOME_STYLE: Readonly<Record<string, { readonly color: string; readonly ink: string; readonly short: string }>> = {
-  'acute-mi-pathway': { color: '#6e1423', ink: '#ffffff', short: 'Acute MI pathway' },
-  'consistent-with-mi': { color: '#c0392b', ink: '#ffffff', short: 'Consistent with MI' },
-  indeterminate: { color: '#e8a317', ink: '#0b0c0c', short: 'Indeterminate' },
-  'needs-input': { color: '#6f777b', ink: '#ffffff', short: 'Needs input' },
-  'awaiting-retest': { color: '#2b6cb0', ink: '#ffffff', short: 'Awaiting retest' },
-  'not-consistent-with-mi': { color: '#15705a', ink: '#ffffff', short: 'Not consistent with MI' },
-  'low-risk-pathway': { color: '#9bd3b4', ink: '#0b0c0c', short: 'Low-risk pathway' },
+/**
+ * Outcome colours, the same everywhere on the page (chart, card banner, map, library). Styling only: an
+ * outcome's name is its pathway's (`outcomes[code].label` of the pathway the API serves).
+ */
+export const OUTCOME_STYLE: Readonly<Record<string, { readonly color: string; readonly ink: string }>> = {
+  'acute-mi-pathway': { color: '#6e1423', ink: '#ffffff' },
+  'consistent-with-mi': { color: '#c0392b', ink: '#ffffff' },
+  indeterminate: { color: '#e8a317', ink: '#0b0c0c' },
+  'needs-input': { color: '#6f777b', ink: '#ffffff' },
+  'awaiting-retest': { color: '#2b6cb0', ink: '#ffffff' },
+  'not-consistent-with-mi': { color: '#15705a', ink: '#ffffff' },
+  'low-risk-pathway': { color: '#9bd3b4', ink: '#0b0c0c' },
 };
 
 export function outcomeChip(outcome: string, label?: string): HTMLElement {

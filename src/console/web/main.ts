@@ -66,13 +66,13 @@ async function drawMap(): Promise<void> {
     timi: Number(byId('map-timi', HTMLSelectElement).value),
     ...(sex === '' ? {} : { sex: sex as 'female' | 'male' | 'unknown' }),
   });
-  renderLegend(byId('map-legend', HTMLDivElement), m);
+  renderLegend(byId('map-legend', HTMLDivElement), m, outcomeLabel);
   const line = byId('map-line', HTMLDivElement);
   const heat = byId('map-heat', HTMLDivElement);
   clear(line);
   clear(heat);
   const marks = caseMarksFor(state.last, m);
-  line.append(drawRetestPlot(m, marks));
+  line.append(drawRetestPlot(m, marks, outcomeLabel));
   heat.append(drawHeatMap(m, marks));
   status.textContent = `${m.assay.name}, baseline ${m.baseline} ng/L, TIMI ${m.timi}${m.sex === null ? '' : `, ${m.sex}`}: URL ${m.url} ng/L. ${m.evaluations} evaluations by the engine.`;
 }

@@ -5,7 +5,7 @@
  * (its assay and baseline), the case's own values are marked on both.
  */
 import type { MapResponse, OutcomeCode } from './api-types.js';
-import { OUTCOME_STYLE, clear, h, s } from './dom.js';
+import { OUTCOME_STYLE, clear, h, s, wrap } from './dom.js';
 
 const FONT = '"Segoe UI", "Helvetica Neue", Arial, "Liberation Sans", sans-serif';
 
@@ -94,7 +94,8 @@ function caseMark(cx: number, cy: number, label: string, cls: string, anchor: 's
   return s('g', { class: cls }, s('circle', { cx, cy, r: 8, fill: '#ffffff', stroke: '#0b0c0c', 'stroke-width': 3 }), s('circle', { cx, cy, r: 3, fill: '#0b0c0c' }), t, s('title', {}, label));
 }
 
-export function drawRetestPlot(m: MapResponse, marks: CaseMarks | null = null): SVGSVGElement {
+/** `name`: an outcome's name, the pathway's label. */
+export function drawRetestPlot(m: MapResponse, marks: CaseMarks | null, name: (outcome: string) => string): SVGSVGElement {
   const max = Number(m.retest.max);
   const runs = runsOf(m.retest.samples);
   const present = [...new Set(runs.map((r) => r.outcome))];
@@ -128,8 +129,10 @@ export function drawRetestPlot(m: MapResponse, marks: CaseMarks | null = null): 
     svg.append(s('line', { x1: left, x2: W - right, y1: y, y2: y, stroke: '#e3e5e6', 'stroke-width': 1 }));
     const st = OUTCOME_STYLE[o];
     svg.append(s('rect', { x: 10, y: y - 9, width: 18, height: 18, fill: st?.color ?? '#999', stroke: '#0b0c0c', 'stroke-width': 1 }));
-    const t = s('text', { x: 36, y: y + 5, 'font-size': 15, 'font-weight': 600, fill: '#0b0c0c' });
-    t.textContent = st?.short ?? o;
+    // The pathway's name of the outcome, on up to two lines beside its row.
+    const lines = wrap(name(o), left - 46, 15, true);
+    const t = s('text', { x: 36, y: y + 5 - (lines.length > 1 ? 8 : 0), 'font-size': 15, 'font-weight': 600, fill: '#0b0c0c' });
+    lines.slice(0, 2).forEach((line, i) => t.append(s('tspan', { x: 36, dy: i === 0 ? 0 : 17 }, line)));
     svg.append(t);
   }
   svg.append(s('rect', { x: left, y: top, width: W - left - right, height: plotH, fill: 'none', stroke: '#6f777b' }));
@@ -267,13 +270,13 @@ export function drawHeatMap(m: MapResponse, marks: CaseMarks | null = null): SVG
   return svg;
 }
 
-export function renderLegend(el: HTMLElement, m: MapResponse): void {
+export function renderLegend(el: HTMLElement, m: MapResponse, name: (outcome: string) => string): void {
   clear(el);
   const present = new Set<string>(m.retest.samples.map((x) => x.outcome));
   for (const row of m.grid.outcomes) for (const o of row) present.add(o);
-  for (const [o, st] of Object.entries(OUTCOME_STYLE)) {
+  for (const o of Object.keys(OUTCOME_STYLE)) {
     if (!present.has(o)) continue;
-    el.append(h('span', { 'data-outcome': o }, h('span', { class: 'swatch', 'data-outcome': o, 'aria-hidden': 'true' }), `${st.short}${o === 'indeterminate' ? ' (hatched)' : ''}`));
+    el.append(h('span', { 'data-outcome': o }, h('span', { class: 'swatch', 'data-outcome': o, 'aria-hidden': 'true' }), `${name(o)}${o === 'indeterminate' ? ' (hatched)' : ''}`));
   }
   el.append(
     h('span', {}, h('span', { class: 'swatch line-url', 'aria-hidden': 'true' }), `URL ${m.url} ng/L`),
