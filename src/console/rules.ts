@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import MarkdownIt, { type Env, type Token } from 'markdown-it';
 import { RULES_PATH } from '../cds/cards.js';
 import type { PathwayFile } from '../engine/pathway.js';
+import { valueAt } from '../engine/pathway-checks.js';
 
 /** The project's docs/ folder, from src/ under tests and from dist/ in production. */
 export const DOCS_DIR = fileURLToPath(new URL('../../docs/', import.meta.url));
@@ -203,13 +204,35 @@ ${body}
 `;
 }
 
+/**
+ * The clinical thresholds of the pathway file the service runs, with their values and the evidence the
+ * file names for each: read from the file, so a site's changed file shows its own numbers here.
+ */
+function thresholdsMarkdown(file: PathwayFile): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|');
+  const citation = new Map(file.evidence.map((e) => [e.id, e.citation]));
+  const rows = Object.entries(file.thresholdSources).map(
+    ([pointer, ids]) => `| \`${pointer}\` | \`${cell(JSON.stringify(valueAt(file, pointer)) ?? '')}\` | ${ids.map((id) => cell(`${id}: ${citation.get(id) ?? ''}`)).join('; ')} |`,
+  );
+  return [
+    `## The numbers of this pathway file (${file.id} ${file.version})`,
+    '',
+    'The clinical thresholds of the pathway file this service runs, and the evidence the file names for each. Where a text on this page states another number, the pathway file decides.',
+    '',
+    '| threshold | value | evidence |',
+    '|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
 /** /console/rules: the clinical specification of the pathway, for clinicians. */
 export async function rulesPage(file: PathwayFile, docsDir = DOCS_DIR): Promise<string> {
   const docs = await docsOf(file, docsDir);
   const text = await readDoc(docsDir, docs.clinical);
   const pages = new Map([[docs.clinical, RULES_PATH], ...(docs.engineering === null ? [] : [[docs.engineering, ENGINEERING_PATH] as const])]);
   const env: RenderEnv = { docPath: docs.clinical, pages, ...(docs.engineering === null ? {} : { ruleLink: { href: ENGINEERING_PATH, text: 'Where rule {rule} is in the code, and its tests' } }) };
-  const body = renderMarkdown(text ?? fallbackMarkdown(file), env);
+  const body = renderMarkdown(thresholdsMarkdown(file), env) + renderMarkdown(text ?? fallbackMarkdown(file), env);
   const nav = docs.engineering === null ? '' : `<li><a href="${ENGINEERING_PATH}">Engineering map: code and tests per rule</a></li>`;
   return page(file, 'Rules of the pathway', text === null ? `from the pathway file ${file.id}` : `from ${docs.clinical}`, nav, body);
 }

@@ -44,7 +44,7 @@ export function thresholdPointers(file: PathwayFile): string[] {
 }
 
 /** The value at a JSON pointer, or undefined when there is none. */
-function at(doc: unknown, pointer: string): unknown {
+export function valueAt(doc: unknown, pointer: string): unknown {
   if (pointer === '') return doc;
   if (!pointer.startsWith('/')) return undefined;
   let v: unknown = doc;
@@ -65,7 +65,7 @@ export function checkThresholdSources(file: PathwayFile): void {
   });
   for (const [pointer, sources] of Object.entries(file.thresholdSources)) {
     const field = `/thresholdSources/${pointerSegment(pointer)}`;
-    if (at(file, pointer) === undefined) throw new PathwayProblem(`names the sources of "${pointer}", which is not in the file`, field);
+    if (valueAt(file, pointer) === undefined) throw new PathwayProblem(`names the sources of "${pointer}", which is not in the file`, field);
     sources.forEach((s, i) => {
       if (!ids.has(s)) throw new PathwayProblem(`source "${s}" is not in "evidence" (its ids: ${[...ids].join(', ')})`, `${field}/${i}`);
     });

@@ -4,7 +4,9 @@
  * decides with the new numbers (a 22% change is no change; a retest at 2 hours is on time), and everything
  * a person reads says them: the CDS card, the decision's summary and trace in the audit record, the
  * discovery document, and the console's API (the pathway it draws the chart and rules from, its
- * evaluation with the chart's annotations, and its map). Nothing says 20%, 3 h or 180 minutes.
+ * evaluation with the chart's annotations, and its map), and the rules page's table of the file's
+ * thresholds. Nothing of these says 20%, 3 h or 180 minutes (the rules page's written specification
+ * is the shipped pathway's: the table above it says the file decides).
  */
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -138,6 +140,14 @@ describe('a copy of Chart 2 with a 25% threshold and a 2-hour retest, run by the
     expect(JSON.stringify(record.body.trace)).toContain('Baseline above the URL; change under 25%');
     expect(console.decision.outcome).toBe('not-consistent-with-mi');
     for (const text of readable(card, record, console)) expect(text).not.toMatch(OLD_NUMBERS);
+  });
+
+  it('the console\'s rules page lists the file\'s thresholds with their values and evidence', async () => {
+    const res = await fetch(`${app.url}/console/rules`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toMatch(/<code>\/settings\/changeThresholdPercent<\/code><\/td>\s*<td><code>&quot;25&quot;<\/code><\/td>\s*<td>S37: /);
+    expect(html).toMatch(/<code>\/settings\/retestIntervalMinutes<\/code><\/td>\s*<td><code>120<\/code><\/td>\s*<td>S1: /);
   });
 
   it('the console\'s map is drawn with 25% lines and a 2-hour retest', async () => {
