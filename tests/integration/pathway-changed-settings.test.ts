@@ -16,7 +16,7 @@ import type { Resource } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PATHWAYS_DIR } from '../../src/pathways/load.js';
 import type { CardView, EvaluateResponse, PathwayResponse } from '../../src/console/web/api-types.js';
-import { at, bundle, troponin, workedUp } from '../support/cases.js';
+import { at, bundle, run, troponin, workedUp } from '../support/cases.js';
 import { createCdsClient, type CdsTestClient } from '../support/cds-client.js';
 import { admin, call, DISCOVERY_PATH, EHR_ISS, hookBody, searchset, SERVICE_PATH, startApp, type RunningApp, type WireJson } from '../support/cds-app.js';
 
@@ -131,6 +131,8 @@ describe('a copy of Chart 2 with a 25% threshold and a 2-hour retest, run by the
 
   it('a 22% change from a baseline above the URL is no change at 25%: not consistent with MI (the shipped 20% would say consistent)', async () => {
     const resources = [...workedUp(), troponin(20, 0), troponin(24.4, 125)];
+    // The shipped pathway (20%, 3 hours), at 3 hours: the same change counts.
+    expect((await run([...workedUp(), troponin(20, 0), troponin(24.4, 185)], 190)).outcome).toBe('consistent-with-mi');
     const { card, record, console } = await evaluate(resources, 130);
     expect(record.body.troponin.later[0]).toMatchObject({ role: 'retest', changePercent: '+22' });
     expect(record.body.outcome).toBe('not-consistent-with-mi');
