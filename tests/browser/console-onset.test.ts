@@ -133,6 +133,14 @@ describe.runIf(run)('the chest-pain onset in the console', () => {
     expect(await page.evaluate<string>("document.activeElement?.id ?? ''")).toBe('onset');
     await checkView('onset-error');
 
+    // Typed in part (a date, no time): the browser gives the field no value, but it is not taken for empty.
+    await page.fill('#onset', '');
+    await page.focus('#onset');
+    await page.keyboard.type('1127');
+    expect(await page.evaluate<boolean>("document.getElementById('onset').validity.badInput")).toBe(true);
+    await page.click('#evaluate');
+    await expect.poll(async () => (await page.textContent('#form-errors .unreadable-list')) ?? '', WAIT).toContain('Chest-pain onset: a date and a clock time');
+
     // Put right: the message and its ties go.
     await page.fill('#onset', '2026-11-27T08:00');
     expect(await evaluated()).toBe('rule-out');
