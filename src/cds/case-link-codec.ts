@@ -74,6 +74,13 @@ function checkObservation(o: unknown, i: number): void {
   checkTime(o['t'], `${f}.t`);
   checkTime(o['issued'], `${f}.issued`);
   checkTime(o['updated'], `${f}.updated`);
+  checkTime(o['dt'], `${f}.dt`);
+  const period = o['period'];
+  if (period !== undefined) {
+    if (!isObject(period)) throw bad(`${f}.period is not an object`);
+    checkTime(period['start'], `${f}.period.start`);
+    checkTime(period['end'], `${f}.period.end`);
+  }
   if (o['enc'] !== undefined && o['enc'] !== 'same' && o['enc'] !== 'other') throw bad(`${f}.enc must be "same" or "other"`);
   for (const k of ['group', 'copyOf', 'other'] as const) if (o[k] !== undefined && !isCount(o[k])) throw bad(`${f}.${k} is not a count`);
   if (o['integer'] !== undefined && (typeof o['integer'] !== 'number' || !Number.isFinite(o['integer']))) throw bad(`${f}.integer is not a number`);
@@ -109,7 +116,9 @@ export function decodeCase(payload: string): ConsoleCase {
   if (doc['sex'] !== undefined && !['female', 'male', 'other', 'unknown'].includes(doc['sex'] as string)) throw bad('sex is not female, male, other or unknown');
   if (doc['outcome'] !== undefined && !(OUTCOME_CODES as readonly unknown[]).includes(doc['outcome'])) throw bad('outcome is not an outcome code');
   const s = doc['summary'];
-  if (s !== undefined && (!isObject(s) || !isCount(s['observations']) || !isCount(s['kept']) || !isObject(s['dropped']) || !['troponin', 'ecg', 'timi'].every((k) => isCount((s['dropped'] as Record<string, unknown>)[k])))) {
+  const dropped = isObject(s) && isObject(s['dropped']) ? s['dropped'] : null;
+  const countsOk = dropped !== null && ['troponin', 'ecg', 'timi'].every((k) => isCount(dropped[k])) && (dropped['onset'] === undefined || isCount(dropped['onset']));
+  if (s !== undefined && (!isObject(s) || !isCount(s['observations']) || !isCount(s['kept']) || !countsOk)) {
     throw bad('summary must give the counts of observations, kept and dropped');
   }
   if (!Array.isArray(doc['observations'])) throw bad('observations must be a list');
@@ -179,10 +188,12 @@ function keep(full: ConsoleCase, entries: readonly CaseEntry[], order: readonly 
   if (k >= entries.length) return full;
   const kept = [...order.slice(0, k)].sort((a, b) => a - b);
   const index = new Map(kept.map((old, i) => [old, i]));
-  const dropped = { troponin: 0, ecg: 0, timi: 0 };
+  const counts = { troponin: 0, ecg: 0, timi: 0, onset: 0 };
   entries.forEach((e, i) => {
-    if (!index.has(i)) dropped[e.kind] += 1;
+    if (!index.has(i)) counts[e.kind] += 1;
   });
+  // The onset count only when one was left out: links of pathways without onsets keep their shape.
+  const { onset, ...dropped } = counts;
   const observations = kept.map((old) => {
     const o = entries[old]?.obs as CaseObservation;
     if (o.copyOf === undefined) return o;
@@ -190,7 +201,7 @@ function keep(full: ConsoleCase, entries: readonly CaseEntry[], order: readonly 
     const { copyOf: _c, ...rest } = o;
     return target === undefined ? rest : { ...rest, copyOf: target };
   });
-  return { ...full, summary: { observations: entries.length, kept: k, dropped }, observations };
+  return { ...full, summary: { observations: entries.length, kept: k, dropped: onset > 0 ? { ...dropped, onset } : dropped }, observations };
 }
 
 export interface CaseLinkInput {

@@ -62,6 +62,10 @@ export interface CaseObservation {
   readonly absent?: string;
   /** How many other value[x] elements it has (valueString, a malformed valueQuantity, ...). */
   readonly other?: number;
+  /** A chest-pain onset's valueDateTime. */
+  readonly dt?: CaseTime;
+  /** A chest-pain onset's valuePeriod (its start and end; absent when the period has none). */
+  readonly period?: { readonly start?: CaseTime; readonly end?: CaseTime };
 }
 
 /** What a summarised link left out (the link keeps the baseline and the most serious results). */
@@ -70,7 +74,7 @@ export interface CaseSummary {
   readonly observations: number;
   /** Observations the link keeps. */
   readonly kept: number;
-  readonly dropped: { readonly troponin: number; readonly ecg: number; readonly timi: number };
+  readonly dropped: { readonly troponin: number; readonly ecg: number; readonly timi: number; readonly onset?: number };
 }
 
 export interface ConsoleCase {
@@ -96,7 +100,7 @@ export interface CaseEntry {
   readonly obs: CaseObservation;
   /** The reference the decision uses for it (its `inputs[].ref`). */
   readonly ref: string;
-  readonly kind: 'troponin' | 'ecg' | 'timi';
+  readonly kind: 'troponin' | 'ecg' | 'timi' | 'onset';
 }
 
 const MS_PER_MINUTE = 60_000;
@@ -191,14 +195,24 @@ function contentKeyOf(o: Json): string {
   return sha256Hex(canonicalJson(content));
 }
 
-/** The kind of observation the runtime reads it as, in the mapping's order (troponin, ECG, TIMI). */
+/** The kind of observation the runtime reads it as, in the mapping's order (troponin, ECG, TIMI, onset). */
 function kindOf(runtime: PathwayRuntime, codes: readonly (readonly [string, string])[]): CaseEntry['kind'] | null {
   const m = runtime.codeMaps;
   const keys = codes.map(([s, c]) => codingKey(s, c));
   if (keys.some((k) => m.assayByCoding.has(k))) return 'troponin';
   if (keys.some((k) => m.ecgCodes.has(k))) return 'ecg';
   if (keys.some((k) => m.timiCodes.has(k))) return 'timi';
+  if (keys.some((k) => m.onsetCodes.has(k))) return 'onset';
   return null;
+}
+
+/** A chest-pain onset's value: its time or period as times relative to the reference; anything else is `other`. */
+function onsetValueOf(key: string, v: unknown, refNs: bigint): Pick<CaseObservation, 'dt' | 'period'> | null {
+  if (key === 'valueDateTime') return { dt: relative(v, refNs) ?? 'invalid' };
+  if (key !== 'valuePeriod' || !isObject(v)) return null;
+  const start = relative(v['start'], refNs);
+  const end = relative(v['end'], refNs);
+  return { period: { ...(start === undefined ? {} : { start }), ...(end === undefined ? {} : { end }) } };
 }
 
 function quantityOf(q: Json): CaseQuantity {
@@ -224,10 +238,10 @@ function quantityOf(q: Json): CaseQuantity {
 }
 
 /** Reduces one Observation the pathway reads to what the case keeps. */
-function observationOf(o: Json, runtime: PathwayRuntime, refNs: bigint, encounterId: string | null): CaseObservation {
+function observationOf(o: Json, kind: CaseEntry['kind'], runtime: PathwayRuntime, refNs: bigint, encounterId: string | null): CaseObservation {
   const m = runtime.codeMaps;
   const c: { -readonly [K in keyof CaseObservation]?: CaseObservation[K] } = {
-    codes: knownPairs(o['code'], (k) => m.assayByCoding.has(k) || m.ecgCodes.has(k) || m.timiCodes.has(k)),
+    codes: knownPairs(o['code'], (k) => m.assayByCoding.has(k) || m.ecgCodes.has(k) || m.timiCodes.has(k) || m.onsetCodes.has(k)),
   };
   if (o['status'] !== undefined) c.status = safeStatus(o['status']);
   const t = relative(drawRaw(o), refNs);
@@ -244,7 +258,10 @@ function observationOf(o: Json, runtime: PathwayRuntime, refNs: bigint, encounte
   let other = 0;
   for (const key of Object.keys(o).filter((k) => k.startsWith('value'))) {
     const v = o[key];
-    if (key === 'valueQuantity' && isObject(v)) c.quantity = quantityOf(v);
+    const onset = kind === 'onset' ? onsetValueOf(key, v, refNs) : null;
+    if (onset !== null) Object.assign(c, onset);
+    else if (kind === 'onset') other += 1;
+    else if (key === 'valueQuantity' && isObject(v)) c.quantity = quantityOf(v);
     else if (key === 'valueInteger' && finite(v) !== undefined) c.integer = v as number;
     else if (key === 'valueCodeableConcept') c.concept = knownPairs(v, (k) => m.ecgValues.has(k));
     else other += 1;
@@ -284,7 +301,7 @@ export function caseFromResources(resources: readonly unknown[], decision: Decis
   // Identical copies (the same id and content: a resource listed twice) stay copies when rebuilt.
   const firstCopy = new Map<string, number>();
   const entries: CaseEntry[] = read.map(({ o, kind, ref, content }, i) => {
-    let obs = observationOf(o, runtime, refNs, encounterId);
+    let obs = observationOf(o, kind, runtime, refNs, encounterId);
     const g = groups[i];
     if (g !== undefined) {
       obs = { ...obs, group: g };

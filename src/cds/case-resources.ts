@@ -53,6 +53,8 @@ export function caseToResources(c: ConsoleCase, anchorMs = Date.UTC(2026, 0, 1, 
     }
     if (o.integer !== undefined) r['valueInteger'] = o.integer;
     if (o.concept !== undefined) r['valueCodeableConcept'] = { coding: o.concept.map(([system, code]) => ({ system, code })) };
+    if (o.dt !== undefined) r['valueDateTime'] = time(o.dt);
+    if (o.period !== undefined) r['valuePeriod'] = { ...(o.period.start === undefined ? {} : { start: time(o.period.start) }), ...(o.period.end === undefined ? {} : { end: time(o.period.end) }) };
     for (const key of VALUE_ELEMENTS.slice(0, o.other ?? 0)) r[key] = 'not kept in the link';
     if (o.absent !== undefined) r['dataAbsentReason'] = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: o.absent }] };
     resources.push(r as unknown as Resource);

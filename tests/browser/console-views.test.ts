@@ -8,15 +8,13 @@
  *
  * No fixed waits: every step waits for a condition, with bounded timeouts (the machine is shared).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, CHROMIUM_PATH, launchChromium, startConsole, watchPage, type ConsoleApp, type PageWatch } from '../support/browser.js';
+import { axeViolations, chromiumAvailable, CHROMIUM_PATH, launchChromium, startConsole, watchPage, type ConsoleApp, type PageWatch } from '../support/browser.js';
 import { requireService } from '../support/services.js';
 
 const run = requireService(`Chromium at ${CHROMIUM_PATH}`, chromiumAvailable(), 'apt-get install chromium, or set CHROMIUM_PATH');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SHOTS = '/tmp/console-shots/';
 /** The service's clock in these tests (the form's default evaluation time): 14:40 in London. */
 const NOW = '2026-03-06T14:40:00Z';
@@ -67,10 +65,7 @@ describe.runIf(run)('every console view at 1280 and 390 px', () => {
   /** No horizontal scroll, axe-core clean (serious and critical), and a screenshot to look at. */
   async function checkView(page: Page, name: string, width: number): Promise<void> {
     expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth'), `${name} at ${width} px scrolls sideways`).toBeLessThanOrEqual(0);
-    if (!(await page.evaluate<boolean>("typeof window.axe === 'object'"))) await page.addScriptTag({ content: AXE });
-    const violations = await page.evaluate<{ id: string; impact: string | null; nodes: string[] }[]>(
-      'window.axe.run(document).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) })))',
-    );
+    const violations = await axeViolations(page);
     expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), `${name} at ${width} px`).toEqual([]);
     await page.screenshot({ path: `${SHOTS}${name}-${width}.png`, fullPage: true });
   }

@@ -4,6 +4,8 @@
  * unreadable units, other unit systems, value[x] of the wrong type, versions and identical copies of
  * one result, encounters), the case the link carries, once signed, read back and rebuilt, gives the
  * same outcome, the same missing items and the same retest state, and carries none of the free text.
+ * For the pathways that read the chest-pain onset (ESC, High-STEACS), the same with onsets of every
+ * form (a time, a period, a date alone, other values, several, non-final), and the same onset (H-65).
  */
 import fc from 'fast-check';
 import type { Resource } from 'fhir/r4.js';
@@ -86,12 +88,46 @@ const timi = fc.record({
   value: fc.constantFrom<unknown>(0, 1, 2, 3, 7, 8, -1, '2', 2.5, undefined).map((v) => (v === undefined ? {} : { valueInteger: v })),
 });
 
+/** Chest-pain onsets as records hold them, usable or not (esc-0h1h-0h2h.md rule 4 and section 6). */
+const onset = fc.record({
+  kind: fc.constant('onset' as const),
+  identity,
+  status,
+  t: maybe(time),
+  issued: maybe(time),
+  updated: maybe(time),
+  encounter,
+  value: fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: -600, max: 300 }).map((m) => ({ valueDateTime: at(m) })) },
+    { weight: 2, arbitrary: fc.tuple(fc.integer({ min: -600, max: 300 }), fc.integer({ min: -120, max: 120 })).map(([m, d]) => ({ valuePeriod: { start: at(m), end: at(m + d) } })) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom<Record<string, unknown>>(
+        { valueDateTime: '2026-03-14' },
+        { valueDateTime: '2026-03-14T06:00:00' },
+        { valueDateTime: `this morning, ${FREE_TEXT}` },
+        { valuePeriod: { end: at(-200) } },
+        { valuePeriod: 'x' },
+        { valueString: `since breakfast, ${FREE_TEXT}` },
+        { valueQuantity: { value: 4, unit: 'h' } },
+        { valueDateTime: at(-200), valueString: FREE_TEXT },
+        {},
+      ),
+    },
+  ),
+});
+
 type Gen = typeof troponin extends fc.Arbitrary<infer T> ? T : never;
-type AnyGen = Gen | (typeof ecg extends fc.Arbitrary<infer E> ? E : never) | (typeof timi extends fc.Arbitrary<infer M> ? M : never);
+type AnyGen = Gen | (typeof ecg extends fc.Arbitrary<infer E> ? E : never) | (typeof timi extends fc.Arbitrary<infer M> ? M : never) | (typeof onset extends fc.Arbitrary<infer O> ? O : never);
+
+const CODES = {
+  ecg: { coding: [{ system: 'http://loinc.org', code: '8601-7', display: FREE_TEXT }] },
+  timi: { coding: [{ system: PRODUCT, code: 'timi-risk-score' }] },
+  onset: { coding: [{ system: PRODUCT, code: 'chest-pain-onset', display: FREE_TEXT }], text: FREE_TEXT },
+};
 
 function resourceOf(g: AnyGen): Record<string, unknown> {
-  const code =
-    g.kind === 'troponin' ? { coding: g.assay, text: FREE_TEXT } : g.kind === 'ecg' ? { coding: [{ system: 'http://loinc.org', code: '8601-7', display: FREE_TEXT }] } : { coding: [{ system: PRODUCT, code: 'timi-risk-score' }] };
+  const code = g.kind === 'troponin' ? { coding: g.assay, text: FREE_TEXT } : CODES[g.kind];
   return {
     resourceType: 'Observation',
     ...(g.identity.id === undefined ? {} : { id: g.identity.id }),
@@ -116,6 +152,16 @@ const episode = fc.record({
   now: fc.integer({ min: 0, max: 600 }),
   encounter: fc.constantFrom<string | null>(null, 'enc-1'),
   sexSpecificUrls: fc.boolean(),
+});
+
+/** An episode of a pathway that reads the onset: troponins, ECGs and onsets (TIMI is read by neither). */
+const onsetEpisode = fc.record({
+  pathway: fc.constantFrom('esc-0h1h', 'esc-0h2h', 'high-steacs'),
+  observations: fc.array(fc.oneof({ weight: 3, arbitrary: troponin }, { weight: 1, arbitrary: ecg }, { weight: 2, arbitrary: onset }), { maxLength: 8 }),
+  copies: fc.array(fc.nat({ max: 7 }), { maxLength: 2 }),
+  sex: maybe(fc.constantFrom('female', 'male', 'unknown')),
+  now: fc.integer({ min: 0, max: 600 }),
+  encounter: fc.constantFrom<string | null>(null, 'enc-1'),
 });
 
 describe('a card link reproduces the card', () => {
@@ -148,6 +194,36 @@ describe('a card link reproduces the card', () => {
         expect(read.case.outcome).toBe(card.outcome);
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('for a pathway that reads the chest-pain onset, the signed link carries the onset: the same outcome and the same onset (H-65)', async () => {
+    await fc.assert(
+      fc.asyncProperty(onsetEpisode, async (e) => {
+        const rt = await runtime({ pathway: e.pathway });
+        const observations = e.observations.map(resourceOf);
+        for (const i of e.copies) if (observations[i] !== undefined) observations.push(structuredClone(observations[i]));
+        const resources = [...(e.sex === undefined ? [] : [{ resourceType: 'Patient', id: 'p-secret', gender: e.sex }]), ...observations] as unknown as Resource[];
+        const card = await decideResources(rt, resources, { now: at(e.now), encounterId: e.encounter });
+        const url = caseLinkUrl({ publicBaseUrl: 'https://cds.example', key: KEY, resources, decision: card, runtime: rt, encounterId: e.encounter });
+        const read = readCaseParam(new URLSearchParams(new URL(url).hash.slice(1)).get('case') ?? '', KEY);
+        expect(read.verified).toBe(true);
+        expect(JSON.stringify(read.case)).not.toMatch(/JOHN|SMITH|breakfast|morning|p-secret|enc-|r[123]"|lab-[12]|2026-/);
+        const rebuilt = caseToResources(read.case);
+        const link = await decideResources(rt, rebuilt.resources, { now: rebuilt.now, encounterId: rebuilt.encounterId });
+        expect({ outcome: link.outcome, missing: link.missing, indicator: link.indicator, retest: link.retestDue !== undefined, basis: link.onset?.basis }).toEqual({
+          outcome: card.outcome,
+          missing: card.missing,
+          indicator: card.indicator,
+          retest: card.retestDue !== undefined,
+          basis: card.onset?.basis,
+        });
+        // The same onset, relative to the same 0 h draw (the link moves every time by the same amount).
+        const minutesBefore = (d: typeof card): number | null =>
+          d.onset === undefined || d.onset.time === null || d.troponin.baseline === null ? null : (Date.parse(d.troponin.baseline.drawTime) - Date.parse(d.onset.time)) / 60_000;
+        expect(minutesBefore(link)).toBe(minutesBefore(card));
+      }),
+      { numRuns: 300 },
     );
   });
 });

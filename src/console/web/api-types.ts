@@ -120,7 +120,7 @@ export interface CaseLinkView {
   readonly summary: {
     readonly observations: number;
     readonly kept: number;
-    readonly dropped: { readonly troponin: number; readonly ecg: number; readonly timi: number };
+    readonly dropped: { readonly troponin: number; readonly ecg: number; readonly timi: number; readonly onset?: number };
   } | null;
 }
 
@@ -174,6 +174,10 @@ export interface PathwayFileView {
     readonly otherwise: { readonly id: string; readonly outcome: OutcomeCode; readonly text: string };
   };
   readonly evidence: readonly { readonly id: string; readonly citation: string; readonly url?: string }[];
+  /** The observations the pathway reads: the form shows the chest-pain onset only when `onset` is present. */
+  readonly inputs: { readonly onset?: { readonly codes: readonly { readonly system: string; readonly code: string }[] } };
+  /** Serial pathways (ESC, High-STEACS): what the card says of an unknown onset and when it would matter (the form's help). */
+  readonly serial?: { readonly text: { readonly onsetUnknown: string; readonly onsetWouldMatter: string } };
   /** The card's wording (the console's form names missing fields in the same words). */
   readonly cards?: {
     readonly missingItems?: Readonly<Record<string, string>>;

@@ -52,6 +52,7 @@ export function renderLinkBanner(banner: HTMLElement, res: EvaluateResponse, out
       s.dropped.troponin > 0 ? plural(s.dropped.troponin, 'troponin result', 'troponin results') : '',
       s.dropped.ecg > 0 ? plural(s.dropped.ecg, 'ECG', 'ECGs') : '',
       s.dropped.timi > 0 ? plural(s.dropped.timi, 'TIMI score', 'TIMI scores') : '',
+      (s.dropped.onset ?? 0) > 0 ? plural(s.dropped.onset ?? 0, 'chest-pain onset', 'chest-pain onsets') : '',
     ]
       .filter((x) => x !== '')
       .join(', ');

@@ -1,5 +1,6 @@
 /**
- * The case form: ECG, TIMI (or its seven items, summed), sex, assay and any number of troponin results,
+ * The case form: the chest-pain onset (pathways that read it, onset-field.ts), ECG, TIMI (or its seven
+ * items, summed), sex, assay and any number of troponin results,
  * written as FHIR R4 resources exactly as an EHR or a laboratory would send them.
  *
  * Every clinical field starts empty and must be chosen: the ECG finding, the TIMI score, the assay
@@ -10,6 +11,8 @@
  */
 import type { AssayView, PathwayResponse } from './api-types.js';
 import { byId, clear, h } from './dom.js';
+import { clearFieldErrors } from './form-problems.js';
+import { OnsetField } from './onset-field.js';
 import { instantOf, wallTime } from './time.js';
 
 export const UCUM = 'http://unitsofmeasure.org';
@@ -63,6 +66,7 @@ export class CaseForm {
   private readonly assay = byId('assay', HTMLSelectElement);
   private readonly timi = byId('timi', HTMLSelectElement);
   private readonly timiSum = byId('timi-sum', HTMLParagraphElement);
+  private readonly onset: OnsetField;
   private readonly zone: string;
 
   constructor(private readonly pathway: PathwayResponse) {
@@ -80,6 +84,7 @@ export class CaseForm {
         : `The site's default assay (${siteDefault.name}), from the site settings: change it if these results are from another assay.`;
     // The evaluation time starts at the service's clock (injected in tests), in the site's zone.
     byId('eval-at', HTMLInputElement).value = wallTime(Date.parse(pathway.now), this.zone);
+    this.onset = new OnsetField(pathway);
     this.addRow();
     this.addRow();
     byId('add-result', HTMLButtonElement).addEventListener('click', () => {
@@ -152,6 +157,11 @@ export class CaseForm {
 
   /** A date-and-time field read in the site's zone; a problem when it is empty or not a time. */
   private time(el: HTMLInputElement, problems: FormProblem[]): number | null {
+    // A date-and-time typed in part has no value, but is not empty: it cannot be read.
+    if (el.value.trim() === '' && el.validity.badInput) {
+      problems.push({ field: el, message: `${fieldLabel(el)}: ${TIME_PROBLEMS.unreadable} (${this.zone})`, missing: false });
+      return null;
+    }
     if (el.value.trim() === '') {
       problems.push({ field: el, message: fieldLabel(el), missing: true });
       return null;
@@ -166,8 +176,12 @@ export class CaseForm {
   build(): { ok: true; value: BuiltCase } | { ok: false; problems: FormProblem[] } {
     const problems: FormProblem[] = [];
     for (const el of this.form.querySelectorAll('[aria-invalid="true"]')) el.removeAttribute('aria-invalid');
+    clearFieldErrors(this.form);
     const missing = (field: HTMLElement, item?: string): void => void problems.push({ field, message: this.words(item, field), missing: true });
     const evalAt = this.time(byId('eval-at', HTMLInputElement), problems);
+    // Optional: empty (and not typed in part) is no onset, read by the pathway as unknown.
+    const onsetEl = this.onset.input;
+    const onsetAt = onsetEl === null || (onsetEl.value.trim() === '' && !onsetEl.validity.badInput) ? null : this.time(onsetEl, problems);
     const ecgEl = byId('ecg', HTMLSelectElement);
     if (ecgEl.value === '') missing(ecgEl, 'ecg');
     const ecgAt = ecgEl.value !== '' && ecgEl.value !== 'none' ? this.time(byId('ecg-at', HTMLInputElement), problems) : null;
@@ -206,6 +220,9 @@ export class CaseForm {
     const sex = byId('sex', HTMLSelectElement).value;
     if (sex !== '') resources.push({ resourceType: 'Patient', id: 'console-patient', gender: sex });
     const subject = { reference: 'Patient/console-patient' };
+    // Recorded at the evaluation time: within the episode, never after the evaluation.
+    const onset = onsetAt === null ? null : this.onset.resource(iso(onsetAt), iso(evalAt), subject);
+    if (onset !== null) resources.push(onset);
     if (ecgEl.value !== 'none' && ecgAt !== null) {
       const coding = ecgEl.value === 'lbbb-age-unknown' ? { system: SNOMED, code: '164909002', display: 'Left bundle branch block' } : { system: codes.productSystem, code: ecgEl.value };
       resources.push({
@@ -254,35 +271,4 @@ export class CaseForm {
     });
     return { ok: true, value: { resources, now: iso(evalAt) } };
   }
-}
-
-/** ARIA tabs: arrow keys move between tabs, Home/End to the ends; the selected tab shows its panel. */
-export function setUpTabs(list: HTMLElement, onSelect?: (id: string) => void): (id: string) => void {
-  const tabs = [...list.querySelectorAll<HTMLButtonElement>('[role="tab"]')];
-  const select = (id: string, focus = false): void => {
-    for (const t of tabs) {
-      const on = t.id === id;
-      t.setAttribute('aria-selected', on ? 'true' : 'false');
-      t.tabIndex = on ? 0 : -1;
-      const panel = document.getElementById(t.getAttribute('aria-controls') ?? '');
-      if (panel !== null) panel.hidden = !on;
-      if (on && focus) t.focus();
-    }
-    onSelect?.(id);
-  };
-  tabs.forEach((t, i) => {
-    t.addEventListener('click', () => select(t.id));
-    t.addEventListener('keydown', (ev) => {
-      let j: number | null = null;
-      if (ev.key === 'ArrowRight') j = (i + 1) % tabs.length;
-      else if (ev.key === 'ArrowLeft') j = (i - 1 + tabs.length) % tabs.length;
-      else if (ev.key === 'Home') j = 0;
-      else if (ev.key === 'End') j = tabs.length - 1;
-      if (j === null) return;
-      ev.preventDefault();
-      const next = tabs[j];
-      if (next !== undefined) select(next.id, true);
-    });
-  });
-  return (id: string) => select(id);
 }

@@ -8,11 +8,12 @@ import { renderCard } from './card.js';
 import { caseFromLocation, renderLinkBanner } from './caselink.js';
 import { drawChartFor, setUpChartSize } from './chart-view.js';
 import { byId, clear, h } from './dom.js';
-import { CaseForm, setUpTabs } from './form.js';
+import { CaseForm } from './form.js';
 import { renderFormProblems, showOutcome } from './form-problems.js';
 import { exportFixture, renderLibrary } from './library.js';
 import { drawHeatMap, drawRetestPlot, renderLegend, type CaseMarks } from './mapplot.js';
 import { renderReasoning } from './reasoning.js';
+import { setUpTabs } from './tabs.js';
 
 interface State {
   pathway: PathwayResponse | null;
