@@ -14,7 +14,7 @@
  * result is also marked ambiguous, so the outcome is at least `indeterminate` and every pair any reading
  * holds is still weighed. Pure; O(n log n) in the number of observations.
  */
-import { count, listText } from './bounds.js';
+import { count, listText, listTextOf } from './bounds.js';
 import { canonicalOrder, describeTime } from './order.js';
 import type { InputUse, Instant, ObservationFact, TraceStep } from './types.js';
 
@@ -66,13 +66,17 @@ function dedupe(observations: readonly ObservationFact[], counts: (o: Observatio
   };
   const byKey = new Map<string, number>();
   const drawTimesOf = new Map<string, Set<string>>();
+  let merged = false;
   observations.forEach((o, i) => {
     const draw = o.drawTime === null ? 'none' : o.drawTime.toString();
     for (const k of o.identities) {
       const key = `${o.kind}|${k}|${draw}`;
       const j = byKey.get(key);
       if (j === undefined) byKey.set(key, i);
-      else parent[find(i)] = find(j);
+      else {
+        parent[find(i)] = find(j);
+        merged = true;
+      }
       if (k.startsWith('identifier|')) {
         const times = drawTimesOf.get(`${o.kind}|${k}`) ?? new Set<string>();
         times.add(draw);
@@ -84,6 +88,10 @@ function dedupe(observations: readonly ObservationFact[], counts: (o: Observatio
   const shared = [...drawTimesOf].filter(([, times]) => times.size > 1).map(([k]) => k.split('|').slice(2).join('|'));
   if (shared.length > 0) {
     steps.push({ rule: '12', text: `Results share an identifier (${listText(shared)}) but have different draw times: they are distinct results, not versions of one.` });
+  }
+  if (!merged) {
+    // No two observations share an identity: each is its own result (the usual case), in canonical order.
+    return { kept: [...observations].sort(canonicalOrder).filter(counts), choices: [], uses: [], steps };
   }
   const groups = new Map<number, ObservationFact[]>();
   observations.forEach((o, i) => {
@@ -98,6 +106,11 @@ function dedupe(observations: readonly ObservationFact[], counts: (o: Observatio
     const counted = group.filter(counts);
     if (counted.length === 0) continue;
     const first = counted[0] as ObservationFact;
+    if (counted.length === 1) {
+      // One version: nothing to compare, so its content is not hashed (most results are alone in their group).
+      kept.push(first);
+      continue;
+    }
     const distinct = new Map<string, ObservationFact>();
     for (const o of counted) if (!distinct.has(o.contentKey())) distinct.set(o.contentKey(), o);
     const versions = [...distinct.values()];
@@ -144,7 +157,7 @@ export function readingsOf(sorted: readonly ObservationFact[]): Reading[] {
   if (nonFinal.length > 0) {
     notes.push({
       rule: '12',
-      text: `Non-final result${nonFinal.length > 1 ? 's' : ''} (${listText(nonFinal.map((o) => `${o.ref}, ${o.statusText ?? ''}`), 5, '; ')}) can only escalate: the data are read without them and with them as if final, and the most serious reading counts.`,
+      text: `Non-final result${nonFinal.length > 1 ? 's' : ''} (${listTextOf(nonFinal, (o) => `${o.ref}, ${o.statusText ?? ''}`, 5, '; ')}) can only escalate: the data are read without them and with them as if final, and the most serious reading counts.`,
     });
   }
   for (const base of bases) {

@@ -56,9 +56,10 @@ export function parseInstant(text: unknown): ParsedTime {
     if (oh > 14 || om > 59) return { ok: false, problem: `"${text}" has an invalid time zone offset` };
     offsetMinutes = (zone?.startsWith('-') === true ? -1 : 1) * (oh * 60 + om);
   }
-  const seconds = BigInt(daysFromCivil(y, mo, d)) * 86400n + BigInt(h * 3600 + mi * 60 + s) - BigInt(offsetMinutes * 60);
-  const nanos = frac === undefined ? 0n : BigInt(frac.padEnd(9, '0'));
-  return { ok: true, instant: seconds * 1_000_000_000n + nanos };
+  // Whole seconds are exact in a double for any 4-digit year (under 2^53); one conversion to bigint.
+  const seconds = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offsetMinutes * 60;
+  const instant = BigInt(seconds) * 1_000_000_000n;
+  return { ok: true, instant: frac === undefined ? instant : instant + BigInt(frac.padEnd(9, '0')) };
 }
 
 /** The same instant from epoch milliseconds (adapters hand the engine `now` this way). */

@@ -8,7 +8,7 @@
 import { Big } from 'big.js';
 import type { Bundle, Coding, Observation, Patient, Quantity, Resource } from 'fhir/r4.js';
 import { TnpError } from '../errors.js';
-import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import { canonicalJson, contentSha256, sha256Hex } from '../util/canonical-json.js';
 import type { CodeMaps } from '../engine/catalogue.js';
 import { codingKey } from '../engine/catalogue.js';
 import { parseInstant } from '../engine/time.js';
@@ -33,6 +33,9 @@ import { UCUM_SYSTEM, factorToNgPerL } from './units.js';
 const USED = new Set(['final', 'amended', 'corrected']);
 const LISTED = new Set(['preliminary', 'registered']);
 const VOID = new Set(['cancelled', 'entered-in-error']);
+/** The lower end of a `<` or `<=` result (big.js values are never changed in place, so one is shared). */
+const ZERO = new Big(0);
+const ONE = new Big(1);
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -146,9 +149,16 @@ function identitiesOf(o: Record<string, unknown>, ref: string): string[] {
  * A fact's `contentKey` (a digest of its clinical content), computed on first use: only rule 12's version
  * groups and ties of the canonical order read it, so most resources are never hashed.
  */
-function contentKeyOf(content: Record<string, unknown>): () => string {
+function contentKeyOf(o: Record<string, unknown>): () => string {
   let key: string | undefined;
-  return () => (key ??= sha256Hex(canonicalJson(content)));
+  return () => {
+    if (key === undefined) {
+      // The clinical content: the resource without its `meta` (a new version of the same content is the same result).
+      const { meta: _meta, ...content } = o;
+      key = sha256Hex(canonicalJson(content));
+    }
+    return key;
+  };
 }
 
 function baseOf(o: Record<string, unknown>, ref: string) {
@@ -157,7 +167,6 @@ function baseOf(o: Record<string, unknown>, ref: string) {
   const issued = instantOrNull(o['issued']);
   const meta = o['meta'];
   const lastUpdated = isObject(meta) ? instantOrNull(meta['lastUpdated']) : null;
-  const { meta: _meta, ...content } = o;
   const base = {
     ref,
     status: st.status,
@@ -168,7 +177,7 @@ function baseOf(o: Record<string, unknown>, ref: string) {
     encounterId: encounterIdOf(o['encounter']),
     identities: identitiesOf(o, ref),
     versionTime: lastUpdated ?? issued,
-    contentKey: contentKeyOf(content),
+    contentKey: contentKeyOf(o),
   };
   return base;
 }
@@ -221,10 +230,12 @@ function troponinValue(o: Record<string, unknown>): TroponinValue {
   }
   const factor = factorToNgPerL(unit);
   if (!factor.ok) return { kind: 'unreadable', reason: factor.problem };
-  const x = new Big(String(v)).times(factor.factor);
+  const measured = new Big(String(v));
+  // ng/L and its equals: the value as given (times 1 is the same exact decimal).
+  const x = factor.factor.eq(ONE) ? measured : measured.times(factor.factor);
   const reported = `${comparator ?? ''}${String(v)} ${unit}`;
   const cmp = comparator ?? null;
-  const zero = new Big(0);
+  const zero = ZERO;
   const range: MeasuredRange =
     cmp === null
       ? { kind: 'range', lo: x, loOpen: false, hi: x, hiOpen: false, reported, comparator: null }
@@ -327,7 +338,7 @@ export function refOf(obj: Record<string, unknown>, type: string): string {
     const first = ids.find((i): i is Record<string, unknown> => isObject(i) && typeof i['value'] === 'string' && i['value'] !== '');
     if (first !== undefined) return `${type} with identifier ${String(first['value'])}`;
   }
-  return `${type} without id (content ${sha256Hex(canonicalJson(obj)).slice(0, 12)})`;
+  return `${type} without id (content ${contentSha256(obj).slice(0, 12)})`;
 }
 
 function sexOf(p: Patient): Sex {
