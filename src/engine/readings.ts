@@ -64,28 +64,57 @@ function dedupe(observations: readonly ObservationFact[], counts: (o: Observatio
     while (parent[i] !== i) i = parent[i] = parent[parent[i] ?? i] ?? i;
     return i;
   };
+  // Results of one kind sharing an identity and a draw time are versions of one. An identity is keyed with
+  // its draw time only once a second observation has it: most identities are held by one observation.
   const byKey = new Map<string, number>();
-  const drawTimesOf = new Map<string, Set<string>>();
+  // An identity held a second time, with the draw times of those holding it.
+  type Shared = { readonly first: number; readonly at: number; readonly identifier: string | null; readonly times: Set<string> };
+  // Per kind, by the identity text the mapping made (its hash is kept by the string): the first holder's index.
+  const seenByKind = new Map<ObservationFact['kind'], Map<string, number | Shared>>();
+  const held: Shared[] = [];
+  const drawOf = (o: ObservationFact): string => (o.drawTime === null ? 'none' : o.drawTime.toString());
   let merged = false;
+  const register = (identity: string, i: number, draw: string): void => {
+    const key = `${identity}|${draw}`;
+    const j = byKey.get(key);
+    if (j === undefined) byKey.set(key, i);
+    else {
+      parent[find(i)] = find(j);
+      merged = true;
+    }
+  };
   observations.forEach((o, i) => {
-    const draw = o.drawTime === null ? 'none' : o.drawTime.toString();
+    let seen = seenByKind.get(o.kind);
+    if (seen === undefined) {
+      seen = new Map();
+      seenByKind.set(o.kind, seen);
+    }
     for (const k of o.identities) {
-      const key = `${o.kind}|${k}|${draw}`;
-      const j = byKey.get(key);
-      if (j === undefined) byKey.set(key, i);
-      else {
-        parent[find(i)] = find(j);
-        merged = true;
+      let s = seen.get(k);
+      if (s === undefined) {
+        seen.set(k, i);
+        continue;
       }
-      if (k.startsWith('identifier|')) {
-        const times = drawTimesOf.get(`${o.kind}|${k}`) ?? new Set<string>();
-        times.add(draw);
-        drawTimesOf.set(`${o.kind}|${k}`, times);
+      const identity = `${o.kind}|${k}`;
+      if (typeof s === 'number') {
+        const first = observations[s] as ObservationFact;
+        const firstDraw = drawOf(first);
+        register(identity, s, firstDraw);
+        s = { first: s, at: first.identities.indexOf(k), identifier: k.startsWith('identifier|') ? k.slice('identifier|'.length) : null, times: new Set([firstDraw]) };
+        seen.set(k, s);
+        held.push(s);
       }
+      const draw = drawOf(o);
+      register(identity, i, draw);
+      s.times.add(draw);
     }
   });
   const steps: TraceStep[] = [];
-  const shared = [...drawTimesOf].filter(([, times]) => times.size > 1).map(([k]) => k.split('|').slice(2).join('|'));
+  // In the order the identifiers first appear.
+  const shared = held
+    .filter((s) => s.identifier !== null && s.times.size > 1)
+    .sort((a, b) => a.first - b.first || a.at - b.at)
+    .map((s) => s.identifier as string);
   if (shared.length > 0) {
     steps.push({ rule: '12', text: `Results share an identifier (${listText(shared)}) but have different draw times: they are distinct results, not versions of one.` });
   }

@@ -51,7 +51,12 @@ export function extractResources(doc: unknown): Resource[] {
     if (doc.length === 0) throw new TnpError('TNP_ERR_INPUT_EMPTY', 'the input is an empty array: it holds no FHIR resource');
     const bad = doc.findIndex((r) => !isObject(r) || typeof r['resourceType'] !== 'string');
     if (bad >= 0) throw new TnpError('TNP_ERR_INPUT_NOT_FHIR', `item ${bad} of the array is not a FHIR resource (an object with a resourceType)`, { expression: [`[${bad}]`] });
-    return doc.flatMap((r) => ((r as { resourceType: string }).resourceType === 'Bundle' ? extractResources(r) : [r as Resource]));
+    const out: Resource[] = [];
+    for (const r of doc as Resource[]) {
+      if (r.resourceType === 'Bundle') out.push(...extractResources(r));
+      else out.push(r);
+    }
+    return out;
   }
   if (!isObject(doc)) throw new TnpError('TNP_ERR_INPUT_NOT_FHIR', `the input is a JSON ${typeof doc}, not a FHIR resource, Bundle or array of resources`);
   if (Object.keys(doc).length === 0) throw new TnpError('TNP_ERR_INPUT_EMPTY', 'the input is an empty JSON object');
@@ -80,7 +85,9 @@ export function extractResources(doc: unknown): Resource[] {
 
 function codings(cc: unknown): Coding[] {
   if (!isObject(cc) || !Array.isArray(cc['coding'])) return [];
-  return (cc['coding'] as unknown[]).filter((c): c is Coding => isObject(c) && typeof c['system'] === 'string' && typeof c['code'] === 'string');
+  const out: Coding[] = [];
+  for (const c of cc['coding'] as unknown[]) if (isObject(c) && typeof c['system'] === 'string' && typeof c['code'] === 'string') out.push(c);
+  return out;
 }
 
 /** The id an encounter reference names: the last segment of a relative or absolute reference. */
@@ -127,6 +134,7 @@ export function drawTimeOf(o: Record<string, unknown>): { time: Instant | null; 
 }
 
 function instantOrNull(x: unknown): Instant | null {
+  if (x === undefined) return null;
   const p = parseInstant(x);
   return p.ok ? p.instant : null;
 }
@@ -186,8 +194,15 @@ function formatNumber(x: unknown): string {
   return typeof x === 'number' ? String(x) : JSON.stringify(x) ?? 'undefined';
 }
 
+/** The keys of `o` that are a FHIR value[x] (in `Object.keys` order). */
+function valueKeysOf(o: Record<string, unknown>): string[] {
+  const keys: string[] = [];
+  for (const k of Object.keys(o)) if (k.startsWith('value')) keys.push(k);
+  return keys;
+}
+
 function troponinValue(o: Record<string, unknown>): TroponinValue {
-  const valueKeys = Object.keys(o).filter((k) => k.startsWith('value'));
+  const valueKeys = valueKeysOf(o);
   const dar = o['dataAbsentReason'];
   if (valueKeys.length === 0) {
     if (dar === undefined && LISTED.has(String(o['status']))) {
@@ -249,13 +264,13 @@ function troponinValue(o: Record<string, unknown>): TroponinValue {
   return range;
 }
 
-function mapTroponin(o: Record<string, unknown>, ref: string, cs: Coding[], maps: CodeMaps): TroponinFact {
+function mapTroponin(o: Record<string, unknown>, ref: string, keys: readonly string[], maps: CodeMaps): TroponinFact {
   const found = new Map<string, 'site-mapping' | 'catalogue-default'>();
-  for (const c of cs) {
-    const m = maps.assayByCoding.get(codingKey(c.system ?? '', c.code ?? ''));
+  for (const k of keys) {
+    const m = maps.assayByCoding.get(k);
     if (m !== undefined && (found.get(m.assayId) ?? 'catalogue-default') === 'catalogue-default') found.set(m.assayId, m.source);
   }
-  const ids = [...found.keys()].sort();
+  const ids = found.size === 1 ? [...found.keys()] : [...found.keys()].sort();
   const one = ids.length === 1 ? ids[0] : undefined;
   return {
     kind: 'troponin',
@@ -302,7 +317,7 @@ function mapTimi(o: Record<string, unknown>, ref: string, maps: CodeMaps): TimiF
  * have begun). Any other value is unusable, with why; the engine decides usability in time and status.
  */
 function onsetValue(o: Record<string, unknown>): OnsetValue {
-  const valueKeys = Object.keys(o).filter((k) => k.startsWith('value'));
+  const valueKeys = valueKeysOf(o);
   if (valueKeys.length === 0) return { kind: 'unusable', reason: 'no value' };
   if (valueKeys.length > 1) return { kind: 'unusable', reason: `several values (${valueKeys.sort().join(', ')})` };
   const key = valueKeys[0] as string;
@@ -365,10 +380,12 @@ export function toFacts(resources: readonly Resource[], maps: CodeMaps): Facts {
     }
     const o = r as Observation;
     const cs = codings(o.code);
-    if (cs.some((c) => maps.assayByCoding.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapTroponin(obj, ref, cs, maps));
-    else if (cs.some((c) => maps.ecgCodes.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapEcg(obj, ref, maps));
-    else if (cs.some((c) => maps.timiCodes.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapTimi(obj, ref, maps));
-    else if (cs.some((c) => maps.onsetCodes.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapOnset(obj, ref));
+    // Each coding's key made once, then looked up in each map in turn.
+    const keys = cs.map((c) => codingKey(c.system ?? '', c.code ?? ''));
+    if (keys.some((k) => maps.assayByCoding.has(k))) observations.push(mapTroponin(obj, ref, keys, maps));
+    else if (keys.some((k) => maps.ecgCodes.has(k))) observations.push(mapEcg(obj, ref, maps));
+    else if (keys.some((k) => maps.timiCodes.has(k))) observations.push(mapTimi(obj, ref, maps));
+    else if (keys.some((k) => maps.onsetCodes.has(k))) observations.push(mapOnset(obj, ref));
     else {
       const shown = cs.map((c) => `${c.system ?? ''}|${c.code ?? ''}`).join(', ');
       ignored.push({ ref, reason: `not an observation the pathway reads (code ${shown === '' ? 'missing' : shown})` });
