@@ -8,7 +8,7 @@ import type { Decision } from '../engine/types.js';
 import { TnpError } from '../errors.js';
 import { auditableFhirUrl } from '../fhir/allow-list.js';
 import { inputDigests, listedItems, resourceDigest } from '../audit/input-digests.js';
-import { suggestsRetest, summaryFor } from './cards.js';
+import { suggestsRetest } from './cards.js';
 import type { VerifiedClient } from './jwt.js';
 import type { GatheredData } from './prefetch.js';
 import type { CdsPatientViewRequest } from './types.js';
@@ -53,7 +53,8 @@ export interface EvaluationFacts {
   readonly decision: Decision;
   /** The client that set the evaluation time (the local development client of `dev`), if one did. */
   readonly evaluationTimeGivenBy: string | null;
-  readonly displayTimeZone: string;
+  /** The card's summary (made once, for the card and its record). */
+  readonly cardSummary: string;
   readonly suggestionUuid: string;
 }
 
@@ -81,6 +82,6 @@ export function evaluationBody(f: EvaluationFacts): Json {
     inputs: decision.inputs,
     path: decision.path,
     trace: decision.trace,
-    cards: [{ uuidIsRecordId: true, summary: summaryFor(decision, runtime, f.displayTimeZone), indicator: decision.indicator, suggestionUuids: suggestsRetest(decision, runtime) ? [f.suggestionUuid] : [] }],
+    cards: [{ uuidIsRecordId: true, summary: f.cardSummary, indicator: decision.indicator, suggestionUuids: suggestsRetest(decision, runtime) ? [f.suggestionUuid] : [] }],
   };
 }

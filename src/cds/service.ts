@@ -25,7 +25,7 @@ import type { Settings } from '../settings.js';
 import type { Timers } from '../util/timers.js';
 import { evaluationTimeOf } from '../dev/evaluation-time.js';
 import { callGuards, plain } from './call-guard.js';
-import { cardsFor } from './cards.js';
+import { cardsFor, withRecordId } from './cards.js';
 import { feedbackRoute } from './feedback.js';
 import { CdsUnauthorizedError, type JwtVerifier, type VerifiedClient } from './jwt.js';
 import { gatherData, prefetchTemplates, type GatheredData } from './prefetch.js';
@@ -183,6 +183,9 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         encounterId: body.context.encounterId ?? null,
         suggestionUuid,
       };
+      // The card is made once, before the record (which keeps its summary), and sent only once the record is
+      // committed, with the record's id as its uuid.
+      const [card] = cardsFor(decision, { ...cardContext, auditId: '', cardUuid: '' }) as [CdsCard];
       const record = await appendTimed({
         kind: 'evaluation',
         at: new Date(req.receivedAtMs).toISOString(),
@@ -194,11 +197,11 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
           engineVersion,
           decision,
           evaluationTimeGivenBy: evaluation.given ? client.iss : null,
-          displayTimeZone: settings.displayTimeZone,
+          cardSummary: card.summary,
           suggestionUuid,
         }),
       }, req);
-      const cards: CdsCard[] = cardsFor(decision, { ...cardContext, auditId: record.id, cardUuid: record.id });
+      const cards: CdsCard[] = [withRecordId(card, record.id)];
       metrics.outcomes.inc({ outcome: decision.outcome });
       req.log.info({ event: 'evaluation', outcome: decision.outcome, auditId: record.id, sources: data.sources, fhirRequests: data.fhirRequests }, 'CDS evaluation answered');
       return reply.header('cache-control', 'no-store').send({ cards });

@@ -124,6 +124,18 @@ function writeObject(value: object, plain: Set<object> | null): string | undefin
   return undefined;
 }
 
+/** Member names as JSON strings, kept: the same few hundred names (FHIR's, the decision's) recur in every body. */
+const quotedKeys = new Map<string, string>();
+function quoted(k: string): string {
+  let q = quotedKeys.get(k);
+  if (q === undefined) {
+    q = JSON.stringify(k);
+    if (quotedKeys.size >= 4096) quotedKeys.clear();
+    quotedKeys.set(k, q);
+  }
+  return q;
+}
+
 /** The object's text with `keys` in order; the members before `first.at` are clean (JSON.stringify writes them). */
 function writeMembers(obj: Record<string, unknown>, keys: readonly string[], first: { at: number; text: string } | undefined, plain: Set<object> | null): string {
   let out = '{';
@@ -133,7 +145,7 @@ function writeMembers(obj: Record<string, unknown>, keys: readonly string[], fir
     const v = obj[k];
     if (v === undefined) continue;
     const text = first === undefined ? child(v, plain, k) : i < first.at ? undefined : i === first.at ? first.text : child(v, plain, k);
-    out += `${sep}${JSON.stringify(k)}:${text ?? JSON.stringify(v)}`;
+    out += `${sep}${quoted(k)}:${text ?? JSON.stringify(v)}`;
     sep = ',';
   }
   return `${out}}`;
