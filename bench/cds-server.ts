@@ -33,13 +33,15 @@ type Cpu = NodeJS.CpuUsage;
 async function buildFull(): Promise<{ app: FastifyInstance; close: () => Promise<void> }> {
   const imp = <T>(p: string): Promise<T> => import(pathToFileURL(resolve(src, p)).href) as Promise<T>;
   const { buildApp } = await imp<typeof import('../src/app.js')>('app.ts');
-  const { openAuditStore } = await imp<typeof import('../src/audit/store.js')>('audit/store.ts');
+  const storeModule = await imp<typeof import('../src/audit/store.js')>('audit/store.ts');
   const { createLogger } = await imp<typeof import('../src/observability/logger.js')>('observability/logger.ts');
   const { loadRuntime } = await imp<typeof import('../src/pathways/load.js')>('pathways/load.ts');
   const { loadSettings } = await imp<typeof import('../src/settings.js')>('settings.ts');
   const settings = loadSettings({ file: settingsFile });
   const now = (): Date => new Date();
-  const store = await openAuditStore(settings.storage, { newId: randomUUID, now });
+  // The options the service opens its store with (busyTimeoutMs: longer in a cluster), when the source measured has them.
+  const optionsOf = (storeModule as { storeOptionsOf?: (s: typeof settings) => import('../src/audit/store.js').AuditStoreOptions }).storeOptionsOf;
+  const store = await storeModule.openAuditStore(settings.storage, { newId: randomUUID, now }, optionsOf?.(settings) ?? {});
   const runtime = await loadRuntime(settings);
   const app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger: createLogger('warn') });
   app.get('/_bench/stats', () => Promise.resolve(store.stats()));

@@ -20,7 +20,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { openAuditStore } from './audit/store.js';
+import { openAuditStore, storeOptionsOf } from './audit/store.js';
 import { loadCaseLinkKey } from './cds/case-link-key.js';
 import type { Logger } from 'pino';
 import { startLine, urlOf } from './http/listen.js';
@@ -103,7 +103,7 @@ export async function superviseWorkers(settings: Settings, logger: Logger): Prom
   await loadRuntime(settings);
   loadCaseLinkKey(settings);
   // Creates the tables once, before the workers race to, and proves the store can write.
-  const store = await openAuditStore(settings.storage, { newId: randomUUID, now: () => new Date() }, { healthCheckIntervalMs: settings.healthCheckIntervalMs });
+  const store = await openAuditStore(settings.storage, { newId: randomUUID, now: () => new Date() }, storeOptionsOf(settings));
   await store.close();
 
   // Workers listening on port 0 would each get a port of their own: the primary picks one for all of them.

@@ -8,7 +8,7 @@
  * is the primary of a cluster (src/cluster.ts) and each worker runs the rest of main.
  */
 import { randomUUID } from 'node:crypto';
-import { openAuditStore, type AuditStore } from './audit/store.js';
+import { openAuditStore, storeOptionsOf, type AuditStore } from './audit/store.js';
 import { buildApp } from './app.js';
 import { isClusterPrimary, isClusterWorker, onStopRequest, reportReady, superviseWorkers, workerSettings } from './cluster.js';
 import { startAdoption, type RunningAdoption } from './adoption/service.js';
@@ -76,7 +76,7 @@ async function main(opts: ServiceOptions): Promise<void> {
   let store: AuditStore;
   try {
     // Opening proves the store can write (a committed heartbeat): a store it cannot write stops the start.
-    store = await openAuditStore(settings.storage, { newId: randomUUID, now }, { healthCheckIntervalMs: settings.healthCheckIntervalMs });
+    store = await openAuditStore(settings.storage, { newId: randomUUID, now }, storeOptionsOf(settings));
   } catch (e) {
     fail(describe(e));
   }
@@ -88,7 +88,7 @@ async function main(opts: ServiceOptions): Promise<void> {
   let hl7: Hl7Listener | null = null;
   let stopLab: () => void = () => undefined;
   try {
-    adoption = await startAdoption(settings.storage, { now, lateRetestMinutes: settings.adoptionLateRetestMinutes, onError: (e) => logger.warn({ event: 'adoption-rollup-failed', err: e }, 'adoption roll-up: catch-up failed (retried at the next tick)') });
+    adoption = await startAdoption(settings.storage, { now, busyTimeoutMs: settings.busyTimeoutMs, lateRetestMinutes: settings.adoptionLateRetestMinutes, onError: (e) => logger.warn({ event: 'adoption-rollup-failed', err: e }, 'adoption roll-up: catch-up failed (retried at the next tick)') });
     app = await buildApp(settings, { runtime, store, now, newId: randomUUID, logger, adoption: adoption.reports, devEvaluationTime: opts.devEvaluationTime === true });
     await listenOn(app, settings);
     // Laboratory results over HL7 v2 (MLLP), when the settings name a listener; timers, alerts, streams.

@@ -81,6 +81,8 @@ export interface Settings extends DecisionSettings {
   readonly adoptionLateRetestMinutes: number;
   /** Service processes (src/cluster.ts); 1: one process, as before cluster mode. Default: the number of cores. */
   readonly workers: number;
+  /** How long a store write waits for another process's writer lock before a 503 (hazard S-70). Default 5000; 15000 with several workers. */
+  readonly busyTimeoutMs: number;
 }
 
 const codingSchema = {
@@ -158,6 +160,7 @@ export const settingsSchema = {
     },
     healthCheckIntervalMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     workers: { type: 'integer', minimum: 1, maximum: 256 },
+    busyTimeoutMs: { type: 'integer', minimum: 100, maximum: 120000 },
     adminTokens: { type: 'array', items: { type: 'string', minLength: 16 } },
     ...labSettingsSchema,
     sexSpecificUrls: { type: 'boolean' },
@@ -308,6 +311,7 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     throw new TnpError('TNP_ERR_SETTINGS_INVALID', `invalid settings: "trustedProxies[${badProxy}]" must be an IP address or a CIDR range (e.g. 10.0.0.0/8), got "${s.trustedProxies?.[badProxy] ?? ''}"`);
   }
   checkLabClients(s.labClients ?? []);
+  const workers = s.workers ?? availableParallelism();
   const publicBaseUrl = (s.publicBaseUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '');
   const settings: Settings = {
     host,
@@ -341,7 +345,9 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     dataDir: s.dataDir ?? 'data',
     logLevel: s.logLevel ?? 'info',
     adoptionLateRetestMinutes: s.adoptionLateRetestMinutes ?? 30,
-    workers: s.workers ?? availableParallelism(),
+    workers,
+    // Workers take the one writer lock in turn; on a starved CPU the holder can be descheduled for seconds.
+    busyTimeoutMs: s.busyTimeoutMs ?? (workers > 1 ? 15000 : 5000),
   };
   return deepFreeze(settings);
 }

@@ -98,9 +98,9 @@ export interface RunningAdoption {
  */
 export async function startAdoption(
   storage: AuditStoreSettings,
-  opts: AdoptionOptions & { readonly intervalMs?: number; readonly onError?: (e: unknown) => void },
+  opts: AdoptionOptions & { readonly intervalMs?: number; readonly busyTimeoutMs?: number; readonly onError?: (e: unknown) => void },
 ): Promise<RunningAdoption> {
-  const backend = await openAdoptionBackend(storage, { readOnly: false });
+  const backend = await openAdoptionBackend(storage, { readOnly: false, ...(opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs }) });
   const reports = new AdoptionReports(backend, { maxCatchUpPerReport: 20_000, ...opts });
   const tick = (): void => {
     reports.catchUp().catch((e: unknown) => opts.onError?.(e));

@@ -6,8 +6,7 @@
  * rows against those rules (`verify`, and the check of every record read) are in chain.ts.
  */
 import { TnpError } from '../errors.js';
-import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
-import { canonicalBodyText } from './canonical-body.js';
+import { NotPlainJson, canonicalJson, canonicalPlainJson, sha256Hex } from '../util/canonical-json.js';
 
 /** What each record is about. A closed set: the stores refuse anything else (and so does the schema). */
 export const AUDIT_KINDS = ['evaluation', 'evaluation-failure', 'feedback', 'lab-intake'] as const;
@@ -103,6 +102,17 @@ function optionalText(v: unknown, field: string): string | undefined {
   if (v === undefined) return undefined;
   if (!isStorableText(v)) throw invalid(`${field} must be a non-empty string (no NUL, well-formed Unicode) when present`, field);
   return v;
+}
+
+/** The body's canonical text (what is stored and hashed), or TNP_ERR_AUDIT_RECORD_INVALID naming where it is not plain JSON. */
+function canonicalBodyText(body: unknown): string {
+  try {
+    return canonicalPlainJson(body);
+  } catch (e) {
+    if (!(e instanceof NotPlainJson)) throw e;
+    const path = `body${e.path}`;
+    throw new TnpError('TNP_ERR_AUDIT_RECORD_INVALID', `${path} ${e.what}`, { expression: [path] });
+  }
 }
 
 /**

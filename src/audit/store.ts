@@ -190,6 +190,11 @@ export interface AuditStoreOptions {
   readonly healthCheckIntervalMs?: number;
 }
 
+/** The options the service opens its store with, from its settings (`healthCheckIntervalMs`, `busyTimeoutMs`). */
+export function storeOptionsOf(settings: { readonly healthCheckIntervalMs: number; readonly busyTimeoutMs: number }): AuditStoreOptions {
+  return { healthCheckIntervalMs: settings.healthCheckIntervalMs, busyTimeoutMs: settings.busyTimeoutMs };
+}
+
 /**
  * Opens (and creates if absent) the store, and proves it can write (a fresh `checkWritable`). Rejects
  * with TNP_ERR_AUDIT_UNAVAILABLE, naming the store and the reason, when the file cannot be created, the

@@ -102,13 +102,23 @@ export function formattersFor(locale: string, timeZone: string): Formatters {
   return f;
 }
 
+/** The evaluation's day as `f.day` writes it (null: not a time), for the last evaluation time and formatters asked. */
+let evaluationDay: { readonly f: Formatters; readonly iso: string; readonly day: string | null } | null = null;
+function dayOfEvaluation(evaluatedAt: string, f: Formatters): string | null {
+  if (evaluationDay === null || evaluationDay.f !== f || evaluationDay.iso !== evaluatedAt) {
+    const e = new Date(evaluatedAt);
+    evaluationDay = { f, iso: evaluatedAt, day: Number.isNaN(e.getTime()) ? null : f.day.format(e) };
+  }
+  return evaluationDay.day;
+}
+
 /** "12:05", or "15 Mar 00:30" when the day differs from the evaluation's, in the display time zone. */
 export function localTime(iso: string, evaluatedAt: string, f: Formatters): string {
   const t = new Date(iso);
   if (Number.isNaN(t.getTime())) return iso;
-  const e = new Date(evaluatedAt);
-  const sameDay = !Number.isNaN(e.getTime()) && f.day.format(t) === f.day.format(e);
-  return sameDay ? f.time.format(t) : `${f.day.format(t)} ${f.time.format(t)}`;
+  const evaluated = dayOfEvaluation(evaluatedAt, f);
+  const day = evaluated === null ? null : f.day.format(t);
+  return day !== null && day === evaluated ? f.time.format(t) : `${day ?? f.day.format(t)} ${f.time.format(t)}`;
 }
 
 export interface ValueContext {

@@ -163,6 +163,15 @@ function topicDisplay(decision: Decision, runtime: PathwayRuntime, text: CardTex
 }
 
 /**
+ * The card made before its audit record was written (with `cardUuid` and `auditId` given as placeholders),
+ * given the record's id: the same card, key for key, as `cardsFor` with that id would make.
+ */
+export function withRecordId(card: CdsCard, id: string): CdsCard {
+  const extension = card.extension[CARD_EXTENSION_KEY];
+  return { ...card, uuid: id, extension: { [CARD_EXTENSION_KEY]: { ...extension, auditId: id } } };
+}
+
+/**
  * The card for a decision: exactly one.
  *
  * @param decision - What the engine decided.

@@ -31,14 +31,25 @@ export function clip(text: string, max = TEXT_BOUND): string {
 
 /** A trace step with its text and the strings among its facts clipped (they may come from the data). */
 export function clipStep(s: TraceStep): TraceStep {
-  const facts = s.facts === undefined ? undefined : Object.fromEntries(Object.entries(s.facts).map(([k, v]) => [k, typeof v === 'string' ? clip(v) : v]));
-  return { ...s, text: clip(s.text, 2 * TEXT_BOUND), ...(facts === undefined ? {} : { facts }) };
+  const facts = s.facts;
+  let long = false;
+  if (facts !== undefined) for (const k in facts) if (typeof facts[k] === 'string' && facts[k].length > TEXT_BOUND) long = true;
+  // Already within bounds (nearly every step): the step is its own final form.
+  if (!long && s.text.length <= 2 * TEXT_BOUND) return s;
+  const clipped = facts === undefined || !long ? facts : Object.fromEntries(Object.entries(facts).map(([k, v]) => [k, typeof v === 'string' ? clip(v) : v]));
+  return { ...s, text: clip(s.text, 2 * TEXT_BOUND), ...(clipped === undefined ? {} : { facts: clipped }) };
 }
 
 /** "a, b, c" or "a, b, c, d, e and 1,234 more". */
 export function listText(items: readonly string[], max = NAMES_IN_TEXT, sep = ', '): string {
-  if (items.length <= max) return items.join(sep);
-  return `${items.slice(0, max).join(sep)} and ${count(items.length - max)} more`;
+  return listTextOf(items, (x) => x, max, sep);
+}
+
+/** {@link listText} of `items.map(show)`, with `show` called only for the items named. */
+export function listTextOf<T>(items: readonly T[], show: (item: T) => string, max = NAMES_IN_TEXT, sep = ', '): string {
+  const named = items.length <= max ? items : items.slice(0, max);
+  const text = named.map(show).join(sep);
+  return items.length <= max ? text : `${text} and ${count(items.length - max)} more`;
 }
 
 interface Overflow {
@@ -57,25 +68,37 @@ interface Overflow {
 export class BoundedInputs {
   private readonly listed: InputUse[] = [];
   private readonly seen = new Set<string>();
-  private readonly perGroup = new Map<string, number>();
-  private readonly overflow = new Map<string, Overflow>();
+  /** Per kind, per use: how many were added (looked up by two keys, with no key text made per entry). */
+  private readonly perGroup = new Map<InputUse['kind'], Map<InputUse['use'], { n: number }>>();
+  /** In the order the groups first went past the bound. */
+  private readonly overflow: Overflow[] = [];
+  private readonly overflowOf = new Map<{ n: number }, Overflow>();
 
   constructor(private readonly limit: number = LIST_BOUND) {}
 
   add(ref: string, kind: InputUse['kind'], use: InputUse['use'], reason: string): void {
     if (this.seen.has(ref)) return;
     this.seen.add(ref);
-    const group = `${kind}|${use}`;
-    const n = (this.perGroup.get(group) ?? 0) + 1;
-    this.perGroup.set(group, n);
-    if (n <= this.limit) {
+    let uses = this.perGroup.get(kind);
+    if (uses === undefined) {
+      uses = new Map();
+      this.perGroup.set(kind, uses);
+    }
+    let group = uses.get(use);
+    if (group === undefined) {
+      group = { n: 0 };
+      uses.set(use, group);
+    }
+    group.n += 1;
+    if (group.n <= this.limit) {
       this.listed.push({ ref: clip(ref, REF_BOUND), kind, use, reason: clip(reason) });
       return;
     }
-    let o = this.overflow.get(group);
+    let o = this.overflowOf.get(group);
     if (o === undefined) {
       o = { kind, use, total: 0, first: [], reasons: new Map(), otherReasons: 0 };
-      this.overflow.set(group, o);
+      this.overflowOf.set(group, o);
+      this.overflow.push(o);
     }
     o.total += 1;
     if (o.first.length < NAMES_IN_TEXT) o.first.push(clip(ref, REF_BOUND));
@@ -89,7 +112,7 @@ export class BoundedInputs {
   /** The listed entries, then one summary entry per (kind, use) that went past the bound. */
   list(): InputUse[] {
     const out = [...this.listed];
-    for (const o of this.overflow.values()) {
+    for (const o of this.overflow) {
       const reasons = [...o.reasons.entries()].map(([r, c]) => `${count(c)} × ${r}`);
       if (o.otherReasons > 0) reasons.push(`${count(o.otherReasons)} × other reasons`);
       out.push({

@@ -3,7 +3,7 @@
  * unknown age counts until a product classification drawn at or after it answers it; an ECG that
  * escalates counts whatever its status, time or encounter (contract 1.1, episode.ts). Pure.
  */
-import { TEXT_BOUND, clip, listText } from './bounds.js';
+import { TEXT_BOUND, clip, listText, listTextOf } from './bounds.js';
 import { formatInstant } from './time.js';
 import { Log, type LogView } from './trace.js';
 import type { EcgFact, Instant, Missing } from './types.js';
@@ -55,7 +55,7 @@ export function readEcg(ecgs: readonly EcgFact[], start: Instant, end: Instant, 
   }
   const stemi = usable.filter((u) => u.fact.meanings.includes('stemi-or-new-lbbb'));
   if (stemi.length > 0) {
-    const text = `ECG shows ST-elevation or new LBBB (${listText(stemi.map((s) => `${s.fact.ref}, ${formatInstant(s.time)}`), 5, '; ')}): acute MI pathway, whatever else is known (rule 1).`;
+    const text = `ECG shows ST-elevation or new LBBB (${listTextOf(stemi, (s) => `${s.fact.ref}, ${formatInstant(s.time)}`, 5, '; ')}): acute MI pathway, whatever else is known (rule 1).`;
     log.step({ rule: '1', node: 'ecg', text, facts: { ecgFinding: 'stemi-or-new-lbbb' }, result: 'stemi-or-new-lbbb' });
     log.reason(text);
     return { finding: 'stemi-or-new-lbbb', missing: [], log };
@@ -71,7 +71,7 @@ export function readEcg(ecgs: readonly EcgFact[], start: Instant, end: Instant, 
     return { finding: 'lbbb-age-unknown', missing: [{ item: 'ecg-lbbb-new', text: clip(`whether the LBBB on ${refs} is new`, 2 * TEXT_BOUND) }], log };
   }
   const answered = usable.some((u) => u.fact.meanings.includes('lbbb-age-unknown'));
-  const text = `ECG: no ST-elevation or new LBBB (${listText(usable.map((u) => `${u.fact.ref}, ${formatInstant(u.time)}`), 5, '; ')})${answered ? '; the LBBB of unknown age is answered by a classification drawn at or after it' : ''} (rule 1).`;
+  const text = `ECG: no ST-elevation or new LBBB (${listTextOf(usable, (u) => `${u.fact.ref}, ${formatInstant(u.time)}`, 5, '; ')})${answered ? '; the LBBB of unknown age is answered by a classification drawn at or after it' : ''} (rule 1).`;
   log.step({ rule: '1', node: 'ecg', text, facts: { ecgFinding: 'no-stemi-or-new-lbbb' }, result: 'no-stemi-or-new-lbbb' });
   log.reason(text);
   return { finding: 'no-stemi-or-new-lbbb', missing: [], log };

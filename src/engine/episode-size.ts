@@ -16,8 +16,9 @@ import type { Instant, ResultSummary, TroponinFact } from './types.js';
 export function duplicateKey(t: TroponinFact): string | null {
   if (t.value.kind !== 'range' || t.drawTime === null || t.assayId === null) return null;
   // `reported` is the comparator, the number as written and the unit code or text.
-  // The assay id (catalogue) and the draw time (digits) cannot hold `|`; the texts are JSON-quoted, so no two results share a key by accident.
-  return `${t.assayId}|${t.drawTime}|${JSON.stringify(t.value.reported)}|${JSON.stringify(t.statusText)}`;
+  // The assay id (catalogue) and the draw time (digits) cannot hold `|`; `reported` is preceded by its length
+  // and the status is last (or `-` when absent), so no two results share a key by accident.
+  return `${t.assayId}|${t.drawTime}|${t.value.reported.length}|${t.value.reported}|${t.statusText === null ? '-' : `+${t.statusText}`}`;
 }
 
 /** Rule 16: the first of each set of exact duplicates stands; the others are returned with the one they copy. */

@@ -118,6 +118,24 @@ export interface Weighed {
   readonly awaiting: boolean;
 }
 
+/** A later result as the decision lists it. */
+function laterSummary(r: UsableTroponin, minutes: string) {
+  return {
+    ref: r.fact.ref,
+    assay: r.assay.id,
+    drawTime: formatInstant(r.drawTime),
+    reported: r.fact.value.kind === 'range' ? r.fact.value.reported : '',
+    valueNgL: intervalText(r.value),
+    url: r.url.toFixed(),
+    minutesAfterBaseline: minutes,
+  };
+}
+
+/** "13.2 ng/L at +180 min (change +20%)" */
+function valueText(r: UsableTroponin, minutes: string, change: string | null): string {
+  return `${intervalText(r.value)} ng/L at +${minutes} min${change === null ? '' : ` (change ${change}%)`}`;
+}
+
 /** Rules 5 to 9 over the candidates (all drawn at the same earliest time) and every usable result. */
 export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponin[], usable: readonly UsableTroponin[], later: LaterResultSummary[]): Weighed {
   const p = ctx.p;
@@ -174,27 +192,20 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
   const worsen = (o: OutcomeCode): void => {
     outcome = outcome === null ? o : ctx.moreSerious(outcome, o);
   };
+  // Made once, not per result: an early result can only escalate (rule 8), so only such cells matter.
+  const escalatingCell = (cell: Cell): boolean => escalating(p, cell);
   for (const r of usable) {
     const self = candidateIndex.get(r);
     const isCandidate = self !== undefined;
     const key = { key: 'later', ref: r.fact.ref };
     const minutes = ctx.listEach ? minutesBetween(t0, r.drawTime) : '';
-    const summary = () => ({
-      ref: r.fact.ref,
-      assay: r.assay.id,
-      drawTime: formatInstant(r.drawTime),
-      reported: r.fact.value.kind === 'range' ? r.fact.value.reported : '',
-      valueNgL: intervalText(r.value),
-      url: r.url.toFixed(),
-      minutesAfterBaseline: minutes,
-    });
     // Rule 9: a result of another assay than a baseline, drawn after it.
     const other = isCandidate ? null : otherAssayName(r.assay.id);
     if (other !== null) {
       worsen('indeterminate');
       ctx.use(r.fact.ref, 'troponin', 'used', `a different assay than the baseline: results from different assays cannot be compared (rule 9)`);
       if (ctx.listEach) {
-        later.push({ ...summary(), role: 'other-assay', changePercent: null, outcome: 'indeterminate', classificationRule: null });
+        later.push({ ...laterSummary(r, minutes), role: 'other-assay', changePercent: null, outcome: 'indeterminate', classificationRule: null });
         const text = `${r.fact.ref} (${r.assay.name}) is a different assay than the baseline (${other}): results from different assays cannot be compared, indeterminate (rule 9).`;
         ctx.step({ rule: '9', text, result: 'indeterminate' }, key);
         ctx.reason(text, key);
@@ -209,19 +220,17 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
     if (single !== null) c = classifyPair(ctx, single, r);
     else {
       // Rule 8: an early result can only escalate, so only the cells that read consistent with MI matter.
-      const wanted = retest ? undefined : (cell: Cell): boolean => escalating(p, cell);
-      const cells = retest || g.earlyMayEscalate ? (g.set as BaselineSet).cells(r.value, r.url, p.changeThresholdPercent, self ?? null, wanted) : [];
+      const cells = retest || g.earlyMayEscalate ? (g.set as BaselineSet).cells(r.value, r.url, p.changeThresholdPercent, self ?? null, retest ? undefined : escalatingCell) : [];
       c = cells.length === 0 ? null : mostSerious(ctx, cells, () => `the baselines and ${intervalText(r.value)}`);
     }
     const change = ctx.listEach && single !== null && isPoint(single.value) && isPoint(r.value) ? changePercentText(single.value.lo, r.value.lo) : null;
-    const valueText = (): string => `${intervalText(r.value)} ng/L at +${minutes} min${change === null ? '' : ` (change ${change}%)`}`;
     if (retest && c !== null) {
       g.hasRetest = true;
       worsen(c.entry.outcome);
       ctx.use(r.fact.ref, 'troponin', 'used', `retest, classified ${c.entry.outcome} (rule 7: ${c.entry.ruleId})`);
       if (!ctx.listEach) continue;
-      later.push({ ...summary(), role: 'retest', changePercent: change, outcome: c.entry.outcome, classificationRule: c.entry.ruleId });
-      const text = `Retest ${r.fact.ref}: ${valueText()}: ${c.entry.text} -> ${c.entry.outcome} (rule 7, ${c.entry.ruleId}${single === null ? `, the most serious over the ${g.members.length} baselines` : ''}).`;
+      later.push({ ...laterSummary(r, minutes), role: 'retest', changePercent: change, outcome: c.entry.outcome, classificationRule: c.entry.ruleId });
+      const text = `Retest ${r.fact.ref}: ${valueText(r, minutes, change)}: ${c.entry.text} -> ${c.entry.outcome} (rule 7, ${c.entry.ruleId}${single === null ? `, the most serious over the ${g.members.length} baselines` : ''}).`;
       const baseline = single === null ? `${g.members.length} baselines` : intervalText(base.value);
       ctx.step({ rule: '7', node: c.entry.ruleId, text, facts: { baseline, retest: intervalText(r.value), url: base.url.toFixed(), changePercent: change, readings: c.readings.join('; ') }, result: c.entry.outcome }, key);
       ctx.reason(text, key);
@@ -236,9 +245,9 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
       ctx.use(r.fact.ref, 'troponin', 'not-used', `drawn ${minutes === '' ? 'after the baseline' : `${minutes} min after the baseline`}, before the retest time: noted and ignored (rule 8)`);
     }
     if (!ctx.listEach) continue;
-    later.push({ ...summary(), role: 'early', changePercent: change, outcome: escalates?.entry.outcome ?? null, classificationRule: escalates?.entry.ruleId ?? null });
+    later.push({ ...laterSummary(r, minutes), role: 'early', changePercent: change, outcome: escalates?.entry.outcome ?? null, classificationRule: escalates?.entry.ruleId ?? null });
     if (escalates !== null) {
-      const text = `${r.fact.ref} drawn before the retest time: ${valueText()}: ${escalates.entry.text} -> ${escalates.entry.outcome} (rule 8: an early result can only escalate).`;
+      const text = `${r.fact.ref} drawn before the retest time: ${valueText(r, minutes, change)}: ${escalates.entry.text} -> ${escalates.entry.outcome} (rule 8: an early result can only escalate).`;
       ctx.step({ rule: '8', node: escalates.entry.ruleId, text, result: escalates.entry.outcome }, key);
       ctx.reason(text, key);
     } else {

@@ -13,10 +13,11 @@ export function cmpStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+const KINDS = { troponin: 0, ecg: 1, timi: 2, onset: 3 } as const;
+
 /** By kind, time, reference, then content. */
 export function canonicalOrder(a: ObservationFact, b: ObservationFact): number {
-  const kinds = { troponin: 0, ecg: 1, timi: 2, onset: 3 } as const;
-  if (a.kind !== b.kind) return kinds[a.kind] - kinds[b.kind];
+  if (a.kind !== b.kind) return KINDS[a.kind] - KINDS[b.kind];
   const ta = a.drawTime ?? a.issued;
   const tb = b.drawTime ?? b.issued;
   if (ta !== tb) {

@@ -243,16 +243,18 @@ export function hull(xs: readonly Interval[]): Interval | null {
   return h;
 }
 
+/** Where an exact value lies against the limit. */
+function pointPosition(x: Big, limit: Big): Position {
+  const c = x.cmp(limit);
+  return c < 0 ? 'below' : c === 0 ? 'at' : 'above';
+}
+
 /** The one cell of two exact values. */
 export function cellOfPoints(b: Big, r: Big, limit: Big, thresholdPercent: Big): Cell {
-  const pos = (x: Big): Position => {
-    const c = x.cmp(limit);
-    return c < 0 ? 'below' : c === 0 ? 'at' : 'above';
-  };
   const d = r.cmp(b);
   return {
-    baselineVsLimit: pos(b),
-    laterVsLimit: pos(r),
+    baselineVsLimit: pointPosition(b, limit),
+    laterVsLimit: pointPosition(r, limit),
     direction: d > 0 ? 'rise' : d < 0 ? 'fall' : 'none',
     changeReachesThreshold: r.minus(b).abs().times(HUNDRED).gte(thresholdPercent.times(b)),
   };

@@ -14,7 +14,7 @@
  * result is also marked ambiguous, so the outcome is at least `indeterminate` and every pair any reading
  * holds is still weighed. Pure; O(n log n) in the number of observations.
  */
-import { count, listText } from './bounds.js';
+import { count, listText, listTextOf } from './bounds.js';
 import { canonicalOrder, describeTime } from './order.js';
 import type { InputUse, Instant, ObservationFact, TraceStep } from './types.js';
 
@@ -64,26 +64,63 @@ function dedupe(observations: readonly ObservationFact[], counts: (o: Observatio
     while (parent[i] !== i) i = parent[i] = parent[parent[i] ?? i] ?? i;
     return i;
   };
+  // Results of one kind sharing an identity and a draw time are versions of one. An identity is keyed with
+  // its draw time only once a second observation has it: most identities are held by one observation.
   const byKey = new Map<string, number>();
-  const drawTimesOf = new Map<string, Set<string>>();
+  // An identity held a second time, with the draw times of those holding it.
+  type Shared = { readonly first: number; readonly at: number; readonly identifier: string | null; readonly times: Set<string> };
+  // Per kind, by the identity text the mapping made (its hash is kept by the string): the first holder's index.
+  const seenByKind = new Map<ObservationFact['kind'], Map<string, number | Shared>>();
+  const held: Shared[] = [];
+  const drawOf = (o: ObservationFact): string => (o.drawTime === null ? 'none' : o.drawTime.toString());
+  let merged = false;
+  const register = (identity: string, i: number, draw: string): void => {
+    const key = `${identity}|${draw}`;
+    const j = byKey.get(key);
+    if (j === undefined) byKey.set(key, i);
+    else {
+      parent[find(i)] = find(j);
+      merged = true;
+    }
+  };
   observations.forEach((o, i) => {
-    const draw = o.drawTime === null ? 'none' : o.drawTime.toString();
+    let seen = seenByKind.get(o.kind);
+    if (seen === undefined) {
+      seen = new Map();
+      seenByKind.set(o.kind, seen);
+    }
     for (const k of o.identities) {
-      const key = `${o.kind}|${k}|${draw}`;
-      const j = byKey.get(key);
-      if (j === undefined) byKey.set(key, i);
-      else parent[find(i)] = find(j);
-      if (k.startsWith('identifier|')) {
-        const times = drawTimesOf.get(`${o.kind}|${k}`) ?? new Set<string>();
-        times.add(draw);
-        drawTimesOf.set(`${o.kind}|${k}`, times);
+      let s = seen.get(k);
+      if (s === undefined) {
+        seen.set(k, i);
+        continue;
       }
+      const identity = `${o.kind}|${k}`;
+      if (typeof s === 'number') {
+        const first = observations[s] as ObservationFact;
+        const firstDraw = drawOf(first);
+        register(identity, s, firstDraw);
+        s = { first: s, at: first.identities.indexOf(k), identifier: k.startsWith('identifier|') ? k.slice('identifier|'.length) : null, times: new Set([firstDraw]) };
+        seen.set(k, s);
+        held.push(s);
+      }
+      const draw = drawOf(o);
+      register(identity, i, draw);
+      s.times.add(draw);
     }
   });
   const steps: TraceStep[] = [];
-  const shared = [...drawTimesOf].filter(([, times]) => times.size > 1).map(([k]) => k.split('|').slice(2).join('|'));
+  // In the order the identifiers first appear.
+  const shared = held
+    .filter((s) => s.identifier !== null && s.times.size > 1)
+    .sort((a, b) => a.first - b.first || a.at - b.at)
+    .map((s) => s.identifier as string);
   if (shared.length > 0) {
     steps.push({ rule: '12', text: `Results share an identifier (${listText(shared)}) but have different draw times: they are distinct results, not versions of one.` });
+  }
+  if (!merged) {
+    // No two observations share an identity: each is its own result (the usual case), in canonical order.
+    return { kept: [...observations].sort(canonicalOrder).filter(counts), choices: [], uses: [], steps };
   }
   const groups = new Map<number, ObservationFact[]>();
   observations.forEach((o, i) => {
@@ -98,6 +135,11 @@ function dedupe(observations: readonly ObservationFact[], counts: (o: Observatio
     const counted = group.filter(counts);
     if (counted.length === 0) continue;
     const first = counted[0] as ObservationFact;
+    if (counted.length === 1) {
+      // One version: nothing to compare, so its content is not hashed (most results are alone in their group).
+      kept.push(first);
+      continue;
+    }
     const distinct = new Map<string, ObservationFact>();
     for (const o of counted) if (!distinct.has(o.contentKey())) distinct.set(o.contentKey(), o);
     const versions = [...distinct.values()];
@@ -144,7 +186,7 @@ export function readingsOf(sorted: readonly ObservationFact[]): Reading[] {
   if (nonFinal.length > 0) {
     notes.push({
       rule: '12',
-      text: `Non-final result${nonFinal.length > 1 ? 's' : ''} (${listText(nonFinal.map((o) => `${o.ref}, ${o.statusText ?? ''}`), 5, '; ')}) can only escalate: the data are read without them and with them as if final, and the most serious reading counts.`,
+      text: `Non-final result${nonFinal.length > 1 ? 's' : ''} (${listTextOf(nonFinal, (o) => `${o.ref}, ${o.statusText ?? ''}`, 5, '; ')}) can only escalate: the data are read without them and with them as if final, and the most serious reading counts.`,
     });
   }
   for (const base of bases) {

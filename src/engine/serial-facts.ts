@@ -11,7 +11,7 @@ import { hull, intervalText } from './ranges.js';
 import { formatInstant, minutesBetween } from './time.js';
 import type { CutoffTableUse, Instant, LaterResultSummary, MeasuredRange, OnsetFact, OutcomeCode, ResultSummary, Sex, TroponinFact } from './types.js';
 import type { UsableTroponin } from './later-results.js';
-import { listText } from './bounds.js';
+import { listText, listTextOf } from './bounds.js';
 import type { CompiledPathway } from './pathway.js';
 import { resultSummary } from './episode-size.js';
 import { moreSerious } from './severity.js';
@@ -199,7 +199,7 @@ export function readSerialSeries(
   const f = serialFacts(ctx, { serial, usable, candidates, pending: a.results.pending, onsets: a.onsets, episodeStart: a.episodeStart, now: a.now, futureTolerance: p.futureTolerance, sex: a.sex });
   let reading = f.troponinReading;
   if (uninterpretable.length > 0) {
-    log.reason(`Uninterpretable troponin result${uninterpretable.length > 1 ? 's' : ''} in the episode (${listText(uninterpretable.map((u) => `${u.ref}: ${u.why}`), 5, '; ')}): at least indeterminate (C2 rule 13).`);
+    log.reason(`Uninterpretable troponin result${uninterpretable.length > 1 ? 's' : ''} in the episode (${listTextOf(uninterpretable, (u) => `${u.ref}: ${u.why}`, 5, '; ')}): at least indeterminate (C2 rule 13).`);
     reading = reading === null ? 'indeterminate' : moreSerious(p, reading, 'indeterminate');
   }
   if (a.results.summary.overMax) reading = reading === null ? 'indeterminate' : moreSerious(p, reading, 'indeterminate');

@@ -85,15 +85,23 @@ function cutoffIn(s: CompiledSerial, table: CutoffTable, name: string, sex: Sex 
 /** The most serious reading over every cell the values allow. */
 function readCells(s: CompiledSerial, timing: SampleTiming, band: OnsetBand, sides: readonly (readonly Side[])[]): ReadingEntry {
   let best: ReadingEntry | null = null;
-  const walk = (i: number, acc: string[]): void => {
-    if (i === sides.length) {
-      const e = s.table.get(cellKeyOf([timing, band, ...acc]));
-      if (e !== undefined && (best === null || rankOf(e.reading) < rankOf(best.reading))) best = e;
-      return;
+  // Every combination of the sides, the last comparison turning fastest (an odometer): the key of each
+  // cell is `cellKeyOf([timing, band, ...sides])`, written without the intermediate arrays.
+  const at = sides.map(() => 0);
+  const empty = sides.some((side) => side.length === 0);
+  for (let more = !empty; more; ) {
+    let key = cellKeyOf([timing, band]);
+    for (let i = 0; i < sides.length; i++) key += `|${(sides[i] as readonly Side[])[at[i] as number] as Side}`;
+    const e = s.table.get(key);
+    if (e !== undefined && (best === null || rankOf(e.reading) < rankOf(best.reading))) best = e;
+    let i = sides.length - 1;
+    for (; i >= 0; i--) {
+      at[i] = (at[i] as number) + 1;
+      if ((at[i] as number) < (sides[i] as readonly Side[]).length) break;
+      at[i] = 0;
     }
-    for (const v of sides[i] ?? []) walk(i + 1, [...acc, v]);
-  };
-  walk(0, []);
+    more = i >= 0;
+  }
   if (best === null) throw new Error(`the reading table has no cell for ${timing}, ${band}`);
   return best;
 }

@@ -4,7 +4,7 @@
  * (later-results.ts), the retest time, and the troponin reading the chart's walk uses. Pure: the usable
  * results in, the reading and its log out.
  */
-import { listText } from './bounds.js';
+import { listTextOf } from './bounds.js';
 import { type UsableTroponin, weighLater } from './later-results.js';
 import { resultSummary } from './episode-size.js';
 import type { CompiledPathway } from './pathway.js';
@@ -65,7 +65,7 @@ export function readSeries(p: CompiledPathway, now: Instant, results: TroponinRe
     baselinePosition = positions.size === 1 ? ([...positions][0] as BaselinePosition) : 'at-or-across';
   }
   if (uninterpretable.length > 0) {
-    const text = `Uninterpretable troponin result${uninterpretable.length > 1 ? 's' : ''} in the episode (${listText(uninterpretable.map((u) => `${u.ref}: ${u.why}`), 5, '; ')}): at least indeterminate (rule 13).`;
+    const text = `Uninterpretable troponin result${uninterpretable.length > 1 ? 's' : ''} in the episode (${listTextOf(uninterpretable, (u) => `${u.ref}: ${u.why}`, 5, '; ')}): at least indeterminate (rule 13).`;
     log.reason(text);
     troponinReading = troponinReading === null ? 'indeterminate' : moreSerious(p, troponinReading, 'indeterminate');
   }

@@ -2,7 +2,7 @@
  * Rule 2: the TIMI score of the episode (the highest usable score counts), and a raised cardiac marker
  * (TIMI item 7: some usable troponin is, or may be, above its URL), which settles the TIMI branch. Pure.
  */
-import { TEXT_BOUND, clip, listText } from './bounds.js';
+import { TEXT_BOUND, clip, listText, listTextOf } from './bounds.js';
 import type { UsableTroponin } from './later-results.js';
 import { intervalText, mayBeAbove } from './ranges.js';
 import { formatInstant } from './time.js';
@@ -54,7 +54,7 @@ export function readTimi(timis: readonly TimiFact[], start: Instant, end: Instan
   if (raised.length > 0) {
     log.step({
       rule: '2',
-      text: `Raised cardiac marker (TIMI item 7): ${listText(raised.map((u) => `${u.fact.ref} ${intervalText(u.value)} ng/L is or may be above the URL ${u.url.toFixed()} ng/L`), 5, '; ')}. The TIMI score is at least 1, which settles the branch.`,
+      text: `Raised cardiac marker (TIMI item 7): ${listTextOf(raised, (u) => `${u.fact.ref} ${intervalText(u.value)} ng/L is or may be above the URL ${u.url.toFixed()} ng/L`, 5, '; ')}. The TIMI score is at least 1, which settles the branch.`,
       facts: { raisedMarker: true },
     });
   }

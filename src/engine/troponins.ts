@@ -4,7 +4,7 @@
  * taken in ng/L after the LoD, with the URL that applies) and which are uninterpretable (named with why,
  * never dropped). Pure: the episode's troponins in, the results and their log out.
  */
-import { count, listText } from './bounds.js';
+import { count, listTextOf } from './bounds.js';
 import { type PathwayRuntime, urlFor } from './catalogue.js';
 import { boundedAssumptions, summariseEpisode } from './episode-summary.js';
 import { mergeExactDuplicates } from './episode-size.js';
@@ -47,7 +47,7 @@ export function troponinResults(
   const { kept: troponins, duplicates } = mergeExactDuplicates(inEpisode, (t) => conflicted.has(t));
   for (const d of duplicates) log.use(d.dup.ref, 'troponin', 'superseded', `an exact duplicate of ${d.of.ref} (same assay, value, unit, comparator, draw time and status): counted once (rule 16)`);
   if (duplicates.length > 0) {
-    log.step({ rule: '16', text: `${count(duplicates.length)} exact duplicate${duplicates.length > 1 ? 's' : ''} (same assay, value, unit, comparator, draw time and status) counted once: ${listText(duplicates.map((d) => `${d.dup.ref} = ${d.of.ref}`))}.`, facts: { duplicates: duplicates.length } });
+    log.step({ rule: '16', text: `${count(duplicates.length)} exact duplicate${duplicates.length > 1 ? 's' : ''} (same assay, value, unit, comparator, draw time and status) counted once: ${listTextOf(duplicates, (d) => `${d.dup.ref} = ${d.of.ref}`)}.`, facts: { duplicates: duplicates.length } });
   }
   const listEach = troponins.length <= p.file.settings.maxTroponinResults;
   const each = { key: 'troponin' };

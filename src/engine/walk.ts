@@ -4,7 +4,7 @@
  * anything on its path is missing, and the readings that count on their own; the most serious counts).
  * Pure apart from the pool of idle Engines per pathway (each evaluation runs on an Engine of its own).
  */
-import { Engine, type RuleResult } from 'json-rules-engine';
+import { Engine, Fact, type RuleResult } from 'json-rules-engine';
 import { PathwayDefect } from './defect.js';
 import type { CompiledPathway, GraphFactName, Scalar } from './pathway.js';
 import { moreSerious } from './severity.js';
@@ -28,8 +28,12 @@ async function runEdges(p: CompiledPathway, facts: Record<string, Scalar>): Prom
     pools.set(p, pool);
   }
   const engine = pool.pop() ?? new Engine([...p.edgeRules], { allowUndefinedFacts: true });
+  // Constant facts, uncached: the almanac then keeps each value as given instead of hashing a cache key
+  // for it on every run (the values are read once per condition either way).
+  const almanacFacts: Record<string, Fact> = {};
+  for (const k of Object.keys(facts)) almanacFacts[k] = new Fact(k, facts[k], { cache: false });
   try {
-    return (await engine.run(facts)).results;
+    return (await engine.run(almanacFacts)).results;
   } finally {
     if (pool.length < POOL_BOUND) pool.push(engine);
   }

@@ -8,7 +8,7 @@
 import { Big } from 'big.js';
 import type { Bundle, Coding, Observation, Patient, Quantity, Resource } from 'fhir/r4.js';
 import { TnpError } from '../errors.js';
-import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import { canonicalJson, contentSha256, sha256Hex } from '../util/canonical-json.js';
 import type { CodeMaps } from '../engine/catalogue.js';
 import { codingKey } from '../engine/catalogue.js';
 import { parseInstant } from '../engine/time.js';
@@ -33,6 +33,9 @@ import { UCUM_SYSTEM, factorToNgPerL } from './units.js';
 const USED = new Set(['final', 'amended', 'corrected']);
 const LISTED = new Set(['preliminary', 'registered']);
 const VOID = new Set(['cancelled', 'entered-in-error']);
+/** The lower end of a `<` or `<=` result (big.js values are never changed in place, so one is shared). */
+const ZERO = new Big(0);
+const ONE = new Big(1);
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -48,7 +51,12 @@ export function extractResources(doc: unknown): Resource[] {
     if (doc.length === 0) throw new TnpError('TNP_ERR_INPUT_EMPTY', 'the input is an empty array: it holds no FHIR resource');
     const bad = doc.findIndex((r) => !isObject(r) || typeof r['resourceType'] !== 'string');
     if (bad >= 0) throw new TnpError('TNP_ERR_INPUT_NOT_FHIR', `item ${bad} of the array is not a FHIR resource (an object with a resourceType)`, { expression: [`[${bad}]`] });
-    return doc.flatMap((r) => ((r as { resourceType: string }).resourceType === 'Bundle' ? extractResources(r) : [r as Resource]));
+    const out: Resource[] = [];
+    for (const r of doc as Resource[]) {
+      if (r.resourceType === 'Bundle') out.push(...extractResources(r));
+      else out.push(r);
+    }
+    return out;
   }
   if (!isObject(doc)) throw new TnpError('TNP_ERR_INPUT_NOT_FHIR', `the input is a JSON ${typeof doc}, not a FHIR resource, Bundle or array of resources`);
   if (Object.keys(doc).length === 0) throw new TnpError('TNP_ERR_INPUT_EMPTY', 'the input is an empty JSON object');
@@ -77,7 +85,9 @@ export function extractResources(doc: unknown): Resource[] {
 
 function codings(cc: unknown): Coding[] {
   if (!isObject(cc) || !Array.isArray(cc['coding'])) return [];
-  return (cc['coding'] as unknown[]).filter((c): c is Coding => isObject(c) && typeof c['system'] === 'string' && typeof c['code'] === 'string');
+  const out: Coding[] = [];
+  for (const c of cc['coding'] as unknown[]) if (isObject(c) && typeof c['system'] === 'string' && typeof c['code'] === 'string') out.push(c);
+  return out;
 }
 
 /** The id an encounter reference names: the last segment of a relative or absolute reference. */
@@ -124,6 +134,7 @@ export function drawTimeOf(o: Record<string, unknown>): { time: Instant | null; 
 }
 
 function instantOrNull(x: unknown): Instant | null {
+  if (x === undefined) return null;
   const p = parseInstant(x);
   return p.ok ? p.instant : null;
 }
@@ -146,9 +157,16 @@ function identitiesOf(o: Record<string, unknown>, ref: string): string[] {
  * A fact's `contentKey` (a digest of its clinical content), computed on first use: only rule 12's version
  * groups and ties of the canonical order read it, so most resources are never hashed.
  */
-function contentKeyOf(content: Record<string, unknown>): () => string {
+function contentKeyOf(o: Record<string, unknown>): () => string {
   let key: string | undefined;
-  return () => (key ??= sha256Hex(canonicalJson(content)));
+  return () => {
+    if (key === undefined) {
+      // The clinical content: the resource without its `meta` (a new version of the same content is the same result).
+      const { meta: _meta, ...content } = o;
+      key = sha256Hex(canonicalJson(content));
+    }
+    return key;
+  };
 }
 
 function baseOf(o: Record<string, unknown>, ref: string) {
@@ -157,7 +175,6 @@ function baseOf(o: Record<string, unknown>, ref: string) {
   const issued = instantOrNull(o['issued']);
   const meta = o['meta'];
   const lastUpdated = isObject(meta) ? instantOrNull(meta['lastUpdated']) : null;
-  const { meta: _meta, ...content } = o;
   const base = {
     ref,
     status: st.status,
@@ -168,7 +185,7 @@ function baseOf(o: Record<string, unknown>, ref: string) {
     encounterId: encounterIdOf(o['encounter']),
     identities: identitiesOf(o, ref),
     versionTime: lastUpdated ?? issued,
-    contentKey: contentKeyOf(content),
+    contentKey: contentKeyOf(o),
   };
   return base;
 }
@@ -177,8 +194,15 @@ function formatNumber(x: unknown): string {
   return typeof x === 'number' ? String(x) : JSON.stringify(x) ?? 'undefined';
 }
 
+/** The keys of `o` that are a FHIR value[x] (in `Object.keys` order). */
+function valueKeysOf(o: Record<string, unknown>): string[] {
+  const keys: string[] = [];
+  for (const k of Object.keys(o)) if (k.startsWith('value')) keys.push(k);
+  return keys;
+}
+
 function troponinValue(o: Record<string, unknown>): TroponinValue {
-  const valueKeys = Object.keys(o).filter((k) => k.startsWith('value'));
+  const valueKeys = valueKeysOf(o);
   const dar = o['dataAbsentReason'];
   if (valueKeys.length === 0) {
     if (dar === undefined && LISTED.has(String(o['status']))) {
@@ -221,10 +245,12 @@ function troponinValue(o: Record<string, unknown>): TroponinValue {
   }
   const factor = factorToNgPerL(unit);
   if (!factor.ok) return { kind: 'unreadable', reason: factor.problem };
-  const x = new Big(String(v)).times(factor.factor);
+  const measured = new Big(String(v));
+  // ng/L and its equals: the value as given (times 1 is the same exact decimal).
+  const x = factor.factor.eq(ONE) ? measured : measured.times(factor.factor);
   const reported = `${comparator ?? ''}${String(v)} ${unit}`;
   const cmp = comparator ?? null;
-  const zero = new Big(0);
+  const zero = ZERO;
   const range: MeasuredRange =
     cmp === null
       ? { kind: 'range', lo: x, loOpen: false, hi: x, hiOpen: false, reported, comparator: null }
@@ -238,13 +264,13 @@ function troponinValue(o: Record<string, unknown>): TroponinValue {
   return range;
 }
 
-function mapTroponin(o: Record<string, unknown>, ref: string, cs: Coding[], maps: CodeMaps): TroponinFact {
+function mapTroponin(o: Record<string, unknown>, ref: string, keys: readonly string[], maps: CodeMaps): TroponinFact {
   const found = new Map<string, 'site-mapping' | 'catalogue-default'>();
-  for (const c of cs) {
-    const m = maps.assayByCoding.get(codingKey(c.system ?? '', c.code ?? ''));
+  for (const k of keys) {
+    const m = maps.assayByCoding.get(k);
     if (m !== undefined && (found.get(m.assayId) ?? 'catalogue-default') === 'catalogue-default') found.set(m.assayId, m.source);
   }
-  const ids = [...found.keys()].sort();
+  const ids = found.size === 1 ? [...found.keys()] : [...found.keys()].sort();
   const one = ids.length === 1 ? ids[0] : undefined;
   return {
     kind: 'troponin',
@@ -291,7 +317,7 @@ function mapTimi(o: Record<string, unknown>, ref: string, maps: CodeMaps): TimiF
  * have begun). Any other value is unusable, with why; the engine decides usability in time and status.
  */
 function onsetValue(o: Record<string, unknown>): OnsetValue {
-  const valueKeys = Object.keys(o).filter((k) => k.startsWith('value'));
+  const valueKeys = valueKeysOf(o);
   if (valueKeys.length === 0) return { kind: 'unusable', reason: 'no value' };
   if (valueKeys.length > 1) return { kind: 'unusable', reason: `several values (${valueKeys.sort().join(', ')})` };
   const key = valueKeys[0] as string;
@@ -327,7 +353,7 @@ export function refOf(obj: Record<string, unknown>, type: string): string {
     const first = ids.find((i): i is Record<string, unknown> => isObject(i) && typeof i['value'] === 'string' && i['value'] !== '');
     if (first !== undefined) return `${type} with identifier ${String(first['value'])}`;
   }
-  return `${type} without id (content ${sha256Hex(canonicalJson(obj)).slice(0, 12)})`;
+  return `${type} without id (content ${contentSha256(obj).slice(0, 12)})`;
 }
 
 function sexOf(p: Patient): Sex {
@@ -354,10 +380,12 @@ export function toFacts(resources: readonly Resource[], maps: CodeMaps): Facts {
     }
     const o = r as Observation;
     const cs = codings(o.code);
-    if (cs.some((c) => maps.assayByCoding.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapTroponin(obj, ref, cs, maps));
-    else if (cs.some((c) => maps.ecgCodes.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapEcg(obj, ref, maps));
-    else if (cs.some((c) => maps.timiCodes.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapTimi(obj, ref, maps));
-    else if (cs.some((c) => maps.onsetCodes.has(codingKey(c.system ?? '', c.code ?? '')))) observations.push(mapOnset(obj, ref));
+    // Each coding's key made once, then looked up in each map in turn.
+    const keys = cs.map((c) => codingKey(c.system ?? '', c.code ?? ''));
+    if (keys.some((k) => maps.assayByCoding.has(k))) observations.push(mapTroponin(obj, ref, keys, maps));
+    else if (keys.some((k) => maps.ecgCodes.has(k))) observations.push(mapEcg(obj, ref, maps));
+    else if (keys.some((k) => maps.timiCodes.has(k))) observations.push(mapTimi(obj, ref, maps));
+    else if (keys.some((k) => maps.onsetCodes.has(k))) observations.push(mapOnset(obj, ref));
     else {
       const shown = cs.map((c) => `${c.system ?? ''}|${c.code ?? ''}`).join(', ');
       ignored.push({ ref, reason: `not an observation the pathway reads (code ${shown === '' ? 'missing' : shown})` });
