@@ -88,6 +88,27 @@ async function explain(settings: AuditStoreSettings, sql: string, args: unknown[
   }
 }
 
+/** Runs `statements` on the store's database directly (as an older version of the service left it), then lists its indexes. */
+async function rawIndexes(settings: AuditStoreSettings, statements: readonly string[]): Promise<string[]> {
+  if (settings.kind === 'sqlite') {
+    const db = new Database(settings.path);
+    try {
+      for (const sql of statements) db.exec(sql);
+      return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all() as { name: string }[]).map((r) => r.name);
+    } finally {
+      db.close();
+    }
+  }
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    for (const sql of statements) await c.query(sql);
+    return (await c.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1', [settings.schema ?? 'public'])).rows.map((r: any) => String(r.indexname));
+  } finally {
+    await c.end();
+  }
+}
+
 function suite(kind: 'sqlite' | 'postgres'): void {
   describe(`an evaluation reads a bounded number of each result's versions, on ${kind}`, () => {
     const harness = harnessFor(kind);
@@ -135,6 +156,20 @@ function suite(kind: 'sqlite' | 'postgres'): void {
         await store.close();
       }
     }, 300_000);
+
+    it('a store made before these indexes gets them at its next start (and loses the unmatched list\'s old one)', async () => {
+      const settings = harness.fresh();
+      await (await openAuditStore(settings, { newId: randomUUID, now: () => new Date(AT) })).close();
+      const schema = settings.kind === 'postgres' ? `"${settings.schema ?? 'public'}".` : '';
+      const before = [`DROP INDEX ${schema}lab_result_versions_used`, `DROP INDEX ${schema}lab_results_unmatched_page`, `CREATE INDEX lab_results_unmatched ON ${schema}lab_results (created_at) WHERE patient_key IS NULL`];
+      const indexes = await rawIndexes(settings, before);
+      expect(indexes).toContain('lab_results_unmatched');
+      expect(indexes).not.toContain('lab_result_versions_used');
+      await (await openAuditStore(settings, { newId: randomUUID, now: () => new Date(AT) })).close();
+      const after = await rawIndexes(settings, []);
+      expect(after).toEqual(expect.arrayContaining(['lab_result_versions_used', 'lab_results_unmatched_page']));
+      expect(after).not.toContain('lab_results_unmatched');
+    });
 
     describe('one result corrected normal, 10x and 1,000x times', () => {
       const clock = manualClock('2026-03-06T13:00:00Z');
