@@ -10,6 +10,8 @@
  *   (`final`, `amended`, `corrected`), that latest used version too: a later non-final version never
  *   supersedes a used one, both are readings (C2 rule 12).
  * Versions carry the store's `meta.lastUpdated`, strictly increasing per result, so they always order.
+ * So a result's latest `EVALUATION_VERSIONS` versions and the newest used one before them are all
+ * that can count: the store reads no more of a result however often it was corrected (src/episodes/versions.ts).
  *
  * Bounded (C2 rule 16; the cost of one result never grows with its episode): an evaluation reads the
  * episode's latest {@link episodeReadBound} + 1 results by draw time (one indexed query) and the results
@@ -26,10 +28,11 @@ import type { Decision } from '../engine/types.js';
 import type { EpisodeState } from '../audit/store.js';
 import type { OutcomeCode } from '../engine/types.js';
 import type { EpisodeRules } from './rules.js';
+import { NON_FINAL_STATUSES, USED_STATUSES, VOID_STATUSES } from './versions.js';
 
-const USED = new Set(['final', 'amended', 'corrected']);
-const NON_FINAL = new Set(['preliminary', 'registered']);
-const VOID = new Set(['entered-in-error', 'cancelled']);
+const USED = new Set(USED_STATUSES);
+const NON_FINAL = new Set(NON_FINAL_STATUSES);
+const VOID = new Set(VOID_STATUSES);
 
 /**
  * How many results of an episode one evaluation reads back from the store: twice rule 16's bound, so an

@@ -2,8 +2,9 @@
  * The A&E worklist (worklist or admin token): `GET /episodes?status=open|closed|all&limit=N`,
  * `GET /episodes/{id}?_count=N&_after=cursor` (one page of its results by draw time then id, each with
  * its latest versions and a count of the rest, the total, a `next` link; its evaluations with their audit ids),
- * `GET /episodes/stream` (SSE, src/episodes/stream.ts), `GET /episodes/unmatched` (stored results that
- * name no patient, so a clinician still sees them); and for admins the alerts' dead letters,
+ * `GET /episodes/stream` (SSE, src/episodes/stream.ts), `GET /episodes/unmatched?_count=N&_after=cursor`
+ * (stored results that name no patient, so a clinician still sees them: paged and bounded like the detail,
+ * newest first); and for admins the alerts' dead letters,
  * `GET /notifications/dead-letters`.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -39,6 +40,14 @@ const detailQuery = {
   properties: { _count: listQuery.properties.limit, _after: { type: 'string', pattern: '^-?[0-9]{1,16}~[A-Za-z0-9.-]{1,64}$' } },
 } as const;
 
+/** The unmatched list's cursor: the creation time (as stored, ISO 8601 UTC) and id of the last result of a page. */
+const UNMATCHED_CURSOR = /^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z)~([A-Za-z0-9.-]{1,64})$/;
+const unmatchedQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { _count: listQuery.properties.limit, _after: { type: 'string', pattern: UNMATCHED_CURSOR.source } },
+} as const;
+
 function resultView(r: StoredResult): Record<string, unknown> {
   return {
     id: r.row.id,
@@ -60,6 +69,7 @@ export function worklistPlugin(app: FastifyInstance, opts: WorklistOptions): Pro
   };
   const requireAdmin = (req: FastifyRequest): Promise<void> => (admins.match(req.headers.authorization) !== null ? Promise.resolve() : Promise.reject(new TnpError('TNP_ERR_ADMIN_UNAUTHORIZED')));
   const limitOf = (raw: string | undefined): number => Math.min(MAX_LIST, raw === undefined ? 200 : Number(raw));
+  const pageOf = (raw: string | undefined): number => Math.min(MAX_DETAIL_PAGE, raw === undefined ? DETAIL_PAGE : Number(raw));
 
   app.get<{ Querystring: { status?: 'open' | 'closed' | 'all'; limit?: string } }>('/episodes', { onRequest: requireReader, schema: { querystring: listQuery } }, async (req, reply) => {
     const nowMs = opts.now().getTime();
@@ -72,13 +82,18 @@ export function worklistPlugin(app: FastifyInstance, opts: WorklistOptions): Pro
     await opts.stream.open(reply, typeof last === 'string' ? last : undefined);
   });
 
-  app.get<{ Querystring: { limit?: string } }>('/episodes/unmatched', { onRequest: requireReader, schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: listQuery.properties.limit } } } }, async (req, reply) => {
-    const results = await opts.store.lab.unmatched(limitOf(req.query.limit));
-    return reply.header('cache-control', 'no-store').send({ results: results.map(resultView) });
+  app.get<{ Querystring: { _count?: string; _after?: string } }>('/episodes/unmatched', { onRequest: requireReader, schema: { querystring: unmatchedQuery } }, async (req, reply) => {
+    const limit = pageOf(req.query._count);
+    const cursor = req.query._after === undefined ? null : UNMATCHED_CURSOR.exec(req.query._after);
+    const after = cursor === null ? null : { createdAt: cursor[1] ?? '', id: cursor[2] ?? '' };
+    const found = await opts.store.lab.unmatched({ limit, after, versions: DETAIL_VERSIONS });
+    const last = found.results[found.results.length - 1]?.row;
+    const next = found.more && last !== undefined ? `/episodes/unmatched?_count=${limit}&_after=${encodeURIComponent(`${last.createdAt}~${last.id}`)}` : null;
+    return reply.header('cache-control', 'no-store').send({ total: found.total, next, results: found.results.map(resultView) });
   });
 
   app.get<{ Params: { id: string }; Querystring: { _count?: string; _after?: string } }>('/episodes/:id', { onRequest: requireReader, schema: { querystring: detailQuery } }, async (req, reply) => {
-    const limit = Math.min(MAX_DETAIL_PAGE, req.query._count === undefined ? DETAIL_PAGE : Number(req.query._count));
+    const limit = pageOf(req.query._count);
     const cursor = req.query._after === undefined ? null : /^(-?[0-9]{1,16})~([A-Za-z0-9.-]{1,64})$/.exec(req.query._after);
     const after = cursor === null ? null : { timeMs: Number(cursor[1]), id: cursor[2] ?? '' };
     const found = /^[A-Za-z0-9-]{1,64}$/.test(req.params.id) ? await opts.store.lab.episode(req.params.id, { limit, after, versions: DETAIL_VERSIONS }) : null;

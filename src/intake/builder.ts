@@ -217,16 +217,19 @@ export class EventBuilder {
     const versions: ResultVersionRow[] = [];
     const resultRows: ResultRow[] = [];
     for (const [k, nv] of w.newVersions) {
-      const [id] = k.split('|');
+      const [id, version] = k.split('|');
       const r = w.results.get(id ?? '');
-      const v = r?.versions[0];
+      // The version this key names: one event may add several versions of one result (a transaction
+      // holding a preliminary and its final), each written once, in order.
+      const v = r?.versions.find((x) => String(x.row.version) === version);
       if (r === undefined || v === undefined) continue;
       const auditId = nv.episodeId === null ? (auditOf.get(`loose|${k}`) ?? '') : (auditOf.get(nv.episodeId) ?? '');
       const resource = storedResource(v.resource, r.row.id, v.row.version, v.row.lastUpdated, nv.flags);
       v.resource = resource;
       const text = canonicalText(resource);
       versions.push({ ...v.row, resource: text, flags: JSON.stringify(nv.flags), auditId });
-      resultRows.push({ ...r.row, flagged: nv.flags.length > 0 });
+      // The result's row once, as its newest version leaves it.
+      if (v.row.version === r.row.currentVersion) resultRows.push({ ...r.row, flagged: nv.flags.length > 0 });
     }
     const outcomes = this.pendingItems.map((p): ItemOutcome => {
       const r = w.results.get(p.resultId);

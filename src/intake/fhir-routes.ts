@@ -184,10 +184,12 @@ export async function fhirIntakePlugin(app: FastifyInstance, opts: FhirIntakeOpt
   });
 
   const read = async (req: FastifyRequest<{ Params: { id: string; vid?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
-    const found = /^[A-Za-z0-9\-.]{1,64}$/.test(req.params.id) ? await opts.store.lab.result(req.params.id) : null;
+    // One version is read (the current one, or the one asked for), however many the result has.
+    const vid = req.params.vid === undefined ? null : /^[1-9][0-9]{0,9}$/.test(req.params.vid) ? Number(req.params.vid) : 0;
+    const found = /^[A-Za-z0-9\-.]{1,64}$/.test(req.params.id) ? await opts.store.lab.resultVersion(req.params.id, vid) : null;
     // A lab client reads the results it sent; another's are "not here" to it.
     if (found === null || (req.labClient !== null && found.row.client !== req.labClient)) throw new TnpError('TNP_ERR_NOT_FOUND', `no Observation/${req.params.id.slice(0, 64)} here`);
-    const v = req.params.vid === undefined ? found.versions[0] : found.versions.find((x) => String(x.version) === req.params.vid);
+    const v = found.versions[0];
     if (v === undefined) throw new TnpError('TNP_ERR_NOT_FOUND', `Observation/${req.params.id} has no version ${String(req.params.vid).slice(0, 20)}`);
     return reply.type(FHIR_JSON).header('etag', `W/"${v.version}"`).header('last-modified', httpDate(v.lastUpdated)).header('cache-control', 'no-store').send(v.resource);
   };

@@ -19,7 +19,7 @@ describe('FHIR intake: hostile input', () => {
   const codeOf = (r: { json: any }): string => r.json?.issue?.[0]?.details?.coding?.[0]?.code;
   const stored = async (): Promise<number> => {
     const open = (await http(app.url, 'GET', '/episodes?status=all', WORKLIST_TOKEN)).json.episodes.length;
-    const loose = (await http(app.url, 'GET', '/episodes/unmatched', WORKLIST_TOKEN)).json.results.length;
+    const loose = (await http(app.url, 'GET', '/episodes/unmatched', WORKLIST_TOKEN)).json.total;
     return open + loose;
   };
 

@@ -5,7 +5,8 @@
  */
 import type pg from 'pg';
 import { labStatements, labTablesSql, params, toAlert, toChange, toEpisode, toEvaluation, toResultRow, toVersionRow, withVersions } from './sql.js';
-import type { AlertRow, EpisodePage, EpisodeState, LabEvent, LabOutbox, LabReads, LabSnapshot, StoredResult } from './types.js';
+import { EVALUATION_VERSIONS } from '../../episodes/versions.js';
+import type { AlertRow, EpisodePage, EpisodeState, LabEvent, LabOutbox, LabReads, LabSnapshot, ResultRow, StoredResult, UnmatchedPage } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -37,7 +38,7 @@ $do$;
 
 /** Whether the lab tables are all there (checked with the audit tables before any DDL is run). */
 export function postgresLabReadySql(): string {
-  return `to_regclass(quote_ident($1) || '.lab_messages') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_alerts') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_results_episode_time') IS NOT NULL`;
+  return `to_regclass(quote_ident($1) || '.lab_messages') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_alerts') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_results_episode_time') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_result_versions_used') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_results_unmatched_page') IS NOT NULL`;
 }
 
 interface Querier {
@@ -83,11 +84,27 @@ export class PostgresLab implements LabReads, LabOutbox {
     return null;
   }
 
+  /** The rows with every version (one result's history). */
   private async withVersions(q: Querier, rows: Row[]): Promise<StoredResult[]> {
     const results = rows.map(toResultRow);
     if (results.length === 0) return [];
     const versions = (await this.all(q, this.st.versionsOf(results.length), results.map((r) => r.id))).map(toVersionRow);
     return withVersions(results, versions);
+  }
+
+  /** The rows with the versions an evaluation reads (at most EVALUATION_VERSIONS + 1 each). */
+  private async withEvaluationVersions(q: Querier, rows: Row[]): Promise<StoredResult[]> {
+    const results = rows.map(toResultRow);
+    if (results.length === 0) return [];
+    const ids = results.map((r) => r.id);
+    const versions = (await this.all(q, this.st.evaluationVersionsOf(ids.length), [EVALUATION_VERSIONS, ...ids, EVALUATION_VERSIONS, ...ids])).map(toVersionRow);
+    return withVersions(results, versions);
+  }
+
+  /** The rows with their newest `n` versions. */
+  private async withLatestVersions(q: Querier, results: ResultRow[], n: number): Promise<StoredResult[]> {
+    if (results.length === 0) return [];
+    return withVersions(results, (await this.all(q, this.st.latestVersionsOf(results.length), [n, ...results.map((r) => r.id)])).map(toVersionRow));
   }
 
   async snapshot(q: { keys: readonly string[]; patientKeys: readonly string[] }): Promise<LabSnapshot> {
@@ -102,7 +119,7 @@ export class PostgresLab implements LabReads, LabOutbox {
       const episodes = q.patientKeys.length === 0 ? [] : (await this.all(client, this.st.episodesOfPatients(q.patientKeys.length), q.patientKeys)).map(toEpisode);
       const ids = [...new Set(keys.values())];
       const rows = ids.length > 0 ? await this.all(client, this.st.resultsById(ids.length), ids) : [];
-      const results = new Map((await this.withVersions(client, rows)).map((r) => [r.row.id, r]));
+      const results = new Map((await this.withEvaluationVersions(client, rows)).map((r) => [r.row.id, r]));
       await client.query('COMMIT');
       return { revs, keys, results, episodes };
     } catch (e) {
@@ -117,8 +134,16 @@ export class PostgresLab implements LabReads, LabOutbox {
     return (await this.withVersions(this.pool, await this.all(this.pool, this.st.resultsById(1), [id])))[0] ?? null;
   }
 
+  async resultVersion(id: string, version: number | null): Promise<StoredResult | null> {
+    // Versions are immutable: the row, then the one version it names (or the one asked for).
+    const found = (await this.all(this.pool, this.st.resultsById(1), [id]))[0];
+    if (found === undefined) return null;
+    const row = toResultRow(found);
+    return { row, versions: (await this.all(this.pool, this.st.versionAt, [id, version ?? row.currentVersion])).map(toVersionRow) };
+  }
+
   async latestOfEpisode(episodeId: string, limit: number): Promise<StoredResult[]> {
-    return this.withVersions(this.pool, await this.all(this.pool, this.st.latestOfEpisode, [episodeId, limit]));
+    return this.withEvaluationVersions(this.pool, await this.all(this.pool, this.st.latestOfEpisode, [episodeId, limit]));
   }
 
   async episodes(q: { status: 'open' | 'closed' | 'all'; limit: number }): Promise<EpisodeState[]> {
@@ -137,9 +162,9 @@ export class PostgresLab implements LabReads, LabOutbox {
         const after = page.after ?? { timeMs: Number.MIN_SAFE_INTEGER, id: '' };
         const rows = (await this.all(client, this.st.episodePage, [id, after.timeMs, after.timeMs, after.id, page.limit + 1])).map(toResultRow);
         const shown = rows.slice(0, page.limit);
-        const versions = shown.length === 0 ? [] : (await this.all(client, this.st.latestVersionsOf(shown.length), [...shown.map((r) => r.id), page.versions])).map(toVersionRow);
+        const results = await this.withLatestVersions(client, shown, page.versions);
         const total = Number((await this.all(client, this.st.episodeResultCount, [id]))[0]?.['n'] ?? 0);
-        found = { episode: toEpisode(row), results: withVersions(shown, versions), more: rows.length > page.limit, total, evaluations: (await this.all(client, this.st.evaluationsOf, [id])).map(toEvaluation) };
+        found = { episode: toEpisode(row), results, more: rows.length > page.limit, total, evaluations: (await this.all(client, this.st.evaluationsOf, [id])).map(toEvaluation) };
       }
       await client.query('COMMIT');
       return found;
@@ -151,8 +176,23 @@ export class PostgresLab implements LabReads, LabOutbox {
     }
   }
 
-  async unmatched(limit: number): Promise<StoredResult[]> {
-    return this.withVersions(this.pool, await this.all(this.pool, this.st.unmatched, [limit]));
+  async unmatched(page: UnmatchedPage): ReturnType<LabReads['unmatched']> {
+    // One REPEATABLE READ snapshot: the page, its versions and the total agree.
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const a = page.after;
+      const rows = (a === null ? await this.all(client, this.st.unmatchedFirst, [page.limit + 1]) : await this.all(client, this.st.unmatchedAfter, [a.createdAt, a.createdAt, a.id, page.limit + 1])).map(toResultRow);
+      const total = Number((await this.all(client, this.st.unmatchedCount, []))[0]?.['n'] ?? 0);
+      const results = await this.withLatestVersions(client, rows.slice(0, page.limit), page.versions);
+      await client.query('COMMIT');
+      return { results, more: rows.length > page.limit, total };
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
   }
 
   async patientKeysFor(identifierKeys: readonly string[]): Promise<string[]> {
@@ -162,7 +202,7 @@ export class PostgresLab implements LabReads, LabOutbox {
 
   async resultsOfPatients(patientKeys: readonly string[], sinceMs: number, limit: number): Promise<StoredResult[]> {
     if (patientKeys.length === 0) return [];
-    return this.withVersions(this.pool, await this.all(this.pool, this.st.resultsOfPatients(patientKeys.length), [...patientKeys, sinceMs, limit]));
+    return this.withEvaluationVersions(this.pool, await this.all(this.pool, this.st.resultsOfPatients(patientKeys.length), [...patientKeys, sinceMs, limit]));
   }
 
   async dueEpisodes(nowMs: number, limit: number): Promise<EpisodeState[]> {

@@ -3,7 +3,15 @@
  * PostgreSQL backend numbers them). Result versions are append-only (triggers refuse UPDATE and DELETE):
  * a result is never deleted, a void is a new version.
  */
+import { USED_STATUSES } from '../../episodes/versions.js';
 import type { AlertRow, ChangeRow, EpisodeState, EvaluationRow, ResultRow, ResultVersionRow, StoredResult } from './types.js';
+
+/**
+ * The used statuses as an SQL list: the partial index lab_result_versions_used and the read that uses it
+ * carry this same text, which is what lets both databases' planners take the index (a literal list of
+ * fixed words, no placeholder).
+ */
+const USED_SQL = USED_STATUSES.map((s) => `'${s}'`).join(', ');
 
 /**
  * Tables and indexes; `int` is INTEGER on SQLite and bigint on PostgreSQL. Change seqs are max + 1 under
@@ -21,11 +29,13 @@ CREATE TABLE IF NOT EXISTS ${t('lab_results')} (
 CREATE INDEX IF NOT EXISTS lab_results_patient ON ${t('lab_results')} (patient_key, time_ms);
 CREATE INDEX IF NOT EXISTS lab_results_episode ON ${t('lab_results')} (episode_id);
 CREATE INDEX IF NOT EXISTS lab_results_episode_time ON ${t('lab_results')} (episode_id, time_ms, id);
-CREATE INDEX IF NOT EXISTS lab_results_unmatched ON ${t('lab_results')} (created_at) WHERE patient_key IS NULL;
+DROP INDEX IF EXISTS ${t('lab_results_unmatched')};
+CREATE INDEX IF NOT EXISTS lab_results_unmatched_page ON ${t('lab_results')} (created_at, id) WHERE patient_key IS NULL;
 CREATE TABLE IF NOT EXISTS ${t('lab_result_keys')} (key TEXT PRIMARY KEY, result_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${t('lab_result_versions')} (
   result_id TEXT NOT NULL, version ${int} NOT NULL, last_updated TEXT NOT NULL, status TEXT NOT NULL, content_sha TEXT NOT NULL,
   resource TEXT NOT NULL, flags TEXT NOT NULL, source TEXT NOT NULL, audit_id TEXT NOT NULL, PRIMARY KEY (result_id, version));
+CREATE INDEX IF NOT EXISTS lab_result_versions_used ON ${t('lab_result_versions')} (result_id, version) WHERE status IN (${USED_SQL});
 CREATE TABLE IF NOT EXISTS ${t('lab_episodes')} (
   id TEXT PRIMARY KEY, patient_key TEXT NOT NULL, status TEXT NOT NULL, retest_due_ms ${int}, overdue_fired_ms ${int},
   window_ends_ms ${int} NOT NULL, last_change_at TEXT NOT NULL, state TEXT NOT NULL);
@@ -49,6 +59,10 @@ export function labStatements(T: string) {
   const t = (n: string): string => `${T}${n}`;
   const RV = 'result_id, version, last_updated, status, content_sha, resource, flags, source, audit_id';
   const RR = 'id, patient_key, client, episode_id, current_version, time_ms, created_at, flagged';
+  const VCOLS = RV.split(', ').map((c) => `v.${c}`).join(', ');
+  /** Each result's newest `?` versions, driven by the results' primary key (so never a scan of the versions). */
+  const newestVersions = (n: number): string =>
+    `SELECT ${VCOLS} FROM ${t('lab_results')} r JOIN ${t('lab_result_versions')} v ON v.result_id = r.id AND v.version > r.current_version - ? WHERE r.id IN (${marks(n)})`;
   const AL = 'id, dedupe_key, url, episode_id, event, body, status, attempts, next_attempt_ms, last_error, created_at, updated_at';
   return {
     patientInsert: `INSERT INTO ${t('lab_patients')} (patient_key, rev) VALUES (?, 1) ON CONFLICT (patient_key) DO NOTHING`,
@@ -74,19 +88,37 @@ export function labStatements(T: string) {
     /** One page of an episode's results, by time then id after a cursor (the index lab_results_episode_time). */
     episodePage: `SELECT ${RR} FROM ${t('lab_results')} WHERE episode_id = ? AND (time_ms > ? OR (time_ms = ? AND id > ?)) ORDER BY time_ms, id LIMIT ?`,
     episodeResultCount: `SELECT count(*) AS n FROM ${t('lab_results')} WHERE episode_id = ?`,
-    /** The newest `?` versions of each result (versions are 1..current_version, so a primary-key range). */
-    latestVersionsOf: (n: number) =>
-      `SELECT ${RV.split(', ').map((c) => `v.${c}`).join(', ')} FROM ${t('lab_result_versions')} v JOIN ${t('lab_results')} r ON r.id = v.result_id
-      WHERE v.result_id IN (${marks(n)}) AND v.version > r.current_version - ? ORDER BY v.result_id, v.version DESC`,
+    /**
+     * The newest `?` versions of each result (versions are 1..current_version, so a primary-key range per
+     * result). Parameters: the count, then the ids.
+     */
+    latestVersionsOf: (n: number) => `${newestVersions(n)} ORDER BY result_id, version DESC`,
+    /**
+     * What an evaluation reads of each result (src/episodes/versions.ts): its newest `?` versions (a
+     * primary-key range) and the newest used version before them (one step down the partial index
+     * lab_result_versions_used), so at most `?` + 1 rows per result however many versions it has.
+     * Parameters: the count, the ids, the count again, the ids again.
+     */
+    evaluationVersionsOf: (n: number) => `${newestVersions(n)}
+      UNION ALL
+      SELECT ${VCOLS} FROM ${t('lab_results')} r JOIN ${t('lab_result_versions')} v ON v.result_id = r.id AND v.version = (SELECT u.version FROM ${t('lab_result_versions')} u
+        WHERE u.result_id = r.id AND u.status IN (${USED_SQL}) AND u.version <= r.current_version - ? ORDER BY u.version DESC LIMIT 1)
+      WHERE r.id IN (${marks(n)})
+      ORDER BY result_id, version DESC`,
     /** An episode's latest results by time (the index lab_results_episode_time): what an evaluation reads. */
     latestOfEpisode: `SELECT ${RR} FROM ${t('lab_results')} WHERE episode_id = ? ORDER BY time_ms DESC, id DESC LIMIT ?`,
+    versionAt: `SELECT ${RV} FROM ${t('lab_result_versions')} WHERE result_id = ? AND version = ?`,
     versionsOf: (n: number) => `SELECT ${RV} FROM ${t('lab_result_versions')} WHERE result_id IN (${marks(n)}) ORDER BY result_id, version DESC`,
     episodesOfPatients: (n: number) => `SELECT state FROM ${t('lab_episodes')} WHERE patient_key IN (${marks(n)}) ORDER BY last_change_at DESC LIMIT 200`,
     episodesByStatus: `SELECT state FROM ${t('lab_episodes')} WHERE status = ? ORDER BY last_change_at DESC, id LIMIT ?`,
     episodesAll: `SELECT state FROM ${t('lab_episodes')} ORDER BY last_change_at DESC, id LIMIT ?`,
     episodeById: `SELECT state FROM ${t('lab_episodes')} WHERE id = ?`,
     evaluationsOf: `SELECT episode_id, seq, at, trigger, outcome, audit_id FROM ${t('lab_evaluations')} WHERE episode_id = ? ORDER BY seq DESC LIMIT 500`,
-    unmatched: `SELECT ${RR} FROM ${t('lab_results')} WHERE patient_key IS NULL ORDER BY created_at DESC, id LIMIT ?`,
+    /** One page of the results that name no patient, newest first, before a cursor (the index lab_results_unmatched_page). */
+    unmatchedFirst: `SELECT ${RR} FROM ${t('lab_results')} WHERE patient_key IS NULL ORDER BY created_at DESC, id DESC LIMIT ?`,
+    unmatchedAfter: `SELECT ${RR} FROM ${t('lab_results')} WHERE patient_key IS NULL AND (created_at < ? OR (created_at = ? AND id < ?))
+      ORDER BY created_at DESC, id DESC LIMIT ?`,
+    unmatchedCount: `SELECT count(*) AS n FROM ${t('lab_results')} WHERE patient_key IS NULL`,
     linksOf: (n: number) => `SELECT DISTINCT patient_key FROM ${t('lab_patient_links')} WHERE identifier_key IN (${marks(n)}) LIMIT 100`,
     resultsOfPatients: (n: number) => `SELECT ${RR} FROM ${t('lab_results')} WHERE patient_key IN (${marks(n)}) AND time_ms >= ? ORDER BY time_ms DESC LIMIT ?`,
     dueEpisodes: `SELECT state FROM ${t('lab_episodes')} WHERE status = 'open' AND ((retest_due_ms IS NOT NULL AND retest_due_ms < ?

@@ -5,7 +5,8 @@
  */
 import type Database from 'better-sqlite3';
 import { labStatements, labTablesSql, params, sqliteVersionTriggers, toAlert, toChange, toEpisode, toEvaluation, toResultRow, toVersionRow, withVersions } from './sql.js';
-import type { AlertRow, EpisodePage, LabEvent, LabOutbox, LabReads, LabSnapshot, StoredResult } from './types.js';
+import { EVALUATION_VERSIONS } from '../../episodes/versions.js';
+import type { AlertRow, EpisodePage, LabEvent, LabOutbox, LabReads, LabSnapshot, ResultRow, StoredResult, UnmatchedPage } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -67,11 +68,27 @@ export class SqliteLab implements LabReads, LabOutbox {
     return null;
   }
 
+  /** The rows with every version (one result's history). */
   private withVersions(rows: Row[]): StoredResult[] {
     const results = rows.map(toResultRow);
     if (results.length === 0) return [];
     const versions = this.all(this.st.versionsOf(results.length), results.map((r) => r.id)).map(toVersionRow);
     return withVersions(results, versions);
+  }
+
+  /** The rows with the versions an evaluation reads (at most EVALUATION_VERSIONS + 1 each). */
+  private withEvaluationVersions(rows: Row[]): StoredResult[] {
+    const results = rows.map(toResultRow);
+    if (results.length === 0) return [];
+    const ids = results.map((r) => r.id);
+    const versions = this.all(this.st.evaluationVersionsOf(ids.length), [EVALUATION_VERSIONS, ...ids, EVALUATION_VERSIONS, ...ids]).map(toVersionRow);
+    return withVersions(results, versions);
+  }
+
+  /** The rows with their newest `n` versions. */
+  private withLatestVersions(results: ResultRow[], n: number): StoredResult[] {
+    if (results.length === 0) return [];
+    return withVersions(results, this.all(this.st.latestVersionsOf(results.length), [n, ...results.map((r) => r.id)]).map(toVersionRow));
   }
 
   snapshot(q: { keys: readonly string[]; patientKeys: readonly string[] }): Promise<LabSnapshot> {
@@ -84,7 +101,7 @@ export class SqliteLab implements LabReads, LabOutbox {
         const episodes = q.patientKeys.length === 0 ? [] : this.all(this.st.episodesOfPatients(q.patientKeys.length), q.patientKeys).map(toEpisode);
         const ids = [...new Set(keys.values())];
         const rows = ids.length > 0 ? this.all(this.st.resultsById(ids.length), ids) : [];
-        const results = new Map(this.withVersions(rows).map((r) => [r.row.id, r]));
+        const results = new Map(this.withEvaluationVersions(rows).map((r) => [r.row.id, r]));
         return { revs, keys, results, episodes };
       });
       resolve(read.deferred());
@@ -95,8 +112,20 @@ export class SqliteLab implements LabReads, LabOutbox {
     return new Promise((resolve) => resolve(this.withVersions(this.all(this.st.resultsById(1), [id]))[0] ?? null));
   }
 
+  resultVersion(id: string, version: number | null): Promise<StoredResult | null> {
+    return new Promise((resolve) => {
+      const read = this.db.transaction(() => {
+        const found = this.all(this.st.resultsById(1), [id])[0];
+        if (found === undefined) return null;
+        const row = toResultRow(found);
+        return { row, versions: this.all(this.st.versionAt, [id, version ?? row.currentVersion]).map(toVersionRow) };
+      });
+      resolve(read.deferred());
+    });
+  }
+
   latestOfEpisode(episodeId: string, limit: number): Promise<StoredResult[]> {
-    return new Promise((resolve) => resolve(this.withVersions(this.all(this.st.latestOfEpisode, [episodeId, limit]))));
+    return new Promise((resolve) => resolve(this.withEvaluationVersions(this.all(this.st.latestOfEpisode, [episodeId, limit]))));
   }
 
   episodes(q: { status: 'open' | 'closed' | 'all'; limit: number }): Promise<ReturnType<typeof toEpisode>[]> {
@@ -111,16 +140,23 @@ export class SqliteLab implements LabReads, LabOutbox {
         const after = page.after ?? { timeMs: Number.MIN_SAFE_INTEGER, id: '' };
         const rows = this.all(this.st.episodePage, [id, after.timeMs, after.timeMs, after.id, page.limit + 1]).map(toResultRow);
         const shown = rows.slice(0, page.limit);
-        const versions = shown.length === 0 ? [] : this.all(this.st.latestVersionsOf(shown.length), [...shown.map((r) => r.id), page.versions]).map(toVersionRow);
         const total = Number(this.all(this.st.episodeResultCount, [id])[0]?.['n'] ?? 0);
-        return { episode: toEpisode(row), results: withVersions(shown, versions), more: rows.length > page.limit, total, evaluations: this.all(this.st.evaluationsOf, [id]).map(toEvaluation) };
+        return { episode: toEpisode(row), results: this.withLatestVersions(shown, page.versions), more: rows.length > page.limit, total, evaluations: this.all(this.st.evaluationsOf, [id]).map(toEvaluation) };
       });
       resolve(read.deferred());
     });
   }
 
-  unmatched(limit: number): Promise<StoredResult[]> {
-    return new Promise((resolve) => resolve(this.withVersions(this.all(this.st.unmatched, [limit]))));
+  unmatched(page: UnmatchedPage): ReturnType<LabReads['unmatched']> {
+    return new Promise((resolve) => {
+      const read = this.db.transaction(() => {
+        const a = page.after;
+        const rows = (a === null ? this.all(this.st.unmatchedFirst, [page.limit + 1]) : this.all(this.st.unmatchedAfter, [a.createdAt, a.createdAt, a.id, page.limit + 1])).map(toResultRow);
+        const total = Number(this.all(this.st.unmatchedCount, [])[0]?.['n'] ?? 0);
+        return { results: this.withLatestVersions(rows.slice(0, page.limit), page.versions), more: rows.length > page.limit, total };
+      });
+      resolve(read.deferred());
+    });
   }
 
   patientKeysFor(identifierKeys: readonly string[]): Promise<string[]> {
@@ -128,7 +164,7 @@ export class SqliteLab implements LabReads, LabOutbox {
   }
 
   resultsOfPatients(patientKeys: readonly string[], sinceMs: number, limit: number): Promise<StoredResult[]> {
-    return new Promise((resolve) => resolve(patientKeys.length === 0 ? [] : this.withVersions(this.all(this.st.resultsOfPatients(patientKeys.length), [...patientKeys, sinceMs, limit]))));
+    return new Promise((resolve) => resolve(patientKeys.length === 0 ? [] : this.withEvaluationVersions(this.all(this.st.resultsOfPatients(patientKeys.length), [...patientKeys, sinceMs, limit]))));
   }
 
   dueEpisodes(nowMs: number, limit: number): ReturnType<LabReads['dueEpisodes']> {

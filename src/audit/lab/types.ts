@@ -142,7 +142,10 @@ export interface LabConflict {
 /** A stored result with the versions a reader asked for. */
 export interface StoredResult {
   readonly row: ResultRow;
-  /** Newest first. */
+  /**
+   * Newest first: every version (`LabReads.result`), the newest few (the pages), or what an evaluation
+   * reads (the newest `EVALUATION_VERSIONS` and the newest used one before them, src/episodes/versions.ts).
+   */
   readonly versions: readonly ResultVersionRow[];
 }
 
@@ -153,7 +156,8 @@ export interface LabSnapshot {
   /** Result id per identity key asked for. */
   readonly keys: ReadonlyMap<string, string>;
   /**
-   * The results named by those keys, with all their versions. The results of the episodes are not here:
+   * The results named by those keys, with the versions an evaluation reads (bounded per result whatever
+   * its number of versions: src/episodes/versions.ts). The results of the episodes are not here:
    * an evaluation reads its episode's latest results itself (`LabReads.latestOfEpisode`, bounded), after
    * the revisions, which guard them (any change to a patient's results bumps its revision).
    */
@@ -180,13 +184,24 @@ export interface EpisodePage {
   readonly versions: number;
 }
 
+/** Which page of the results that name no patient to read (see `LabReads.unmatched`). */
+export interface UnmatchedPage {
+  readonly limit: number;
+  /** The (createdAt, id) of the last result of the previous page; null for the first page. */
+  readonly after: { readonly createdAt: string; readonly id: string } | null;
+  /** How many of each result's versions to read (the newest). */
+  readonly versions: number;
+}
+
 /** The lab reads of the store (each one query or a few; bounded by their `limit`). */
 export interface LabReads {
   /** The state an event over these keys and patients is planned on. Revisions are read first. */
   snapshot(q: { readonly keys: readonly string[]; readonly patientKeys: readonly string[] }): Promise<LabSnapshot>;
-  /** A result and its versions (newest first). */
+  /** A result and every version of it (newest first): its whole history, for checks that compare with it. */
   result(id: string): Promise<StoredResult | null>;
-  /** An episode's latest `limit` results by time (newest first), with their versions: one indexed query. */
+  /** A result with one version only: `version`, else its current one (none when it has no such version). One row however many it has. */
+  resultVersion(id: string, version: number | null): Promise<StoredResult | null>;
+  /** An episode's latest `limit` results by time (newest first), with the versions an evaluation reads: one indexed query. */
   latestOfEpisode(episodeId: string, limit: number): Promise<StoredResult[]>;
   /** Episodes, newest change first. */
   episodes(q: { readonly status: EpisodeStatus | 'all'; readonly limit: number }): Promise<EpisodeState[]>;
@@ -197,11 +212,15 @@ export interface LabReads {
    * count of all its results. Bounded whatever the episode's size (one indexed range read per page).
    */
   episode(id: string, page: EpisodePage): Promise<{ episode: EpisodeState; results: StoredResult[]; more: boolean; total: number; evaluations: EvaluationRow[] } | null>;
-  /** Stored results that name no patient, newest first. */
-  unmatched(limit: number): Promise<StoredResult[]>;
+  /**
+   * One page of the stored results that name no patient, newest first (by creation, then id, descending),
+   * before the cursor `after`: at most `limit` results (`more` says whether any follow), each with its
+   * latest `versions` versions only, and `total`, the count of them all. Bounded whatever their number.
+   */
+  unmatched(page: UnmatchedPage): Promise<{ results: StoredResult[]; more: boolean; total: number }>;
   /** Patient keys linked to any of these identifier keys. */
   patientKeysFor(identifierKeys: readonly string[]): Promise<string[]>;
-  /** The results of these patients with a time at or after `sinceMs` (at most `limit`, newest first). */
+  /** The results of these patients with a time at or after `sinceMs` (at most `limit`, newest first), with the versions an evaluation reads. */
   resultsOfPatients(patientKeys: readonly string[], sinceMs: number, limit: number): Promise<StoredResult[]>;
   /** Open episodes with a timer due at `nowMs` (retest overdue not yet fired, or the window passed). */
   dueEpisodes(nowMs: number, limit: number): Promise<EpisodeState[]>;
