@@ -15,6 +15,7 @@ import type { PathwayRuntime } from '../../src/engine/catalogue.js';
 import { canonicalJson, sha256Hex } from '../../src/util/canonical-json.js';
 import { engineDecisions, type DecisionSource } from './decisions.js';
 import type { EpisodeSpec, FeedbackSpec } from './episodes.js';
+import { decisionFields } from '../../src/audit/decision-fields.js';
 
 export const SITE_CODE = { system: 'http://lab.hospital.example/codes', code: 'TNTHS' };
 /** The site settings of the synthetic department (its laboratory code mapped to the Roche assay). */
@@ -189,19 +190,7 @@ export async function* trailRecords(events: readonly Event[], rt: PathwayRuntime
           pathway: decision.pathway,
           engineVersion,
           evaluatedAt: decision.evaluatedAt,
-          outcome: decision.outcome,
-          indicator: decision.indicator,
-          summary: decision.summary,
-          reasons: decision.reasons,
-          missing: decision.missing,
-          missingDetails: decision.missingDetails,
-          retestDue: decision.retestDue ?? null,
-          retestOverdue: decision.retestOverdue ?? null,
-          assays: decision.assays,
-          troponin: decision.troponin,
-          inputs: decision.inputs,
-          path: decision.path,
-          trace: decision.trace,
+          ...decisionFields(decision),
           cards: [{ uuidIsRecordId: true, summary: summaryFor(decision, rt, 'Europe/London'), indicator: decision.indicator, suggestionUuids: suggestsRetest(decision, rt) ? [suggestion] : [] }],
         },
       },

@@ -12,6 +12,7 @@ import { suggestsRetest } from './cards.js';
 import type { VerifiedClient } from './jwt.js';
 import type { GatheredData } from './prefetch.js';
 import type { CdsPatientViewRequest } from './types.js';
+import { decisionFields } from '../audit/decision-fields.js';
 
 type Json = Record<string, unknown>;
 
@@ -69,19 +70,7 @@ export function evaluationBody(f: EvaluationFacts): Json {
     engineVersion: f.engineVersion,
     evaluatedAt: decision.evaluatedAt,
     ...(f.evaluationTimeGivenBy === null ? {} : { evaluationTimeGivenBy: f.evaluationTimeGivenBy }),
-    outcome: decision.outcome,
-    indicator: decision.indicator,
-    summary: decision.summary,
-    reasons: decision.reasons,
-    missing: decision.missing,
-    missingDetails: decision.missingDetails,
-    retestDue: decision.retestDue ?? null,
-    retestOverdue: decision.retestOverdue ?? null,
-    assays: decision.assays,
-    troponin: decision.troponin,
-    inputs: decision.inputs,
-    path: decision.path,
-    trace: decision.trace,
+    ...decisionFields(decision),
     cards: [{ uuidIsRecordId: true, summary: f.cardSummary, indicator: decision.indicator, suggestionUuids: suggestsRetest(decision, runtime) ? [f.suggestionUuid] : [] }],
   };
 }

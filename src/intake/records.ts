@@ -7,6 +7,7 @@ import type { EpisodeState, ResultRow, ResultVersionRow } from '../audit/store.j
 import type { Decision } from '../engine/types.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import type { Flag } from './item.js';
+import { decisionFields } from '../audit/decision-fields.js';
 
 type Json = Record<string, unknown>;
 
@@ -113,19 +114,7 @@ export function evaluationAuditBody(
     pathway: ctx.runtime.identity,
     engineVersion: ctx.engineVersion,
     evaluatedAt: d.evaluatedAt,
-    outcome: d.outcome,
-    indicator: d.indicator,
-    summary: d.summary,
-    reasons: d.reasons,
-    missing: d.missing,
-    missingDetails: d.missingDetails,
-    retestDue: d.retestDue ?? null,
-    retestOverdue: d.retestOverdue ?? null,
-    assays: d.assays,
-    troponin: d.troponin,
-    inputs: d.inputs,
-    path: d.path,
-    trace: d.trace,
+    ...decisionFields(d),
   };
 }
 
