@@ -1,41 +1,68 @@
 /**
- * The chart's walk (rule 0): one json-rules-engine run of every edge's conditions over the derived
- * facts, the walk from the start node to an outcome, then the assembly (the walk, needs-input when
+ * The chart's walk (rule 0): from the start node to an outcome, one json-rules-engine run per node
+ * visited, of the conditions of the edges leaving it over the derived facts; then the assembly (the walk, needs-input when
  * anything on its path is missing, and the readings that count on their own; the most serious counts).
- * Pure apart from the pool of idle Engines per pathway (each evaluation runs on an Engine of its own).
+ * Pure apart from the pool of idle Engines per node of a pathway (each run is on an Engine of its own).
  */
-import { Engine, Fact, type RuleResult } from 'json-rules-engine';
+import { Engine, Fact, type RuleProperties, type RuleResult } from 'json-rules-engine';
 import { PathwayDefect } from './defect.js';
-import type { CompiledPathway, GraphFactName, Scalar } from './pathway.js';
+import { type CompiledPathway, type GraphFactName, type Scalar, factsOf } from './pathway.js';
 import { moreSerious } from './severity.js';
 import { Log, type LogView } from './trace.js';
 import type { Indicator, Missing, MissingItem, OutcomeCode } from './types.js';
 import { missingName, outcomeWords } from './wording.js';
 
-const pools = new WeakMap<CompiledPathway, Engine[]>();
-/** Idle engines kept per pathway; more are built when more evaluations overlap, and dropped after. */
+/** A decision point's edges as json-rules-engine rules, and the facts their conditions name. */
+interface NodeRules {
+  readonly rules: readonly RuleProperties[];
+  readonly facts: readonly GraphFactName[];
+  /** Idle engines holding these rules (more are built when evaluations overlap, and dropped after). */
+  readonly idle: Engine[];
+}
+
+const nodeRules = new WeakMap<CompiledPathway, Map<string, NodeRules>>();
+/** Idle engines kept per node; more are built when more evaluations overlap, and dropped after. */
 const POOL_BOUND = 8;
 
-/**
- * Run the pathway's edge rules with these facts on an Engine no other evaluation is using: a
- * json-rules-engine Engine keeps per-run state on its rules, so overlapping runs on one Engine lose or
- * mix events. Building one clones every condition, so idle ones are pooled per pathway.
- */
-async function runEdges(p: CompiledPathway, facts: Record<string, Scalar>): Promise<RuleResult[]> {
-  let pool = pools.get(p);
-  if (pool === undefined) {
-    pool = [];
-    pools.set(p, pool);
+/** The rules of the edges leaving each node (named by the edge ids), made once per pathway. */
+function rulesOf(p: CompiledPathway, nodeId: string): NodeRules {
+  let byNode = nodeRules.get(p);
+  if (byNode === undefined) {
+    byNode = new Map();
+    const ruleOf = new Map(p.edgeRules.map((r) => [r.name, r]));
+    for (const [from, edges] of p.edgesFrom) {
+      const facts = new Set<string>();
+      for (const e of edges) factsOf(e.conditions, facts);
+      const rules = edges.map((e) => {
+        const r = ruleOf.get(e.id);
+        if (r === undefined) throw new PathwayDefect(`edge "${e.id}" has no rule`);
+        return r;
+      });
+      byNode.set(from, { rules, facts: [...facts] as GraphFactName[], idle: [] });
+    }
+    nodeRules.set(p, byNode);
   }
-  const engine = pool.pop() ?? new Engine([...p.edgeRules], { allowUndefinedFacts: true });
+  const n = byNode.get(nodeId);
+  if (n === undefined) throw new PathwayDefect(`node "${nodeId}" has no outgoing edge`);
+  return n;
+}
+
+/**
+ * Run the rules of the edges leaving one node, with the facts they name, on an Engine no other
+ * evaluation is using: a json-rules-engine Engine keeps per-run state, so overlapping runs on one
+ * Engine lose or mix events. Only the nodes the walk visits are run (json-rules-engine copies each
+ * rule's conditions on every run, so a run of every edge of the pathway paid for edges never reached).
+ */
+async function runNode(n: NodeRules, facts: Readonly<Record<string, Scalar>>): Promise<RuleResult[]> {
+  const engine = n.idle.pop() ?? new Engine([...n.rules], { allowUndefinedFacts: true });
   // Constant facts, uncached: the almanac then keeps each value as given instead of hashing a cache key
   // for it on every run (the values are read once per condition either way).
   const almanacFacts: Record<string, Fact> = {};
-  for (const k of Object.keys(facts)) almanacFacts[k] = new Fact(k, facts[k], { cache: false });
+  for (const k of n.facts) almanacFacts[k] = new Fact(k, facts[k], { cache: false });
   try {
     return (await engine.run(almanacFacts)).results;
   } finally {
-    if (pool.length < POOL_BOUND) pool.push(engine);
+    if (n.idle.length < POOL_BOUND) n.idle.push(engine);
   }
 }
 
@@ -75,10 +102,6 @@ export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
   const log = new Log();
   const almanacFacts: Record<string, Scalar> = {};
   for (const f of p.graphFacts) almanacFacts[f] = w.graphFacts[f];
-  const results = await runEdges(p, almanacFacts);
-  const fired = new Map<string, RuleResult>();
-  for (const r of results) if (typeof r.name === 'string') fired.set(r.name, r);
-
   const nodes: string[] = [];
   const edges: string[] = [];
   const needsInput: MissingItem[] = [];
@@ -92,6 +115,8 @@ export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
       leaf = node.outcome ?? null;
       break;
     }
+    const fired = new Set<string>();
+    for (const r of await runNode(rulesOf(p, node.id), almanacFacts)) if (typeof r.name === 'string') fired.add(r.name);
     const taken = (p.edgesFrom.get(node.id) ?? []).filter((e) => fired.has(e.id));
     if (taken.length !== 1) {
       throw new PathwayDefect(`at node "${node.id}" ${taken.length} branches match the facts ${JSON.stringify(almanacFacts)}`);
