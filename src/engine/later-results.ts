@@ -118,22 +118,28 @@ export interface Weighed {
   readonly awaiting: boolean;
 }
 
+/** A result's value and URL as texts, formatted once per weighing (each is written several times). */
+interface Texts {
+  readonly value: string;
+  readonly url: string;
+}
+
 /** A later result as the decision lists it. */
-function laterSummary(r: UsableTroponin, minutes: string) {
+function laterSummary(r: UsableTroponin, t: Texts, minutes: string) {
   return {
     ref: r.fact.ref,
     assay: r.assay.id,
     drawTime: formatInstant(r.drawTime),
     reported: r.fact.value.kind === 'range' ? r.fact.value.reported : '',
-    valueNgL: intervalText(r.value),
-    url: r.url.toFixed(),
+    valueNgL: t.value,
+    url: t.url,
     minutesAfterBaseline: minutes,
   };
 }
 
 /** "13.2 ng/L at +180 min (change +20%)" */
-function valueText(r: UsableTroponin, minutes: string, change: string | null): string {
-  return `${intervalText(r.value)} ng/L at +${minutes} min${change === null ? '' : ` (change ${change}%)`}`;
+function valueText(t: Texts, minutes: string, change: string | null): string {
+  return `${t.value} ng/L at +${minutes} min${change === null ? '' : ` (change ${change}%)`}`;
 }
 
 /** Rules 5 to 9 over the candidates (all drawn at the same earliest time) and every usable result. */
@@ -164,6 +170,17 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
     for (const [id, g] of groups) if (id !== assayId) return (g.members[0] as UsableTroponin).assay.name;
     return null;
   };
+  const texts = new Map<UsableTroponin, Texts>();
+  const textsOf = (u: UsableTroponin): Texts => {
+    let t = texts.get(u);
+    if (t === undefined) {
+      t = { value: intervalText(u.value), url: u.url.toFixed() };
+      texts.set(u, t);
+    }
+    return t;
+  };
+  let earliest: string | null = null;
+  const earliestText = (): string => (earliest ??= formatInstant(earliestRetest));
   const candidateIndex = new Map<UsableTroponin, number>();
   for (const g of groups.values()) g.members.forEach((m, i) => candidateIndex.set(m, i));
 
@@ -176,16 +193,18 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
     if (!ctx.listEach) continue;
     const pos = positionOf(base.value, base.url);
     const group = { key: 'baseline', ref: base.fact.ref };
+    const bt = textsOf(base);
+    const drawn = formatInstant(base.drawTime);
     ctx.step(
       {
         rule: '4',
         node: 'baseline',
-        text: `Baseline: ${base.fact.ref}, ${base.assay.name}, ${intervalText(base.value)} ng/L drawn ${formatInstant(base.drawTime)}: ${pos === 'below' ? 'below' : pos === 'above' ? 'above' : 'at, or censored across,'} the URL ${base.url.toFixed()} ng/L.`,
-        facts: { baseline: base.fact.ref, valueNgL: intervalText(base.value), url: base.url.toFixed(), position: pos },
+        text: `Baseline: ${base.fact.ref}, ${base.assay.name}, ${bt.value} ng/L drawn ${drawn}: ${pos === 'below' ? 'below' : pos === 'above' ? 'above' : 'at, or censored across,'} the URL ${bt.url} ng/L.`,
+        facts: { baseline: base.fact.ref, valueNgL: bt.value, url: bt.url, position: pos },
       },
       group,
     );
-    ctx.reason(`Baseline ${base.assay.name} ${intervalText(base.value)} ng/L at ${formatInstant(base.drawTime)} (${pos === 'at-or-across' ? 'at or across' : pos} the URL ${base.url.toFixed()} ng/L).`, group);
+    ctx.reason(`Baseline ${base.assay.name} ${bt.value} ng/L at ${drawn} (${pos === 'at-or-across' ? 'at or across' : pos} the URL ${bt.url} ng/L).`, group);
   }
 
   let outcome: OutcomeCode | null = null;
@@ -205,7 +224,7 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
       worsen('indeterminate');
       ctx.use(r.fact.ref, 'troponin', 'used', `a different assay than the baseline: results from different assays cannot be compared (rule 9)`);
       if (ctx.listEach) {
-        later.push({ ...laterSummary(r, minutes), role: 'other-assay', changePercent: null, outcome: 'indeterminate', classificationRule: null });
+        later.push({ ...laterSummary(r, textsOf(r), minutes), role: 'other-assay', changePercent: null, outcome: 'indeterminate', classificationRule: null });
         const text = `${r.fact.ref} (${r.assay.name}) is a different assay than the baseline (${other}): results from different assays cannot be compared, indeterminate (rule 9).`;
         ctx.step({ rule: '9', text, result: 'indeterminate' }, key);
         ctx.reason(text, key);
@@ -229,10 +248,11 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
       worsen(c.entry.outcome);
       ctx.use(r.fact.ref, 'troponin', 'used', `retest, classified ${c.entry.outcome} (rule 7: ${c.entry.ruleId})`);
       if (!ctx.listEach) continue;
-      later.push({ ...laterSummary(r, minutes), role: 'retest', changePercent: change, outcome: c.entry.outcome, classificationRule: c.entry.ruleId });
-      const text = `Retest ${r.fact.ref}: ${valueText(r, minutes, change)}: ${c.entry.text} -> ${c.entry.outcome} (rule 7, ${c.entry.ruleId}${single === null ? `, the most serious over the ${g.members.length} baselines` : ''}).`;
-      const baseline = single === null ? `${g.members.length} baselines` : intervalText(base.value);
-      ctx.step({ rule: '7', node: c.entry.ruleId, text, facts: { baseline, retest: intervalText(r.value), url: base.url.toFixed(), changePercent: change, readings: c.readings.join('; ') }, result: c.entry.outcome }, key);
+      const rt = textsOf(r);
+      later.push({ ...laterSummary(r, rt, minutes), role: 'retest', changePercent: change, outcome: c.entry.outcome, classificationRule: c.entry.ruleId });
+      const text = `Retest ${r.fact.ref}: ${valueText(rt, minutes, change)}: ${c.entry.text} -> ${c.entry.outcome} (rule 7, ${c.entry.ruleId}${single === null ? `, the most serious over the ${g.members.length} baselines` : ''}).`;
+      const baseline = single === null ? `${g.members.length} baselines` : textsOf(base).value;
+      ctx.step({ rule: '7', node: c.entry.ruleId, text, facts: { baseline, retest: rt.value, url: textsOf(base).url, changePercent: change, readings: c.readings.join('; ') }, result: c.entry.outcome }, key);
       ctx.reason(text, key);
       continue;
     }
@@ -245,13 +265,14 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
       ctx.use(r.fact.ref, 'troponin', 'not-used', `drawn ${minutes === '' ? 'after the baseline' : `${minutes} min after the baseline`}, before the retest time: noted and ignored (rule 8)`);
     }
     if (!ctx.listEach) continue;
-    later.push({ ...laterSummary(r, minutes), role: 'early', changePercent: change, outcome: escalates?.entry.outcome ?? null, classificationRule: escalates?.entry.ruleId ?? null });
+    const et = textsOf(r);
+    later.push({ ...laterSummary(r, et, minutes), role: 'early', changePercent: change, outcome: escalates?.entry.outcome ?? null, classificationRule: escalates?.entry.ruleId ?? null });
     if (escalates !== null) {
-      const text = `${r.fact.ref} drawn before the retest time: ${valueText(r, minutes, change)}: ${escalates.entry.text} -> ${escalates.entry.outcome} (rule 8: an early result can only escalate).`;
+      const text = `${r.fact.ref} drawn before the retest time: ${valueText(et, minutes, change)}: ${escalates.entry.text} -> ${escalates.entry.outcome} (rule 8: an early result can only escalate).`;
       ctx.step({ rule: '8', node: escalates.entry.ruleId, text, result: escalates.entry.outcome }, key);
       ctx.reason(text, key);
     } else {
-      ctx.step({ rule: '8', text: `${r.fact.ref} drawn ${minutes} min after the baseline, before the retest time (${formatInstant(earliestRetest)}): it would not classify as ${p.file.classification?.earlyResultCounts.join(' or ') ?? ''}, so it is noted and ignored.` }, key);
+      ctx.step({ rule: '8', text: `${r.fact.ref} drawn ${minutes} min after the baseline, before the retest time (${earliestText()}): it would not classify as ${p.file.classification?.earlyResultCounts.join(' or ') ?? ''}, so it is noted and ignored.` }, key);
     }
   }
 
