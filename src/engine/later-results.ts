@@ -124,8 +124,8 @@ interface Texts {
   readonly url: string;
 }
 
-/** A later result as the decision lists it. */
-function laterSummary(r: UsableTroponin, t: Texts, minutes: string) {
+/** A later result as the decision lists it: one object literal, keys in the order the decision has always had (no spread copy). */
+function laterRow(r: UsableTroponin, t: Texts, minutes: string, role: LaterResultSummary['role'], changePercent: string | null, outcome: OutcomeCode | null, classificationRule: string | null): LaterResultSummary {
   return {
     ref: r.fact.ref,
     assay: r.assay.id,
@@ -134,6 +134,10 @@ function laterSummary(r: UsableTroponin, t: Texts, minutes: string) {
     valueNgL: t.value,
     url: t.url,
     minutesAfterBaseline: minutes,
+    role,
+    changePercent,
+    outcome,
+    classificationRule,
   };
 }
 
@@ -224,7 +228,7 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
       worsen('indeterminate');
       ctx.use(r.fact.ref, 'troponin', 'used', `a different assay than the baseline: results from different assays cannot be compared (rule 9)`);
       if (ctx.listEach) {
-        later.push({ ...laterSummary(r, textsOf(r), minutes), role: 'other-assay', changePercent: null, outcome: 'indeterminate', classificationRule: null });
+        later.push(laterRow(r, textsOf(r), minutes, 'other-assay', null, 'indeterminate', null));
         const text = `${r.fact.ref} (${r.assay.name}) is a different assay than the baseline (${other}): results from different assays cannot be compared, indeterminate (rule 9).`;
         ctx.step({ rule: '9', text, result: 'indeterminate' }, key);
         ctx.reason(text, key);
@@ -249,7 +253,7 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
       ctx.use(r.fact.ref, 'troponin', 'used', `retest, classified ${c.entry.outcome} (rule 7: ${c.entry.ruleId})`);
       if (!ctx.listEach) continue;
       const rt = textsOf(r);
-      later.push({ ...laterSummary(r, rt, minutes), role: 'retest', changePercent: change, outcome: c.entry.outcome, classificationRule: c.entry.ruleId });
+      later.push(laterRow(r, rt, minutes, 'retest', change, c.entry.outcome, c.entry.ruleId));
       const text = `Retest ${r.fact.ref}: ${valueText(rt, minutes, change)}: ${c.entry.text} -> ${c.entry.outcome} (rule 7, ${c.entry.ruleId}${single === null ? `, the most serious over the ${g.members.length} baselines` : ''}).`;
       const baseline = single === null ? `${g.members.length} baselines` : textsOf(base).value;
       ctx.step({ rule: '7', node: c.entry.ruleId, text, facts: { baseline, retest: rt.value, url: textsOf(base).url, changePercent: change, readings: c.readings.join('; ') }, result: c.entry.outcome }, key);
@@ -266,7 +270,7 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
     }
     if (!ctx.listEach) continue;
     const et = textsOf(r);
-    later.push({ ...laterSummary(r, et, minutes), role: 'early', changePercent: change, outcome: escalates?.entry.outcome ?? null, classificationRule: escalates?.entry.ruleId ?? null });
+    later.push(laterRow(r, et, minutes, 'early', change, escalates?.entry.outcome ?? null, escalates?.entry.ruleId ?? null));
     if (escalates !== null) {
       const text = `${r.fact.ref} drawn before the retest time: ${valueText(et, minutes, change)}: ${escalates.entry.text} -> ${escalates.entry.outcome} (rule 8: an early result can only escalate).`;
       ctx.step({ rule: '8', node: escalates.entry.ruleId, text, result: escalates.entry.outcome }, key);
