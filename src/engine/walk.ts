@@ -16,6 +16,10 @@ import { missingName, outcomeWords } from './wording.js';
 interface NodeRules {
   readonly rules: readonly RuleProperties[];
   readonly facts: readonly GraphFactName[];
+  /** Per edge, the facts its conditions name, in their order (the trace step's facts). */
+  readonly edgeFacts: ReadonlyMap<string, readonly GraphFactName[]>;
+  /** Constant facts already made, per fact and value: a Fact with a constant value is never changed by a run. */
+  readonly constants: Map<GraphFactName, Map<Scalar | undefined, Fact>>;
   /** Idle engines holding these rules (more are built when evaluations overlap, and dropped after). */
   readonly idle: Engine[];
 }
@@ -23,6 +27,8 @@ interface NodeRules {
 const nodeRules = new WeakMap<CompiledPathway, Map<string, NodeRules>>();
 /** Idle engines kept per node; more are built when more evaluations overlap, and dropped after. */
 const POOL_BOUND = 8;
+/** Constant facts kept per fact of a node (its values come from small domains; past this, made per run). */
+const CONSTANTS_BOUND = 64;
 
 /** The rules of the edges leaving each node (named by the edge ids), made once per pathway. */
 function rulesOf(p: CompiledPathway, nodeId: string): NodeRules {
@@ -38,7 +44,8 @@ function rulesOf(p: CompiledPathway, nodeId: string): NodeRules {
         if (r === undefined) throw new PathwayDefect(`edge "${e.id}" has no rule`);
         return r;
       });
-      byNode.set(from, { rules, facts: [...facts] as GraphFactName[], idle: [] });
+      const edgeFacts = new Map(edges.map((e) => [e.id, [...factsOf(e.conditions, new Set())] as GraphFactName[]]));
+      byNode.set(from, { rules, facts: [...facts] as GraphFactName[], edgeFacts, constants: new Map(), idle: [] });
     }
     nodeRules.set(p, byNode);
   }
@@ -56,26 +63,28 @@ function rulesOf(p: CompiledPathway, nodeId: string): NodeRules {
 async function runNode(n: NodeRules, facts: Readonly<Record<string, Scalar>>): Promise<RuleResult[]> {
   const engine = n.idle.pop() ?? new Engine([...n.rules], { allowUndefinedFacts: true });
   // Constant facts, uncached: the almanac then keeps each value as given instead of hashing a cache key
-  // for it on every run (the values are read once per condition either way).
-  const almanacFacts: Record<string, Fact> = {};
-  for (const k of n.facts) almanacFacts[k] = new Fact(k, facts[k], { cache: false });
+  // for it on every run (the values are read once per condition either way). Set on this Engine, which
+  // no other run is using, they replace the previous run's.
+  for (const k of n.facts) engine.addFact(constantFact(n, k, facts[k]));
   try {
-    return (await engine.run(almanacFacts)).results;
+    return (await engine.run()).results;
   } finally {
     if (n.idle.length < POOL_BOUND) n.idle.push(engine);
   }
 }
 
-/** The facts an edge's conditions name, with their values in this evaluation (never read back from the engine's rule objects). */
-function leafFacts(cond: unknown, values: Readonly<Record<string, Scalar>>, out: Record<string, string | number | boolean | null>): void {
-  if (cond === null || typeof cond !== 'object') return;
-  const c = cond as Record<string, unknown>;
-  if (typeof c['fact'] === 'string') out[c['fact']] = values[c['fact']] ?? null;
-  for (const k of ['all', 'any']) {
-    const list = c[k];
-    if (Array.isArray(list)) for (const x of list) leafFacts(x, values, out);
+function constantFact(n: NodeRules, name: GraphFactName, value: Scalar | undefined): Fact {
+  let byValue = n.constants.get(name);
+  if (byValue === undefined) {
+    byValue = new Map();
+    n.constants.set(name, byValue);
   }
-  if (c['not'] !== undefined) leafFacts(c['not'], values, out);
+  let fact = byValue.get(value);
+  if (fact === undefined) {
+    fact = new Fact(name, value, { cache: false });
+    if (byValue.size < CONSTANTS_BOUND) byValue.set(value, fact);
+  }
+  return fact;
 }
 
 /** What the walk needs besides the graph facts: for the indicator and the summary (the pathway's words, wording.ts). */
@@ -100,8 +109,7 @@ export interface Walked {
 
 export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
   const log = new Log();
-  const almanacFacts: Record<string, Scalar> = {};
-  for (const f of p.graphFacts) almanacFacts[f] = w.graphFacts[f];
+  const values: Readonly<Record<string, Scalar>> = w.graphFacts;
   const nodes: string[] = [];
   const edges: string[] = [];
   const needsInput: MissingItem[] = [];
@@ -116,15 +124,17 @@ export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
       break;
     }
     const fired = new Set<string>();
-    for (const r of await runNode(rulesOf(p, node.id), almanacFacts)) if (typeof r.name === 'string') fired.add(r.name);
+    const n = rulesOf(p, node.id);
+    for (const r of await runNode(n, values)) if (typeof r.name === 'string') fired.add(r.name);
     const taken = (p.edgesFrom.get(node.id) ?? []).filter((e) => fired.has(e.id));
     if (taken.length !== 1) {
-      throw new PathwayDefect(`at node "${node.id}" ${taken.length} branches match the facts ${JSON.stringify(almanacFacts)}`);
+      throw new PathwayDefect(`at node "${node.id}" ${taken.length} branches match the facts ${JSON.stringify(Object.fromEntries([...p.graphFacts].map((f) => [f, values[f]])))}`);
     }
     const edge = taken[0] as (typeof taken)[number];
     edges.push(edge.id);
     const used: Record<string, string | number | boolean | null> = {};
-    leafFacts(edge.conditions, almanacFacts, used);
+    // The facts the edge's conditions name, with their values in this evaluation (never read back from the engine's rule objects).
+    for (const f of n.edgeFacts.get(edge.id) ?? []) used[f] = values[f] ?? null;
     if (edge.needsInput !== undefined && !needsInput.includes(edge.needsInput)) needsInput.push(edge.needsInput);
     if (node.kind === 'decision') {
       log.step({
