@@ -99,9 +99,13 @@ function writeObject(value: object, plain: Set<object> | null): string | undefin
   return undefined;
 }
 
-/** Member names as JSON strings, kept: the same few hundred names (FHIR's, the decision's) recur in every body. */
+/** Longer member names are not kept (nor, by canonical-json.ts, their objects' member orders): huge names must not hold memory. */
+export const MAX_KEPT_KEY_LENGTH = 128;
+
+/** Member names as JSON strings, kept: the same few hundred names (FHIR's, the decision's) recur in every body (not long ones). */
 const quotedKeys = new Map<string, string>();
 export function quoted(k: string): string {
+  if (k.length > MAX_KEPT_KEY_LENGTH) return JSON.stringify(k);
   let q = quotedKeys.get(k);
   if (q === undefined) {
     q = JSON.stringify(k);

@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import { Refused, generalText, quoted } from './canonical-json-walk.js';
+import { MAX_KEPT_KEY_LENGTH, Refused, generalText, quoted } from './canonical-json-walk.js';
 
 /**
  * Canonical JSON: object keys sorted (by UTF-16 code units), no whitespace. Used for hashes (pathway,
@@ -124,7 +124,8 @@ function writePlain(v: unknown, depth: number): string {
 /**
  * Sorted member orders, kept by the order `Object.keys` gives (a trie of key lists): the same few dozen
  * shapes (FHIR's, the decision's, the trace's) recur in every body, so each is sorted once. Bounded: the
- * trie is emptied when it holds {@link MAX_ORDER_NODES} nodes, and long key lists are sorted every time.
+ * trie is emptied when it holds {@link MAX_ORDER_NODES} nodes, and long key lists (or lists with a long
+ * name) are sorted every time.
  */
 interface OrderNode {
   next: Map<string, OrderNode> | undefined;
@@ -144,6 +145,7 @@ function sortedKeys(keys: string[]): readonly string[] {
   let node = orders;
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
+    if (k.length > MAX_KEPT_KEY_LENGTH) return keys.sort();
     let next = node.next;
     if (next === undefined) node.next = next = new Map<string, OrderNode>();
     let child = next.get(k);

@@ -66,6 +66,14 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('writes objects with long member names (whose orders are not kept) as the earlier implementation', () => {
+    const long = 'k'.repeat(300);
+    for (const v of [{ [long]: 1, a: 2 }, { a: 2, [long]: 1 }, { [`${long}b`]: [{ [long]: 'x', b: null }], [`${long}a`]: true }]) {
+      expect(canonicalJson(v)).toBe(reference(v));
+      expect(canonicalJson(v)).toBe(reference(v));
+    }
+  });
+
   it('writes values nested deeper than the plain writer goes, and names a cycle or a non-plain value deep down', () => {
     let deep: unknown = { z: 1, a: ['x'] };
     for (let i = 0; i < 500; i++) deep = i % 2 === 0 ? { b: deep, a: i } : [deep, -0];
