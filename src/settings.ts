@@ -16,7 +16,7 @@ import { fhirBaseSettingProblem } from './fhir/allow-list.js';
 import { isProxyAddress, RATE_LIMIT_DEFAULTS, type RateLimitSettings } from './settings-public.js';
 import { checkLabClients, type LabClientSettings, type NotificationSettings } from './settings-lab.js';
 import { settingsSchema } from './settings-schema.js';
-import type { AssayDefinition, DecisionOptions } from './engine/catalogue.js';
+import type { DecisionOptions } from './engine/catalogue.js';
 import { DEFAULT_JWT_ALGORITHMS, type JwtAlgorithm } from './cds/jwt-algorithms.js';
 
 export type { LabClientSettings, NotificationSettings } from './settings-lab.js';
@@ -44,7 +44,6 @@ export type StorageSettings =
  * mappings, sex-specific URLs): hashed into every decision as `settingsSha256`.
  */
 export type DecisionSettings = DecisionOptions;
-export type SiteAssay = AssayDefinition;
 
 export interface Settings extends DecisionSettings {
   readonly host: string;
