@@ -6,8 +6,6 @@
  * which statuses a fallback may be.
  */
 
-export { USED_STATUSES } from '../fhir/status.js';
-
 /**
  * How many of a result's newest versions an evaluation reads, beside the newest used version before them.
  * Two: the current version (what stands, what a repeat is compared with, what HL7 `U` makes final) and
