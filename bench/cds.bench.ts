@@ -12,8 +12,9 @@
  * p99) and once at concurrency 1 (one keep-alive connection, each request timed with performance.now(),
  * for a p50 finer than autocannon's millisecond). The CPU per call is each server's own counters
  * (`process.cpuUsage()` of every worker and of the cluster's primary, through the bench-only route
- * `GET /_bench/cpu`) over the 10-connection run, divided by the calls answered. Figures are medians over
- * the rounds; ratios are taken within a round (so load from elsewhere on the machine hits both sides).
+ * `GET /_bench/cpu`) over the 10-connection run, divided by the calls answered, with its kernel (system) part
+ * shown apart. Figures are medians over the rounds; ratios are taken within a round (so load from elsewhere
+ * on the machine hits both sides).
  *
  * BENCH_ROUNDS, BENCH_AMOUNT (full calls per 10-connection run), BENCH_ANCHOR_AMOUNT, BENCH_C1 (requests
  * per concurrency-1 run), BENCH_WORKERS (cluster size, default the number of cores), BENCH_BEFORE_SRC (a
@@ -129,7 +130,7 @@ interface CpuReading {
 }
 
 /** Every process's counters: asked on new connections until each of the target's workers has answered. */
-async function cpuOf(t: Target): Promise<{ us: number; calls: number }> {
+async function cpuOf(t: Target): Promise<{ us: number; sysUs: number; calls: number }> {
   const seen = new Map<number, CpuReading>();
   let primary: NodeJS.CpuUsage | null = null;
   for (let i = 0; i < 200 && seen.size < t.workers; i++) {
@@ -139,12 +140,14 @@ async function cpuOf(t: Target): Promise<{ us: number; calls: number }> {
   }
   if (seen.size < t.workers) throw new Error(`${t.label}: only ${seen.size} of ${t.workers} workers answered /_bench/cpu`);
   let us = primary === null ? 0 : primary.user + primary.system;
+  let sysUs = primary === null ? 0 : primary.system;
   let calls = 0;
   for (const r of seen.values()) {
     us += r.cpu.user + r.cpu.system;
+    sysUs += r.cpu.system;
     calls += r.calls;
   }
-  return { us, calls };
+  return { us, sysUs, calls };
 }
 
 async function load(port: number, body: string, pool: string[] | null, amount: number): Promise<Result & { wallSeconds: number }> {
@@ -209,6 +212,7 @@ interface Row {
   c1p50: number[];
   c1p99: number[];
   cpuUs: number[];
+  sysUs: number[];
   ratio: number[];
   ratioOwn: number[];
 }
@@ -249,7 +253,7 @@ async function main(): Promise<void> {
     process.stdout.write(`full call answers 200, response ${cardBytes} bytes; warming up\n`);
     for (const t of targets) await load(t.port, body, pools.get(t.label) ?? null, t.kind === 'full' ? WARMUP : WARMUP * 10);
 
-    const rows = new Map<string, Row>(targets.map((t) => [t.label, { rps: [], p50: [], p99: [], c1p50: [], c1p99: [], cpuUs: [], ratio: [], ratioOwn: [] }]));
+    const rows = new Map<string, Row>(targets.map((t) => [t.label, { rps: [], p50: [], p99: [], c1p50: [], c1p99: [], cpuUs: [], sysUs: [], ratio: [], ratioOwn: [] }]));
     for (let round = 1; round <= ROUNDS; round++) {
       const rps = new Map<string, number>();
       for (const t of targets) {
@@ -262,6 +266,7 @@ async function main(): Promise<void> {
         row.p50.push(r.latency.p50);
         row.p99.push(r.latency.p99);
         row.cpuUs.push((after.us - before.us) / Math.max(1, after.calls - before.calls));
+        row.sysUs.push((after.sysUs - before.sysUs) / Math.max(1, after.calls - before.calls));
       }
       for (const t of targets) {
         const lat = await sequential(t.port, body, pools.get(t.label) ?? null, C1);
@@ -280,10 +285,10 @@ async function main(): Promise<void> {
     }
 
     process.stdout.write('\nMedians over the rounds (ratios taken within each round):\n\n');
-    process.stdout.write('| target | req/s (10 conn.) | ratio to bare, 1 process | ratio to bare of same shape | p50 ms | p99 ms | p50 ms (conc. 1) | p99 ms (conc. 1) | CPU per call |\n|---|---|---|---|---|---|---|---|---|\n');
+    process.stdout.write('| target | req/s (10 conn.) | ratio to bare, 1 process | ratio to bare of same shape | p50 ms | p99 ms | p50 ms (conc. 1) | p99 ms (conc. 1) | CPU per call | of which kernel |\n|---|---|---|---|---|---|---|---|---|---|\n');
     for (const t of targets) {
       const r = rows.get(t.label) as Row;
-      process.stdout.write(`| ${t.label} | ${median(r.rps).toFixed(0)} | ${median(r.ratio).toFixed(3)} | ${median(r.ratioOwn).toFixed(3)} | ${median(r.p50).toFixed(0)} | ${median(r.p99).toFixed(0)} | ${median(r.c1p50).toFixed(2)} | ${median(r.c1p99).toFixed(2)} | ${(median(r.cpuUs) / 1000).toFixed(3)} ms |\n`);
+      process.stdout.write(`| ${t.label} | ${median(r.rps).toFixed(0)} | ${median(r.ratio).toFixed(3)} | ${median(r.ratioOwn).toFixed(3)} | ${median(r.p50).toFixed(0)} | ${median(r.p99).toFixed(0)} | ${median(r.c1p50).toFixed(2)} | ${median(r.c1p99).toFixed(2)} | ${(median(r.cpuUs) / 1000).toFixed(3)} ms | ${(median(r.sysUs) / 1000).toFixed(3)} ms |\n`);
     }
     const single = rows.get('full call, 1 process') as Row;
     const clustered = rows.get(`full call, cluster of ${WORKERS}`) as Row;

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { MAX_KEPT_KEY_LENGTH, Refused, generalText, quoted } from './canonical-json-walk.js';
 
 /**
  * Canonical JSON: object keys sorted (by UTF-16 code units), no whitespace. Used for hashes (pathway,
@@ -7,16 +8,15 @@ import { createHash } from 'node:crypto';
  * except undefined object members, which are left out. The text is that of the earlier map-and-join
  * version (tests/unit/canonical-json.test.ts keeps it as the oracle).
  *
- * One walk, shared with {@link canonicalPlainJson} (the audit body's, which also checks the value is
- * plain JSON): a subtree made of plain objects whose keys are already in sorted order, arrays, strings,
- * numbers, booleans and null is written by the engine's own `JSON.stringify`, which writes exactly that
- * text for it (same key order as `Object.keys`, same escapes, non-finite numbers as null); only the
- * objects whose keys are out of order, and what `JSON.stringify` would write differently (functions,
- * symbols, class instances such as a Date), are written here.
+ * Plain JSON (what a parsed FHIR resource and an audit body are) is written by {@link writePlain}, one
+ * walk appending to one string; anything else it meets (a function, a class instance such as a Date, a
+ * non-finite number, a very deep value) sends the whole value to the general walk (canonical-json-walk.ts),
+ * which writes the same text for plain JSON and handles the rest.
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  return write(value, null) ?? JSON.stringify(value);
+  const text = plainText(value);
+  return text ?? generalText(value, null);
 }
 
 /** A value that is not plain JSON: `path` names where (`.a[1].b`, empty for the value itself), `what` says why. */
@@ -34,136 +34,136 @@ export class NotPlainJson extends Error {
  * {@link canonicalJson}'s text of a value that must be plain JSON (objects, arrays, strings, finite numbers,
  * booleans, null; undefined object members are left out and undefined array items written as null, as
  * there); anything else (a non-finite number, a function, a class instance, a circular reference) throws
- * {@link NotPlainJson} naming where. The audit record's body is checked and serialised by this one walk.
+ * {@link NotPlainJson} naming where (found by the general walk, which checks every value on its way).
  */
 export function canonicalPlainJson(value: unknown): string {
+  const text = plainText(value);
+  if (text !== undefined) return text;
   try {
-    return write(value, new Set()) ?? JSON.stringify(value);
+    return generalText(value, new Set());
   } catch (e) {
     if (!(e instanceof Refused)) throw e;
     throw new NotPlainJson(e.what, e.segments.reverse().join(''));
   }
 }
 
-/** Thrown inside the walk; the path is added on the way out, so it is only built for a value refused. */
-class Refused extends Error {
-  readonly segments: string[] = [];
-  constructor(readonly what: string) {
-    super(what);
-  }
-}
+/** {@link writePlain} met something that is not plain JSON (or a value nested deeper than {@link MAX_PLAIN_DEPTH}). */
+class NotPlain extends Error {}
+const NOT_PLAIN = new NotPlain();
 
 /**
- * undefined when `JSON.stringify(value)` is already the canonical text of `value`; otherwise that text.
- * `plain` (the set of objects on the path, for cycles) makes it refuse what is not plain JSON.
+ * Nesting the plain writer takes; deeper values (and circular ones, which are infinitely deep) go to the
+ * general walk, which finds a cycle with its set of the objects on the path.
  */
-function write(value: unknown, plain: Set<object> | null): string | undefined {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return undefined;
-    case 'number':
-      if (plain !== null && !Number.isFinite(value)) throw new Refused('is a non-finite number');
-      return undefined;
-    case 'object': {
-      if (value === null) return undefined;
-      if (plain === null) return Array.isArray(value) ? writeArray(value as unknown[], null) : writeObject(value, null);
-      if (plain.has(value)) throw new Refused('is a circular reference');
-      plain.add(value);
-      const out = Array.isArray(value) ? writeArray(value as unknown[], plain) : writeObject(value, plain);
-      plain.delete(value);
-      return out;
-    }
-    case 'bigint':
-      if (plain !== null) throw new Refused('is a bigint, not JSON');
-      // Throws, as before.
-      return JSON.stringify(value);
-    case 'undefined':
-    case 'function':
-    case 'symbol':
-      if (plain !== null) throw new Refused(`is a ${typeof value}, not JSON`);
-      // null (JSON.stringify leaves such members out, so their object is written here).
-      return 'null';
-  }
-}
+const MAX_PLAIN_DEPTH = 200;
 
-function writeArray(arr: unknown[], plain: Set<object> | null): string | undefined {
-  let texts: (string | undefined)[] | undefined;
-  for (let i = 0; i < arr.length; i++) {
-    const v: unknown = arr[i];
-    const t = v === undefined ? undefined : child(v, plain, i);
-    if (t !== undefined) (texts ??= new Array<string | undefined>(arr.length))[i] = t;
-  }
-  if (texts === undefined && typeof (arr as { toJSON?: unknown }).toJSON !== 'function') return undefined;
-  let out = '[';
-  for (let i = 0; i < arr.length; i++) {
-    if (i > 0) out += ',';
-    const v: unknown = arr[i];
-    out += v === undefined ? 'null' : (texts?.[i] ?? JSON.stringify(v));
-  }
-  return `${out}]`;
-}
-
-function writeObject(value: object, plain: Set<object> | null): string | undefined {
-  const proto: unknown = Object.getPrototypeOf(value);
-  const isPlain = proto === Object.prototype || proto === null;
-  if (!isPlain && plain !== null) throw new Refused('is not a plain object (a class instance such as a Date is not JSON)');
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj);
-  // JSON.stringify writes the keys in Object.keys order: fine when that is the sorted order, for a plain object.
-  let sorted = isPlain;
-  for (let i = 1; sorted && i < keys.length; i++) if ((keys[i - 1] as string) >= (keys[i] as string)) sorted = false;
-  if (!sorted) return writeMembers(obj, keys.sort(), undefined, plain);
-  // Keys in order: JSON.stringify writes this object unless a member must be written here.
-  for (let i = 0; i < keys.length; i++) {
-    const v = obj[keys[i] as string];
-    if (v === undefined) continue;
-    const t = child(v, plain, keys[i] as string);
-    if (t !== undefined) return writeMembers(obj, keys, { at: i, text: t }, plain);
-  }
-  return undefined;
-}
-
-/** Member names as JSON strings, kept: the same few hundred names (FHIR's, the decision's) recur in every body. */
-const quotedKeys = new Map<string, string>();
-function quoted(k: string): string {
-  let q = quotedKeys.get(k);
-  if (q === undefined) {
-    q = JSON.stringify(k);
-    if (quotedKeys.size >= 4096) quotedKeys.clear();
-    quotedKeys.set(k, q);
-  }
-  return q;
-}
-
-/** The object's text with `keys` in order; the members before `first.at` are clean (JSON.stringify writes them). */
-function writeMembers(obj: Record<string, unknown>, keys: readonly string[], first: { at: number; text: string } | undefined, plain: Set<object> | null): string {
-  let out = '{';
-  let sep = '';
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string;
-    const v = obj[k];
-    if (v === undefined) continue;
-    const text = first === undefined ? child(v, plain, k) : i < first.at ? undefined : i === first.at ? first.text : child(v, plain, k);
-    out += `${sep}${quoted(k)}:${text ?? JSON.stringify(v)}`;
-    sep = ',';
-  }
-  return `${out}}`;
-}
-
-/** {@link write} of a member, naming the member (index or key) in the path of a refusal. */
-function child(v: unknown, plain: Set<object> | null, at: number | string): string | undefined {
-  if (plain === null) return write(v, null);
+/** The canonical text of a plain JSON value, or undefined when it is not one (see {@link canonicalJson}). */
+function plainText(value: unknown): string | undefined {
   try {
-    return write(v, plain);
+    return writePlain(value, 0);
   } catch (e) {
-    if (e instanceof Refused) e.segments.push(typeof at === 'number' ? `[${at}]` : `.${at}`);
+    if (e === NOT_PLAIN) return undefined;
     throw e;
   }
 }
 
+/** What `JSON.stringify` escapes in a string: `"`, `\`, control characters and (lone) surrogates. */
+// eslint-disable-next-line no-control-regex -- control characters are among what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * The canonical text of plain JSON: the same text as the general walk (and the oracle), written without
+ * asking `JSON.stringify` for each member: a string with nothing to escape is quoted as it is, a finite
+ * number is written as `String` writes it (as `JSON.stringify` does, -0 as 0), and an object's member
+ * order is looked up by {@link sortedKeys}. Throws {@link NOT_PLAIN} for anything else.
+ */
+function writePlain(v: unknown, depth: number): string {
+  switch (typeof v) {
+    case 'string':
+      return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+    case 'number':
+      if (!Number.isFinite(v)) throw NOT_PLAIN;
+      return `${v}`;
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) return 'null';
+      if (depth >= MAX_PLAIN_DEPTH) throw NOT_PLAIN;
+      if (Array.isArray(v)) {
+        let out = '[';
+        for (let i = 0; i < v.length; i++) {
+          if (i > 0) out += ',';
+          const x: unknown = v[i];
+          out += x === undefined ? 'null' : writePlain(x, depth + 1);
+        }
+        return `${out}]`;
+      }
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) throw NOT_PLAIN;
+      const obj = v as Record<string, unknown>;
+      const keys = sortedKeys(Object.keys(obj));
+      let out = '{';
+      let sep = '';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as string;
+        const x = obj[k];
+        if (x === undefined) continue;
+        out += `${sep}${quoted(k)}:${writePlain(x, depth + 1)}`;
+        sep = ',';
+      }
+      return `${out}}`;
+    }
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+    case 'bigint':
+      throw NOT_PLAIN;
+  }
+}
+
+/**
+ * Sorted member orders, kept by the order `Object.keys` gives (a trie of key lists): the same few dozen
+ * shapes (FHIR's, the decision's, the trace's) recur in every body, so each is sorted once. Bounded: the
+ * trie is emptied when it holds {@link MAX_ORDER_NODES} nodes, and long key lists (or lists with a long
+ * name) are sorted every time.
+ */
+interface OrderNode {
+  next: Map<string, OrderNode> | undefined;
+  order: readonly string[] | undefined;
+}
+const MAX_ORDER_NODES = 8192;
+const MAX_KEPT_KEYS = 64;
+let orders: OrderNode = { next: undefined, order: undefined };
+let orderNodes = 0;
+
+function sortedKeys(keys: string[]): readonly string[] {
+  if (keys.length > MAX_KEPT_KEYS) return keys.sort();
+  if (orderNodes + keys.length > MAX_ORDER_NODES) {
+    orders = { next: undefined, order: undefined };
+    orderNodes = 0;
+  }
+  let node = orders;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (k.length > MAX_KEPT_KEY_LENGTH) return keys.sort();
+    let next = node.next;
+    if (next === undefined) node.next = next = new Map<string, OrderNode>();
+    let child = next.get(k);
+    if (child === undefined) {
+      child = { next: undefined, order: undefined };
+      next.set(k, child);
+      orderNodes += 1;
+    }
+    node = child;
+  }
+  return (node.order ??= keys.sort());
+}
+
+/** Node's one-shot digest (`crypto.hash`, Node 20.12 and later): the same digest without a Hash object per call. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: 'hex') => string }).hash;
+
 export function sha256Hex(text: string | Buffer): string {
-  return createHash('sha256').update(text).digest('hex');
+  return oneShot === undefined ? crypto.createHash('sha256').update(text).digest('hex') : oneShot('sha256', text, 'hex');
 }
 
 const contentDigests = new WeakMap<object, string>();
