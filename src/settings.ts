@@ -1,5 +1,6 @@
 /**
- * Site settings: parsed once, validated against a JSON Schema, defaulted, deep-frozen and passed down.
+ * Site settings: parsed once, validated against their JSON Schema (src/settings-schema.ts), defaulted,
+ * deep-frozen and passed down.
  * Nothing else in the product reads `process.env` or the settings file.
  *
  * The settings that bear on decisions (`decisionSettings`) are hashed into every decision
@@ -12,14 +13,15 @@ import addFormatsImport from 'ajv-formats';
 import { TnpError } from './errors.js';
 import { deepFreeze } from './util/freeze.js';
 import { fhirBaseSettingProblem } from './fhir/allow-list.js';
-import { isProxyAddress, RATE_LIMIT_DEFAULTS, rateLimitRuleSchema, type RateLimitSettings } from './settings-public.js';
-import { checkLabClients, labSettingsSchema, type LabClientSettings, type NotificationSettings } from './settings-lab.js';
+import { isProxyAddress, RATE_LIMIT_DEFAULTS, type RateLimitSettings } from './settings-public.js';
+import { checkLabClients, type LabClientSettings, type NotificationSettings } from './settings-lab.js';
+import { settingsSchema } from './settings-schema.js';
+import type { DecisionOptions } from './engine/catalogue.js';
+import { DEFAULT_JWT_ALGORITHMS, type JwtAlgorithm } from './cds/jwt-algorithms.js';
 
 export type { LabClientSettings, NotificationSettings } from './settings-lab.js';
-import type { AssayDefinition, DecisionOptions } from './engine/catalogue.js';
-import { ALLOWED_JWT_ALGORITHMS, DEFAULT_JWT_ALGORITHMS, type JwtAlgorithm } from './cds/jwt-algorithms.js';
-
 export type { RateLimitRule, RateLimitSettings } from './settings-public.js';
+export { settingsSchema } from './settings-schema.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -42,7 +44,6 @@ export type StorageSettings =
  * mappings, sex-specific URLs): hashed into every decision as `settingsSha256`.
  */
 export type DecisionSettings = DecisionOptions;
-export type SiteAssay = AssayDefinition;
 
 export interface Settings extends DecisionSettings {
   readonly host: string;
@@ -84,145 +85,6 @@ export interface Settings extends DecisionSettings {
   /** How long a store write waits for another process's writer lock before a 503 (hazard S-70). Default 5000; 15000 with several workers. */
   readonly busyTimeoutMs: number;
 }
-
-const codingSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['system', 'code'],
-  properties: { system: { type: 'string', minLength: 1 }, code: { type: 'string', minLength: 1 } },
-} as const;
-
-/** A positive exact decimal written as a string ("26.2"): clinical limits are never binary floats. */
-const decimalString = { type: 'string', pattern: '^(0\\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\\.[0-9]+)?)$' } as const;
-const escTable = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['veryLow', 'low', 'noDelta', 'high', 'delta', 'source'],
-  properties: { veryLow: decimalString, low: decimalString, noDelta: decimalString, high: decimalString, delta: decimalString, source: { type: 'string', minLength: 1 } },
-} as const;
-
-/** A list of a site's codings (system + code) each mapped to one value (an assay, an ECG meaning). */
-function codeMappings(key: string, value: Record<string, unknown>) {
-  return {
-    type: 'array',
-    items: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['system', 'code', key],
-      properties: { system: { type: 'string', minLength: 1 }, code: { type: 'string', minLength: 1 }, [key]: value },
-    },
-  } as const;
-}
-
-export const settingsSchema = {
-  $schema: 'https://json-schema.org/draft/2020-12/schema',
-  $id: 'https://hs-troponin-cds.example/schema/settings.json',
-  title: 'hs-troponin-cds site settings',
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    publicBaseUrl: { type: 'string', format: 'uri', pattern: '^https?://' },
-    cdsClients: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['iss'],
-        properties: {
-          iss: { type: 'string', minLength: 1 },
-          jwks: {
-            type: 'object',
-            required: ['keys'],
-            properties: { keys: { type: 'array', items: { type: 'object' } } },
-          },
-          jwksUrl: { type: 'string', format: 'uri', pattern: '^https?://' },
-          tenant: { type: 'string' },
-          fhirServers: { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', maxLength: 2048 } },
-        },
-        oneOf: [{ required: ['jwks'] }, { required: ['jwksUrl'] }],
-      },
-    },
-    storage: {
-      oneOf: [
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['kind', 'path'],
-          properties: { kind: { const: 'sqlite' }, path: { type: 'string', minLength: 1 } },
-        },
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['kind', 'url'],
-          properties: { kind: { const: 'postgres' }, url: { type: 'string', pattern: '^postgres(ql)?://' } },
-        },
-      ],
-    },
-    healthCheckIntervalMs: { type: 'integer', minimum: 100, maximum: 3600000 },
-    workers: { type: 'integer', minimum: 1, maximum: 256 },
-    busyTimeoutMs: { type: 'integer', minimum: 100, maximum: 120000 },
-    adminTokens: { type: 'array', items: { type: 'string', minLength: 16 } },
-    ...labSettingsSchema,
-    sexSpecificUrls: { type: 'boolean' },
-    assayCodeMappings: codeMappings('assay', { type: 'string', minLength: 1 }),
-    assays: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['id', 'name', 'analyte', 'codings', 'url99', 'lod', 'sources'],
-        properties: {
-          id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
-          name: { type: 'string', minLength: 1 },
-          analyte: { enum: ['T', 'I'] },
-          codings: { type: 'array', items: codingSchema },
-          url99: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['overall'],
-            properties: { overall: decimalString, female: decimalString, male: decimalString },
-          },
-          lod: decimalString,
-          sources: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
-          // The cut-off tables of the sample-window pathways, in the catalogue's form (pathways/assays.schema.json).
-          esc0h1h: escTable,
-          esc0h2h: escTable,
-          highSteacs: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['ruleOut', 'noDelta', 'url99Female', 'url99Male', 'sources'],
-            properties: { ruleOut: decimalString, noDelta: decimalString, url99Female: decimalString, url99Male: decimalString, sources: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } } },
-          },
-        },
-      },
-    },
-    replaceAssayCatalogue: { type: 'boolean' },
-    ecgCodeMappings: codeMappings('meaning', { enum: ['stemi-or-new-lbbb', 'no-stemi-or-new-lbbb', 'lbbb-age-unknown'] }),
-    timiCodes: { type: 'array', items: codingSchema },
-    pathway: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
-    displayTimeZone: { type: 'string', minLength: 1 },
-    consoleDefaultAssay: {
-      type: 'string',
-      pattern: '^[a-z0-9][a-z0-9-]*$',
-      description: "An assay id of the catalogue (pathways/assays.json, or the site's `assays`): the console's case form starts with it, labelled as the site's default. Checked against the catalogue when the console starts.",
-    },
-    corsOrigins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/]+$' } },
-    fhirPullTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000 },
-    jwtClockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
-    jwtMaxLifetimeSeconds: { type: 'integer', minimum: 60, maximum: 86400 },
-    jwtAlgorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...ALLOWED_JWT_ALGORITHMS] } },
-    rateLimit: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { consoleApi: rateLimitRuleSchema, consoleMap: rateLimitRuleSchema, consolePages: rateLimitRuleSchema, fhirMetadata: rateLimitRuleSchema },
-    },
-    trustedProxies: { type: 'array', items: { type: 'string', minLength: 1 } },
-    caseLinkKey: { type: 'string', minLength: 32 },
-    dataDir: { type: 'string', minLength: 1 },
-    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
-    adoptionLateRetestMinutes: { type: 'integer', minimum: 0, maximum: 1440 },
-  },
-} as const;
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
 addFormats(ajv);

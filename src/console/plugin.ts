@@ -176,13 +176,12 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsolePluginOpt
         };
       });
       const ecgCode = file.inputs.ecg.codes[0];
-      const timiCode = file.inputs.timi?.codes[0];
       if (ecgCode === undefined) throw new TnpError('TNP_ERR_PATHWAY_INVALID', 'the pathway file names no ECG code');
       const body: PathwayResponse = {
         pathway: file,
         identity: runtime.identity,
         assays: catalogue,
-        codes: { productSystem: file.inputs.productSystem, ecgCode, ...(timiCode === undefined ? {} : { timiCode }) },
+        codes: { productSystem: file.inputs.productSystem, ecgCode },
         sexSpecificUrls: runtime.sexSpecificUrls,
         displayTimeZone: settings.displayTimeZone,
         now: now().toISOString(),

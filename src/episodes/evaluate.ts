@@ -28,11 +28,7 @@ import type { Decision } from '../engine/types.js';
 import type { EpisodeState } from '../audit/store.js';
 import type { OutcomeCode } from '../engine/types.js';
 import type { EpisodeRules } from './rules.js';
-import { NON_FINAL_STATUSES, USED_STATUSES, VOID_STATUSES } from './versions.js';
-
-const USED = new Set(USED_STATUSES);
-const NON_FINAL = new Set(NON_FINAL_STATUSES);
-const VOID = new Set(VOID_STATUSES);
+import { statusUseOf } from '../fhir/status.js';
 
 /**
  * How many results of an episode one evaluation reads back from the store: twice rule 16's bound, so an
@@ -90,9 +86,9 @@ export function resourcesFor(results: readonly ResultVersions[]): Record<string,
     const [current, ...earlier] = r.versions;
     if (current === undefined) continue;
     out.push(current.resource);
-    if (VOID.has(current.status)) continue;
-    if (NON_FINAL.has(current.status)) {
-      const used = earlier.find((v) => USED.has(v.status));
+    if (statusUseOf(current.status) === 'void') continue;
+    if (statusUseOf(current.status) === 'listed') {
+      const used = earlier.find((v) => statusUseOf(v.status) === 'used');
       if (used !== undefined) out.push(used.resource);
     }
   }

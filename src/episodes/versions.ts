@@ -1,16 +1,10 @@
 /**
  * A stored result's versions as the pathway reads them (C2 rule 12 over the store's own history), and how
  * many of them one evaluation needs. Shared by the evaluation (src/episodes/evaluate.ts `resourcesFor`)
- * and the store's bounded read of them (src/audit/lab/sql.ts `evaluationVersionsOf`), so the two cannot
- * disagree on which statuses a fallback may be.
+ * and the store's bounded read of them (src/audit/lab/sql.ts `evaluationVersionsOf`). The statuses are the
+ * FHIR mapping's own (src/fhir/status.ts), so the evaluation, the SQL and the facts cannot disagree on
+ * which statuses a fallback may be.
  */
-
-/** Statuses the pathway uses (a later non-final version never supersedes the newest of these). */
-export const USED_STATUSES: readonly string[] = ['final', 'amended', 'corrected'];
-/** Non-final statuses: they can only escalate, and leave the newest used version standing beside them. */
-export const NON_FINAL_STATUSES: readonly string[] = ['preliminary', 'registered'];
-/** Void statuses: the result is withdrawn, nothing of it counts. */
-export const VOID_STATUSES: readonly string[] = ['entered-in-error', 'cancelled'];
 
 /**
  * How many of a result's newest versions an evaluation reads, beside the newest used version before them.

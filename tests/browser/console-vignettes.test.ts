@@ -149,8 +149,8 @@ describe.runIf(run)('every worked vignette of the ESC and High-STEACS contracts,
     await page.fill('#eval-at', c.now);
     await page.selectOption('#ecg', c.ecg?.finding ?? 'none');
     if (c.ecg !== null) await page.fill('#ecg-at', c.ecg.at);
-    // These pathways read no TIMI score: the form writes none, whatever is chosen.
-    await page.selectOption('#timi', 'none');
+    // These pathways read no TIMI score: the form does not ask for one (console-timi.test.ts).
+    expect(await page.isHidden('#timi')).toBe(true);
     await page.selectOption('#sex', c.sex);
     await page.selectOption('#assay', c.assay);
     if (c.onset !== null) await page.fill('#onset', c.onset);

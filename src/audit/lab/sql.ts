@@ -3,7 +3,7 @@
  * PostgreSQL backend numbers them). Result versions are append-only (triggers refuse UPDATE and DELETE):
  * a result is never deleted, a void is a new version.
  */
-import { USED_STATUSES } from '../../episodes/versions.js';
+import { USED_STATUSES } from '../../fhir/status.js';
 import type { AlertRow, ChangeRow, EpisodeState, EvaluationRow, ResultRow, ResultVersionRow, StoredResult } from './types.js';
 
 /**

@@ -174,8 +174,11 @@ export interface PathwayFileView {
     readonly otherwise: { readonly id: string; readonly outcome: OutcomeCode; readonly text: string };
   };
   readonly evidence: readonly { readonly id: string; readonly citation: string; readonly url?: string }[];
-  /** The observations the pathway reads: the form shows the chest-pain onset only when `onset` is present. */
-  readonly inputs: { readonly onset?: { readonly codes: readonly { readonly system: string; readonly code: string }[] } };
+  /** The observations the pathway reads: the form shows the chest-pain onset and the TIMI score only when `onset` and `timi` are present. */
+  readonly inputs: {
+    readonly onset?: { readonly codes: readonly { readonly system: string; readonly code: string }[] };
+    readonly timi?: { readonly codes: readonly { readonly system: string; readonly code: string }[] };
+  };
   /** Serial pathways (ESC, High-STEACS): what the card says of an unknown onset and when it would matter (the form's help). */
   readonly serial?: { readonly text: { readonly onsetUnknown: string; readonly onsetWouldMatter: string } };
   /** The card's wording (the console's form names missing fields in the same words). */
@@ -202,8 +205,6 @@ export interface PathwayResponse {
   readonly codes: {
     readonly productSystem: string;
     readonly ecgCode: { readonly system: string; readonly code: string };
-    /** Absent when the pathway reads no TIMI score. */
-    readonly timiCode?: { readonly system: string; readonly code: string };
   };
   readonly sexSpecificUrls: boolean;
   readonly displayTimeZone: string;

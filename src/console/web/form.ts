@@ -1,9 +1,9 @@
 /**
  * The case form: the chest-pain onset (pathways that read it, onset-field.ts), ECG, TIMI (or its seven
- * items, summed), sex, assay and any number of troponin results,
+ * items, summed; pathways that read it, timi-field.ts), sex, assay and any number of troponin results,
  * written as FHIR R4 resources exactly as an EHR or a laboratory would send them.
  *
- * Every clinical field starts empty and must be chosen: the ECG finding, the TIMI score, the assay
+ * Every clinical field starts empty and must be chosen: the ECG finding, the TIMI score (when asked), the assay
  * (unless the site set a default, settings `consoleDefaultAssay`, which is labelled as the site's), each
  * value's unit and draw time. Times are clock times in the site's `displayTimeZone` (never the
  * browser's); the evaluation time starts at the service's clock. A missing field is named in the words
@@ -13,6 +13,7 @@ import type { AssayView, PathwayResponse } from './api-types.js';
 import { byId, clear, h } from './dom.js';
 import { clearFieldErrors } from './form-problems.js';
 import { OnsetField } from './onset-field.js';
+import { TimiField } from './timi-field.js';
 import { instantOf, wallTime } from './time.js';
 
 export const UCUM = 'http://unitsofmeasure.org';
@@ -64,8 +65,7 @@ export class CaseForm {
   readonly form = byId('case-form', HTMLFormElement);
   private readonly rows = byId('result-rows', HTMLOListElement);
   private readonly assay = byId('assay', HTMLSelectElement);
-  private readonly timi = byId('timi', HTMLSelectElement);
-  private readonly timiSum = byId('timi-sum', HTMLParagraphElement);
+  private readonly timi: TimiField;
   private readonly onset: OnsetField;
   private readonly zone: string;
 
@@ -85,22 +85,13 @@ export class CaseForm {
     // The evaluation time starts at the service's clock (injected in tests), in the site's zone.
     byId('eval-at', HTMLInputElement).value = wallTime(Date.parse(pathway.now), this.zone);
     this.onset = new OnsetField(pathway);
+    this.timi = new TimiField(pathway);
     this.addRow();
     this.addRow();
     byId('add-result', HTMLButtonElement).addEventListener('click', () => {
       const row = this.addRow();
       row.querySelector('input')?.focus();
     });
-    for (const box of this.form.querySelectorAll<HTMLInputElement>('input[name="timiItem"]')) {
-      box.addEventListener('change', () => this.sumItems());
-    }
-  }
-
-  private sumItems(): void {
-    const boxes = [...this.form.querySelectorAll<HTMLInputElement>('input[name="timiItem"]')];
-    const sum = boxes.filter((b) => b.checked).length;
-    this.timi.value = String(sum);
-    this.timiSum.textContent = `${sum} of 7 items ticked: the TIMI score is set to ${sum}.`;
   }
 
   /** The words for an item: the card's (the pathway file's `cards.missingItems`), or else the field's label. */
@@ -185,7 +176,8 @@ export class CaseForm {
     const ecgEl = byId('ecg', HTMLSelectElement);
     if (ecgEl.value === '') missing(ecgEl, 'ecg');
     const ecgAt = ecgEl.value !== '' && ecgEl.value !== 'none' ? this.time(byId('ecg-at', HTMLInputElement), problems) : null;
-    if (this.timi.value === '') missing(this.timi, 'timi');
+    const timiEl = this.timi.select;
+    if (timiEl !== null && timiEl.value === '') missing(timiEl, 'timi');
     const assay = this.selectedAssay();
     if (assay === undefined) missing(this.assay, 'assay');
     const results: { value: number; comparator: string; unit: string; ms: number; status: string }[] = [];
@@ -236,20 +228,9 @@ export class CaseForm {
         valueCodeableConcept: { coding: [coding] },
       });
     }
-    // A pathway that reads no TIMI score names no TIMI code: the form writes none.
-    if (this.timi.value !== 'none' && codes.timiCode !== undefined) {
-      resources.push({
-        resourceType: 'Observation',
-        id: 'console-timi',
-        status: 'final',
-        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey' }] }],
-        code: { coding: [{ ...codes.timiCode }], text: 'TIMI risk score' },
-        subject,
-        // Scored with the ECG, or at the evaluation when there is no ECG.
-        effectiveDateTime: iso(ecgAt ?? evalAt),
-        valueInteger: Number(this.timi.value),
-      });
-    }
+    // Scored with the ECG, or at the evaluation when there is no ECG.
+    const timi = this.timi.resource(iso(ecgAt ?? evalAt), subject);
+    if (timi !== null) resources.push(timi);
     const coding = assay.codings.find((c) => c.system === 'http://loinc.org') ?? assay.codings[0];
     results.forEach((r, i) => {
       const unit = UNITS.find((u) => u.code === r.unit);
