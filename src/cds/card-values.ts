@@ -102,23 +102,39 @@ export function formattersFor(locale: string, timeZone: string): Formatters {
   return f;
 }
 
-/** The evaluation's day as `f.day` writes it (null: not a time), for the last evaluation time and formatters asked. */
-let evaluationDay: { readonly f: Formatters; readonly iso: string; readonly day: string | null } | null = null;
-function dayOfEvaluation(evaluatedAt: string, f: Formatters): string | null {
-  if (evaluationDay === null || evaluationDay.f !== f || evaluationDay.iso !== evaluatedAt) {
+/**
+ * The local times of one evaluation (one card): its day as `f.day` writes it (null: not a time), and each
+ * time already written, since a card shows the same draw time in several places. Kept for the last
+ * evaluation time and formatters asked, and bounded.
+ */
+interface EvaluationTimes {
+  readonly f: Formatters;
+  readonly iso: string;
+  readonly day: string | null;
+  readonly times: Map<string, string>;
+}
+const MAX_REMEMBERED_TIMES = 64;
+let evaluationTimes: EvaluationTimes | null = null;
+function timesOf(evaluatedAt: string, f: Formatters): EvaluationTimes {
+  if (evaluationTimes === null || evaluationTimes.f !== f || evaluationTimes.iso !== evaluatedAt) {
     const e = new Date(evaluatedAt);
-    evaluationDay = { f, iso: evaluatedAt, day: Number.isNaN(e.getTime()) ? null : f.day.format(e) };
+    evaluationTimes = { f, iso: evaluatedAt, day: Number.isNaN(e.getTime()) ? null : f.day.format(e), times: new Map() };
   }
-  return evaluationDay.day;
+  return evaluationTimes;
 }
 
 /** "12:05", or "15 Mar 00:30" when the day differs from the evaluation's, in the display time zone. */
 export function localTime(iso: string, evaluatedAt: string, f: Formatters): string {
+  const memo = timesOf(evaluatedAt, f);
+  const known = memo.times.get(iso);
+  if (known !== undefined) return known;
   const t = new Date(iso);
   if (Number.isNaN(t.getTime())) return iso;
-  const evaluated = dayOfEvaluation(evaluatedAt, f);
+  const evaluated = memo.day;
   const day = evaluated === null ? null : f.day.format(t);
-  return day !== null && day === evaluated ? f.time.format(t) : `${day ?? f.day.format(t)} ${f.time.format(t)}`;
+  const text = day !== null && day === evaluated ? f.time.format(t) : `${day ?? f.day.format(t)} ${f.time.format(t)}`;
+  if (memo.times.size < MAX_REMEMBERED_TIMES) memo.times.set(iso, text);
+  return text;
 }
 
 export interface ValueContext {

@@ -171,6 +171,17 @@ export function withRecordId(card: CdsCard, id: string): CdsCard {
   return { ...card, uuid: id, extension: { [CARD_EXTENSION_KEY]: { ...extension, auditId: id } } };
 }
 
+const assayNamesByRuntime = new WeakMap<PathwayRuntime, ReadonlyMap<string, string>>();
+/** Assay id to name, made once per runtime (the catalogue does not change under it). */
+function assayNamesOf(rt: PathwayRuntime): ReadonlyMap<string, string> {
+  let names = assayNamesByRuntime.get(rt);
+  if (names === undefined) {
+    names = new Map([...rt.assays.values()].map((a) => [a.id, a.name]));
+    assayNamesByRuntime.set(rt, names);
+  }
+  return names;
+}
+
 /**
  * The card for a decision: exactly one.
  *
@@ -205,7 +216,7 @@ export function cardsFor(decision: Decision, ctx: CardContext): CdsCard[] {
   const uuid = ctx.cardUuid ?? ctx.newId();
   const suggestion = retestSuggestion(decision, ctx, text, values);
   const link = consoleLink(decision, ctx, text);
-  const assayNames = new Map([...rt.assays.values()].map((a) => [a.id, a.name]));
+  const assayNames = assayNamesOf(rt);
   const card: CdsCard = {
     uuid,
     summary: summaryOf(decision, text, values),

@@ -217,19 +217,32 @@ export interface CaseLinkInput {
 export function caseLinkUrl(input: CaseLinkInput): string {
   const { case: full, entries } = caseFromResources(input.resources, input.decision, input.runtime, input.encounterId);
   const prefix = `${input.publicBaseUrl.replace(/\/+$/, '')}/console#case=`;
-  const link = (c: ConsoleCase): string => `${prefix}${caseParam(c, input.key)}`;
-  const fits = (c: ConsoleCase): boolean => prefix.length + encodeCase(c).length + 1 + SIGNATURE_LENGTH <= MAX_LINK_LENGTH;
-  if (entries.length <= MAX_CASE_OBSERVATIONS && fits(full)) return link(full);
+  // Each case is compressed once: its size decides whether it fits, and the same payload is signed.
+  const link = (payload: string): string => `${prefix}${payload}.${signature(payload, input.key)}`;
+  const fits = (payload: string): boolean => prefix.length + payload.length + 1 + SIGNATURE_LENGTH <= MAX_LINK_LENGTH;
+  if (entries.length <= MAX_CASE_OBSERVATIONS) {
+    const payload = encodeCase(full);
+    if (fits(payload)) return link(payload);
+  }
   // The most observations, in order of rank, that fit (compressed size grows with k, nearly monotonically).
   const order = ranked(entries, input.decision);
+  const payloads = new Map<number, string>();
+  const payloadOf = (k: number): string => {
+    let p = payloads.get(k);
+    if (p === undefined) {
+      p = encodeCase(keep(full, entries, order, k));
+      payloads.set(k, p);
+    }
+    return p;
+  };
   let lo = 0;
   let hi = Math.min(entries.length - 1, MAX_CASE_OBSERVATIONS);
-  if (fits(keep(full, entries, order, hi))) lo = hi;
+  if (fits(payloadOf(hi))) lo = hi;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (fits(keep(full, entries, order, mid))) lo = mid;
+    if (fits(payloadOf(mid))) lo = mid;
     else hi = mid - 1;
   }
-  while (lo > 0 && !fits(keep(full, entries, order, lo))) lo -= 1;
-  return link(keep(full, entries, order, lo));
+  while (lo > 0 && !fits(payloadOf(lo))) lo -= 1;
+  return link(payloadOf(lo));
 }

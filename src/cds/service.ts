@@ -81,8 +81,15 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
     // Runs before validation (so a refused body's log lines carry it too): only a well-formed value is logged.
     if (isObject(body) && typeof body['hookInstance'] === 'string' && /^[\x21-\x7e]{1,200}$/.test(body['hookInstance'])) {
       req.hookInstance = body['hookInstance'];
-      req.log = req.log.child({ hookInstance: body['hookInstance'], iss: req.cdsClient?.iss });
-      reply.log = req.log;
+      const bindings = { hookInstance: body['hookInstance'], iss: req.cdsClient?.iss };
+      // The request's own pino logger (a child fastify made for this request alone, never the app's) takes the
+      // bindings: the same lines as a child of it would write, without making another logger per call.
+      const log = req.log as typeof req.log & { setBindings?: (b: Record<string, unknown>) => void };
+      if (typeof log.setBindings === 'function' && log === reply.log && log !== app.log) log.setBindings(bindings);
+      else {
+        req.log = req.log.child(bindings);
+        reply.log = req.log;
+      }
     }
     return Promise.resolve();
   };
