@@ -5,9 +5,9 @@
  * record of another shape (an older version, an edited body) gives no fact, and is counted as such.
  */
 import { OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS } from '../cds/cards.js';
+import { isObject } from '../util/guards.js';
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 const str = (x: unknown): string | null => (typeof x === 'string' && x !== '' ? x : null);
 
 /** Codes that go into the roll-up as keys: short, plain; anything else is counted as `other`. */

@@ -15,6 +15,7 @@ import { PATHWAYS_DIR } from '../pathways/load.js';
 import type { PathwayFile } from '../engine/pathway.js';
 import { compileTemplate, fill } from '../engine/template.js';
 import { settingValues } from '../engine/wording.js';
+import { isObject } from '../util/guards.js';
 
 /** The waiting outcomes of every pathway contract: the pathway has not decided yet. */
 export const WAITING_OUTCOMES: readonly string[] = ['needs-input', 'awaiting-retest'];
@@ -51,8 +52,6 @@ export interface PathwayVocabulary {
   readonly unknown: boolean;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 const num = (x: unknown, fallback: number): number => (typeof x === 'number' && Number.isFinite(x) ? x : fallback);
 
 /** The vocabulary of one parsed pathway file, or null when the document is not a pathway file. */

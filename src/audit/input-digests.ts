@@ -4,6 +4,7 @@
  * canonical JSON of every digest in order, so the record still pins the whole input exactly.
  */
 import { canonicalJson, contentSha256, sha256Hex } from '../util/canonical-json.js';
+import { isObject } from '../util/guards.js';
 
 /** Digests listed one by one in an evaluation record. */
 export const LISTED_INPUT_DIGESTS = 100;
@@ -30,7 +31,6 @@ export function listedItems<T>(items: readonly T[]): readonly T[] {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** The id, version and content digest (sha256 of its canonical JSON) of an input resource, for the audit record. */
 export function resourceDigest(r: unknown, i: number): Json {

@@ -13,7 +13,7 @@ import { type CardTemplate, TemplateProblem, compileTemplate } from '../engine/t
 import { type When, allowedUnder, conditionsOf, holds } from './card-values.js';
 import { cardsSectionOf, missingItemsOf, pathwayIdOf, reachableOutcomesOf } from './pathway-access.js';
 import type { Decision } from '../engine/types.js';
-
+import { isObject } from '../util/guards.js';
 
 /** CDS Hooks: the summary is "<140 characters". */
 export const MAX_SUMMARY_LENGTH = 139;
@@ -53,7 +53,6 @@ export interface CardText {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 function objectAt(parent: Json, key: string, field: string): Json {
   const v = parent[key];

@@ -22,6 +22,7 @@ import { type CardText, MAX_SUMMARY_LENGTH, cardTextOf, textFor } from './card-t
 import { valuesFor } from './card-values.js';
 import { outcomeLabelOf, sourceUrlOf, titleOf } from './pathway-access.js';
 import type { CdsCard, CdsCoding, CdsLink, CdsSuggestion, HsTroponinCardExtension } from './types.js';
+import { isObject } from '../util/guards.js';
 
 export { MAX_SUMMARY_LENGTH } from './card-text.js';
 export { md } from './card-detail.js';
@@ -97,7 +98,6 @@ export function summaryFor(decision: Decision, runtime: PathwayRuntime, displayT
 }
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** The coding to order the repeat test with: the baseline result's own coding for its assay, else the catalogue's. */
 function retestCoding(decision: Decision, ctx: CardContext): { system: string; code: string; display?: string } | null {

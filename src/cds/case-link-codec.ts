@@ -21,7 +21,7 @@ import type { Decision } from '../engine/types.js';
 import { TnpError } from '../errors.js';
 import { factorToNgPerL } from '../fhir/units.js';
 import { caseFromResources, type CaseEntry, type CaseObservation, type ConsoleCase } from './case-link.js';
-import { isObject } from './case-vocabulary.js';
+import { isObject } from '../util/guards.js';
 
 /** Longest link a card carries (under 8 kB, the limit of common servers and proxies for a URL). */
 export const MAX_LINK_LENGTH = 8000;

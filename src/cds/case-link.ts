@@ -22,8 +22,9 @@ import { codingKey, type PathwayRuntime } from '../engine/catalogue.js';
 import { parseInstant } from '../engine/time.js';
 import type { Decision, Sex } from '../engine/types.js';
 import { drawTimeOf, encounterIdOf, refOf } from '../fhir/mapping.js';
-import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
-import { isObject, OTHER_UNIT_SYSTEM, safeAbsentReason, safeComparator, safeStatus, safeUnit, UCUM, VALUE_ELEMENTS, type Json } from './case-vocabulary.js';
+import { contentKeyOf } from '../fhir/resource-fields.js';
+import { isObject } from '../util/guards.js';
+import { OTHER_UNIT_SYSTEM, safeAbsentReason, safeComparator, safeStatus, safeUnit, UCUM, VALUE_ELEMENTS, type Json } from './case-vocabulary.js';
 import type { CaseEntry, CaseObservation, CaseQuantity, CaseTime, ConsoleCase } from './case-types.js';
 
 export type { CaseEntry, CaseObservation, CaseQuantity, CaseSummary, CaseTime, ConsoleCase } from './case-types.js';
@@ -112,18 +113,6 @@ function groupsOf(observations: readonly Json[], kinds: readonly CaseEntry['kind
     if (!numbers.has(root)) numbers.set(root, numbers.size + 1);
     return numbers.get(root);
   });
-}
-
-/** The engine's content key of a resource: its canonical JSON without `meta` (digested), made on first use. */
-function lazyContentKey(o: Json): () => string {
-  let key: string | undefined;
-  return () => {
-    if (key === undefined) {
-      const { meta: _meta, ...content } = o;
-      key = sha256Hex(canonicalJson(content));
-    }
-    return key;
-  };
 }
 
 /** The kind of observation the runtime reads it as, in the mapping's order (troponin, ECG, TIMI, onset). */
@@ -223,7 +212,7 @@ export function caseFromResources(resources: readonly unknown[], decision: Decis
   // (a digest) is made only where it is read: for two observations with one reference, and for copies.
   const read = resources
     .filter((r): r is Json => isObject(r) && r['resourceType'] === 'Observation')
-    .map((o) => ({ o, kind: kindOf(runtime, codingPairs(o['code'])), ref: refOf(o, 'Observation'), content: lazyContentKey(o) }))
+    .map((o) => ({ o, kind: kindOf(runtime, codingPairs(o['code'])), ref: refOf(o, 'Observation'), content: contentKeyOf(o) }))
     .filter((x): x is { o: Json; kind: CaseEntry['kind']; ref: string; content: () => string } => x.kind !== null)
     .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : a.content() < b.content() ? -1 : a.content() > b.content() ? 1 : 0));
   const groups = groupsOf(

@@ -9,10 +9,6 @@ import { factorToNgPerL, isUcumUnit, UCUM_SYSTEM } from '../fhir/units.js';
 
 export type Json = Record<string, unknown>;
 
-export function isObject(x: unknown): x is Json {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
 export const UCUM = UCUM_SYSTEM;
 /** The unit system written for any system other than UCUM (the pathway reads none of them). */
 export const OTHER_UNIT_SYSTEM = 'urn:hs-troponin-cds:case-link:other-unit-system';

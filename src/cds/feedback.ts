@@ -14,9 +14,9 @@ import { CdsUnauthorizedError } from './jwt.js';
 import { clientOf } from './records.js';
 import { feedbackRequestSchema } from './schemas.js';
 import type { CdsFeedbackItem, CdsFeedbackRequest } from './types.js';
+import { isObject } from '../util/guards.js';
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 export function feedbackRoute(app: FastifyInstance, path: string, serviceId: string, store: AuditStore, guards: CallGuards): void {
   app.post<{ Body: CdsFeedbackRequest }>(path, { schema: { body: feedbackRequestSchema }, onRequest: guards.requireJwt(path) }, async (req, reply) => {

@@ -7,6 +7,7 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey }
 import { JWKS_RETRY_MAX_MS, JWKS_RETRY_MIN_MS, type FetchJwks } from './jwks-fetch.js';
 import type { JwtAlgorithm } from './jwt-algorithms.js';
 import { quote, refuse } from './jwt-refusal.js';
+import { isObject } from '../util/guards.js';
 
 /** A client's `jwksUrl` is fetched again (on an unknown `kid` or a stale cache) at most this often once keys are held. */
 export const JWKS_REFETCH_MIN_INTERVAL_MS = 30_000;
@@ -21,10 +22,6 @@ export interface KeySource {
   keysFor(kid: string, alg: JwtAlgorithm, nowMs: number): Promise<JWTVerifyGetKey>;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as const;
 
 /**
@@ -32,10 +29,10 @@ const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'
  * members, which do not belong in a client's published key set.
  */
 export function publicKeySet(doc: unknown): JSONWebKeySet {
-  if (!isRecord(doc) || !Array.isArray(doc['keys'])) throw new Error('not a JWKS document (no "keys" array)');
+  if (!isObject(doc) || !Array.isArray(doc['keys'])) throw new Error('not a JWKS document (no "keys" array)');
   const keys: JWK[] = [];
   for (const k of doc['keys'] as unknown[]) {
-    if (!isRecord(k) || typeof k['kty'] !== 'string' || k['kty'] === 'oct') continue;
+    if (!isObject(k) || typeof k['kty'] !== 'string' || k['kty'] === 'oct') continue;
     const copy: Record<string, unknown> = { ...k };
     for (const m of PRIVATE_JWK_MEMBERS) delete copy[m];
     keys.push(copy);

@@ -4,9 +4,9 @@
  * added). Each accessor reads defensively and says what it returns.
  */
 import type { PathwayRuntime } from '../engine/catalogue.js';
+import { isObject } from '../util/guards.js';
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
 
 /** The pathway file as plain data. */

@@ -30,6 +30,7 @@ import { bundleEntryResources, nextLink } from '../fhir/paging.js';
 import { pullPathwayData } from '../fhir/pull.js';
 import type { Timers } from '../util/timers.js';
 import type { CdsPatientViewRequest } from './types.js';
+import { isObject } from '../util/guards.js';
 
 /** The prefetch key of the Observations the pathway reads. */
 export const OBSERVATIONS_KEY = 'observations';
@@ -62,10 +63,6 @@ export interface GatherOptions {
 }
 
 type Json = Record<string, unknown>;
-
-function isObject(x: unknown): x is Json {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
 
 /** Every coding the pathway reads an Observation by (troponin assays, ECG, TIMI, chest-pain onset), sorted. */
 export function pathwayObservationCodes(runtime: PathwayRuntime): { system: string; code: string }[] {

@@ -32,6 +32,7 @@ import { gatherData, prefetchTemplates, type GatheredData } from './prefetch.js'
 import { callOf, errorOf, evaluationBody } from './records.js';
 import { serviceRequestSchema } from './schemas.js';
 import type { CdsCard, CdsDiscovery, CdsPatientViewRequest } from './types.js';
+import { isObject } from '../util/guards.js';
 
 /** The service id of the Chart 2 pathway on `patient-view` (chart2-pathway.md, section 7). */
 export const SERVICE_ID = 'hs-troponin-chest-pain';
@@ -61,9 +62,6 @@ export interface CdsServiceOptions {
   /** Honour the local development client's evaluation time (`dev` only; src/dev/evaluation-time.ts). */
   readonly devEvaluationTime?: boolean;
 }
-
-type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** The CDS Hooks routes. Registered inside buildApp, which installs the error handler and the parsers. */
 export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions): Promise<void> {

@@ -24,9 +24,9 @@ import { DEV_EXTENSION_KEY } from './evaluation-time.js';
 import { isLoopbackAddress } from './local-peer.js';
 import { entriesOf, fillPrefetch } from './prefetch-fill.js';
 import { printCards } from './print-cards.js';
+import { isObject } from '../util/guards.js';
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 export interface CallArgs {
   readonly file: string;

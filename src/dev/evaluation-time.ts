@@ -17,6 +17,7 @@
 import { parseInstant } from '../engine/time.js';
 import { TnpError } from '../errors.js';
 import { DEV_CLIENT_ISS } from './local-peer.js';
+import { isObject } from '../util/guards.js';
 
 /** The key of the request extension (CDS Hooks 2.0 "Extensions"). */
 export const DEV_EXTENSION_KEY = 'hs-troponin-cds-dev';
@@ -27,8 +28,6 @@ export interface EvaluationTime {
   /** True when the request set it (the local development client of `dev`). */
   readonly given: boolean;
 }
-
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /**
  * The time to evaluate a call for: when it was received, or the development extension's time.

@@ -9,9 +9,9 @@
  * as CDS Hooks 2.0 says a client does for what it cannot satisfy.
  */
 import { TnpError } from '../errors.js';
+import { isObject } from '../util/guards.js';
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 export interface CallContext {
   readonly userId: string;

@@ -1,10 +1,9 @@
+import { isObject } from '../util/guards.js';
 /**
  * A CDS Hooks answer printed for a person at a terminal (`npx hs-troponin-cds call`): per card its
  * indicator and summary, its detail (the Markdown as the EHR receives it), suggestions, links, source
  * and the audit id of the evaluation record (the card extension's `auditId`).
  */
-type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 const str = (x: unknown): string => (typeof x === 'string' ? x : '');
 
 function indent(text: string, by = '  '): string {

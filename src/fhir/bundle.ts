@@ -4,7 +4,7 @@
  */
 import type { Bundle, Resource } from 'fhir/r4.js';
 import { TnpError } from '../errors.js';
-import { isObject } from './resource-fields.js';
+import { isObject } from '../util/guards.js';
 
 /**
  * Accept a FHIR Bundle, a single resource, or a JSON array of resources, and return the resources.

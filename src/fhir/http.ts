@@ -24,6 +24,7 @@ import { Client } from 'fhir-kit-client';
 import { TnpError } from '../errors.js';
 import { auditableFhirUrl, baseHref, type FhirBase } from './allow-list.js';
 import { boundedAgent, failureCode, type BoundedAgent } from './body-guard.js';
+import { isObject } from '../util/guards.js';
 
 export interface FhirHttpOptions {
   /** Every request goes to this base or below it. */
@@ -46,24 +47,18 @@ export interface FhirHttp {
   close(): Promise<void>;
 }
 
-type Json = Record<string, unknown>;
-
 const MAX_OUTCOME_TEXT = 500;
 /** fhir-kit-client's debug namespaces (`fhir-kit-client:info` prints request headers). */
 const CLIENT_DEBUG = 'fhir-kit-client:*';
 
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** The readable text of an OperationOutcome (details.text, else diagnostics, else code), short and on one line. */
 export function operationOutcomeText(body: unknown): string | null {
-  if (!isRecord(body) || body['resourceType'] !== 'OperationOutcome' || !Array.isArray(body['issue'])) return null;
+  if (!isObject(body) || body['resourceType'] !== 'OperationOutcome' || !Array.isArray(body['issue'])) return null;
   const parts: string[] = [];
   for (const issue of body['issue'] as unknown[]) {
-    if (!isRecord(issue)) continue;
+    if (!isObject(issue)) continue;
     const details = issue['details'];
-    const text = isRecord(details) && typeof details['text'] === 'string' ? details['text'] : typeof issue['diagnostics'] === 'string' ? issue['diagnostics'] : typeof issue['code'] === 'string' ? issue['code'] : null;
+    const text = isObject(details) && typeof details['text'] === 'string' ? details['text'] : typeof issue['diagnostics'] === 'string' ? issue['diagnostics'] : typeof issue['code'] === 'string' ? issue['code'] : null;
     if (text !== null && text.trim() !== '') parts.push(text.trim());
   }
   if (parts.length === 0) return null;
@@ -90,7 +85,7 @@ interface ClientHttpError {
 }
 
 function isClientHttpError(e: unknown): e is ClientHttpError {
-  return isRecord(e) && isRecord(e['response']) && typeof e['response']['status'] === 'number';
+  return isObject(e) && isObject(e['response']) && typeof e['response']['status'] === 'number';
 }
 
 /** A failure as kept in a `cause`: its kind only, never a URL, a header or a body. */
@@ -152,7 +147,7 @@ function requestError(e: unknown, o: FhirHttpOptions, what: string): unknown {
  * header, and the `Response`): only the JSON goes on.
  */
 function plain(result: unknown): unknown {
-  return isRecord(result) ? { ...result } : result;
+  return isObject(result) ? { ...result } : result;
 }
 
 /**
@@ -178,7 +173,7 @@ export function openFhirHttp(o: FhirHttpOptions): FhirHttp {
       throw requestError(e, o, what);
     }
     // fhir-kit-client answers an empty body with `{}`.
-    if (isRecord(result) && Object.keys(result).length === 0) throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${o.base.origin} answered ${what} with an empty body, not a FHIR resource`);
+    if (isObject(result) && Object.keys(result).length === 0) throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${o.base.origin} answered ${what} with an empty body, not a FHIR resource`);
     return plain(result);
   };
   return {

@@ -6,7 +6,8 @@ import type { CodeMaps } from '../engine/catalogue.js';
 import { codingKey } from '../engine/catalogue.js';
 import { parseInstant } from '../engine/time.js';
 import type { EcgFact, EcgMeaning, OnsetFact, OnsetValue, TimiFact, TroponinFact } from '../engine/types.js';
-import { baseOf, codings, formatNumber, isObject, valueKeysOf } from './resource-fields.js';
+import { isObject } from '../util/guards.js';
+import { baseOf, codings, formatNumber, valueKeysOf } from './resource-fields.js';
 import { troponinValue } from './troponin-value.js';
 
 export function mapTroponin(o: Record<string, unknown>, ref: string, keys: readonly string[], maps: CodeMaps): TroponinFact {

@@ -14,19 +14,16 @@ import { TnpError } from '../errors.js';
 import { contentSha256 } from '../util/canonical-json.js';
 import { operationOutcomeText } from './http.js';
 import type { FhirSession } from './session.js';
+import { isObject } from '../util/guards.js';
 
 type Json = Record<string, unknown>;
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The first `link[rel=next]` URL of a Bundle, or null. */
 export function nextLink(bundle: Json): string | null {
   const links = bundle['link'];
   if (!Array.isArray(links)) return null;
   for (const l of links as unknown[]) {
-    if (isRecord(l) && l['relation'] === 'next' && typeof l['url'] === 'string' && l['url'] !== '') return l['url'];
+    if (isObject(l) && l['relation'] === 'next' && typeof l['url'] === 'string' && l['url'] !== '') return l['url'];
   }
   return null;
 }
@@ -41,9 +38,9 @@ export function bundleEntryResources(bundle: Json): unknown[] | null {
   if (!Array.isArray(entries)) return null;
   const out: unknown[] = [];
   for (const e of entries as unknown[]) {
-    if (!isRecord(e) || !isRecord(e['resource'])) continue;
+    if (!isObject(e) || !isObject(e['resource'])) continue;
     const search = e['search'];
-    if (isRecord(search) && search['mode'] === 'outcome') continue;
+    if (isObject(search) && search['mode'] === 'outcome') continue;
     const r = e['resource'];
     if (r['resourceType'] === 'OperationOutcome') continue;
     out.push(r);
@@ -74,7 +71,7 @@ class Collector {
 
   add(resources: readonly unknown[], what: string): void {
     for (const r of resources) {
-      if (isRecord(r) && typeof r['id'] === 'string') {
+      if (isObject(r) && typeof r['id'] === 'string') {
         const key = `${String(r['resourceType'])}/${r['id']}/${contentSha256(r)}`;
         if (this.seen.has(key)) continue;
         this.seen.add(key);

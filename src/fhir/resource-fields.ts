@@ -7,10 +7,7 @@ import { canonicalJson, contentSha256, sha256Hex } from '../util/canonical-json.
 import { parseInstant } from '../engine/time.js';
 import type { Instant, StatusUse } from '../engine/types.js';
 import { statusUseOf } from './status.js';
-
-export function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
+import { isObject } from '../util/guards.js';
 
 export function codings(cc: unknown): Coding[] {
   if (!isObject(cc) || !Array.isArray(cc['coding'])) return [];
@@ -82,7 +79,7 @@ function identitiesOf(o: Record<string, unknown>, ref: string): string[] {
  * A fact's `contentKey` (a digest of its clinical content), computed on first use: only rule 12's version
  * groups and ties of the canonical order read it, so most resources are never hashed.
  */
-function contentKeyOf(o: Record<string, unknown>): () => string {
+export function contentKeyOf(o: Record<string, unknown>): () => string {
   let key: string | undefined;
   return () => {
     if (key === undefined) {

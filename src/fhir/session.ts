@@ -20,6 +20,7 @@ import { TnpError } from '../errors.js';
 import type { Timers } from '../util/timers.js';
 import { allowedFhirBase, baseHref, isUnderBase, parseFhirUrl, urlTextProblem, type FhirBase } from './allow-list.js';
 import { openFhirHttp, type FhirHttp } from './http.js';
+import { isObject } from '../util/guards.js';
 
 export interface FhirLimits {
   /** Search pages read at most (a prefetch Bundle counts as page 1). */
@@ -72,10 +73,6 @@ class SessionTimeout extends Error {
   }
 }
 
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Opens a session on the call's `fhirServer`, runs `run` in it and closes it (aborting whatever is
  * still in flight).
@@ -108,7 +105,7 @@ export async function withFhirSession<T>(opts: FhirSessionOptions, run: (session
     pending.add(what);
     try {
       const body = await request();
-      if (!isRecord(body)) throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${base.origin} answered ${what} with JSON that is not a FHIR resource`);
+      if (!isObject(body)) throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${base.origin} answered ${what} with JSON that is not a FHIR resource`);
       return body;
     } catch (e) {
       if (timedOut) throw timeoutError(what);

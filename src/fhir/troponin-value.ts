@@ -5,7 +5,8 @@
 import { Big } from 'big.js';
 import type { Quantity } from 'fhir/r4.js';
 import type { MeasuredRange, TroponinValue } from '../engine/types.js';
-import { codings, formatNumber, isObject, valueKeysOf } from './resource-fields.js';
+import { isObject } from '../util/guards.js';
+import { codings, formatNumber, valueKeysOf } from './resource-fields.js';
 import { statusUseOf } from './status.js';
 import { UCUM_SYSTEM, factorToNgPerL } from './units.js';
 

@@ -14,12 +14,12 @@ import { resourcesFor, type ResultVersions } from '../episodes/evaluate.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { drawTimeOf } from './item.js';
 import { lookupKeys } from './patient.js';
+import { isObject } from '../util/guards.js';
 
 /** Most stored results added to one CDS call. */
 export const MAX_STORED_IN_CALL = 500;
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 export function versionsOf(r: StoredResult): ResultVersions {
   return { id: r.row.id, timeMs: r.row.timeMs, versions: r.versions.map((v) => ({ status: v.status, resource: JSON.parse(v.resource) as Json })) };

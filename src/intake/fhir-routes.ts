@@ -19,6 +19,7 @@ import type { Intake } from './intake.js';
 import { itemOf, type IntakeItem } from './item.js';
 import { checkObservation } from './validate.js';
 import type { AuditStore } from '../audit/store.js';
+import { isObject } from '../util/guards.js';
 
 export const FHIR_BODY_LIMIT = 1024 * 1024;
 export const MAX_BUNDLE_ENTRIES = 500;
@@ -37,7 +38,6 @@ export interface FhirIntakeOptions {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -5,9 +5,9 @@
  */
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import { identifierOf, patientOf, type Identifier, type PatientRef } from './patient.js';
+import { isObject } from '../util/guards.js';
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** Something the pathway cannot use about a stored result (it is stored all the same). */
 export interface Flag {

@@ -1,3 +1,4 @@
+import { isObject } from '../util/guards.js';
 /**
  * Who a result is about. Laboratories name the patient by reference (`Patient/123`) or by identifier
  * (the NHS number, a hospital number); HL7 v2 by PID-3's identifiers. One patient is one key:
@@ -27,9 +28,6 @@ export interface Identifier {
 
 export const identifierKey = (i: Identifier): string => `id|${i.system}|${i.value}`;
 export const referenceKey = (id: string): string => `ref|Patient/${id}`;
-
-type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** The Patient id of a reference (`Patient/1`, `https://host/fhir/Patient/1/_history/2`), or null. */
 export function patientIdOfReference(ref: string): string | null {
