@@ -30,9 +30,25 @@ export type UnitFactor = { ok: true; factor: Big; unit: string } | { ok: false; 
 let utils: ReturnType<typeof ucum.UcumLhcUtils.getInstance> | null = null;
 const cache = new Map<string, UnitFactor>();
 
+/**
+ * ucum-lhc keeps its unit table in plain objects: a unit spelt like one of their inherited members
+ * (`toString`, `constructor`, `__proto__`) is "valid" to it and then throws when converted. Such a name is
+ * no UCUM unit; and whatever else the library throws is an unreadable unit, never an error of the call.
+ */
+const inherited = (unit: string): boolean => unit in Object.prototype;
+
 function lookup(unit: string): UnitFactor {
   const exact = EXACT.get(unit);
   if (exact !== undefined) return { ok: true, factor: new Big(exact), unit };
+  if (inherited(unit)) return { ok: false, problem: `"${unit}" is not a valid UCUM unit` };
+  try {
+    return convertWithUcum(unit);
+  } catch (e) {
+    return { ok: false, problem: `"${unit}" could not be read as a UCUM unit (${e instanceof Error ? e.message : String(e)})` };
+  }
+}
+
+function convertWithUcum(unit: string): UnitFactor {
   utils ??= ucum.UcumLhcUtils.getInstance();
   const valid = utils.validateUnitString(unit, false);
   if (valid.status !== 'valid') return { ok: false, problem: `"${unit}" is not a valid UCUM unit` };
@@ -49,8 +65,13 @@ function lookup(unit: string): UnitFactor {
 /** Whether `unit` is a valid UCUM unit (of any dimension). */
 export function isUcumUnit(unit: string): boolean {
   if (EXACT.has(unit)) return true;
+  if (inherited(unit)) return false;
   utils ??= ucum.UcumLhcUtils.getInstance();
-  return utils.validateUnitString(unit, false).status === 'valid';
+  try {
+    return utils.validateUnitString(unit, false).status === 'valid';
+  } catch {
+    return false;
+  }
 }
 
 /** The exact factor from `unit` to ng/L, or why there is none. Memoised: the function is pure. */

@@ -118,6 +118,19 @@ describe('fuzzing the CDS service over HTTP', () => {
     );
   });
 
+  it('a troponin whose unit is spelt like an inherited member of a JavaScript object: 200 and not reassuring (once a 500, found by the Bundle property below)', async () => {
+    const trop = (id: string, q: Record<string, unknown>): Record<string, unknown> => ({ resourceType: 'Observation', id, status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '67151-1' }] }, effectiveDateTime: '2026-03-14T09:00:00Z', valueQuantity: q });
+    for (const unit of ['toString', 'constructor', '__proto__', 'valueOf']) {
+      const shrunk = { resourceType: 'Bundle', entry: [{ resource: { resourceType: 'Observation', code: { coding: [{ system: 'http://loinc.org', code: '67151-1' }] }, valueQuantity: { code: unit } } }] };
+      const res1 = await post(envelope({ prefetch: { observations: shrunk } }));
+      check(res1, `shrunk ${unit}`);
+      expect(res1.status, unit).toBe(200);
+      const res2 = await post(envelope({ prefetch: { observations: searchset([trop('t1', { value: 5, unit, system: 'http://unitsofmeasure.org', code: unit })]) } }));
+      check(res2, `valued ${unit}`);
+      expect(res2.status, unit).toBe(200);
+    }
+  });
+
   it('garbage Bundles: entries, links and totals of any shape', async () => {
     const bundle = fc.record({ resourceType: fc.constant('Bundle'), type: json, entry: fc.oneof(json, fc.array(fc.record({ resource: fc.oneof(garbageObservation, json), search: json }, { requiredKeys: [] }))), link: json, total: json }, { requiredKeys: ['resourceType'] });
     await fc.assert(fc.asyncProperty(bundle, async (b) => check(await post(envelope({ prefetch: { observations: b } })), 'bundle')), { numRuns: RUNS });

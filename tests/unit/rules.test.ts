@@ -351,6 +351,12 @@ describe('rule 10: units', () => {
     const d = await run([...workedUp(), troponin(5, 0), troponin(5, 180, { system: 'http://example.org/units', code: null, unit: 'ng/L' })], 200);
     expect(d.outcome).toBe('indeterminate');
   });
+  it('a unit spelt like an inherited member of a JavaScript object (ucum-lhc keeps its table in plain objects) is uninterpretable, alone or in a product, never an error', async () => {
+    for (const unit of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', 'ng/toString', 'toString/L']) {
+      const d = await run([...workedUp(), troponin(5, 0), troponin(5, 180, { unit, code: unit })], 200);
+      expect(d.outcome, unit).toBe('indeterminate');
+    }
+  });
   it('the unit text is read when there is no code', async () => {
     const d = await run([...workedUp(), troponin(0.005, 0, { unit: 'ng/mL', code: null, system: null })], 10);
     expect(d.troponin.baseline?.valueNgL).toBe('5');
