@@ -105,7 +105,10 @@ export class CaseForm {
     const n = rowCounter;
     const index = this.rows.children.length + 1;
     const id = (what: string): string => `result-${n}-${what}`;
-    const field = (what: string, text: string, control: HTMLElement, cls = 'field'): HTMLDivElement => h('div', { class: cls }, h('label', { for: id(what) }, `Result ${index} ${text}`), control);
+    // Each label's name is "Result 2 value" (what a screen reader says and what a problem names); the words
+    // "Result 2" are shown once, as the row's title, so that a narrow label does not run into the next one.
+    const field = (what: string, text: string, control: HTMLElement, cls = 'field'): HTMLDivElement =>
+      h('div', { class: cls }, h('label', { for: id(what) }, h('span', { class: 'visually-hidden row-number' }, `Result ${index} `), h('span', { class: 'label-words' }, text)), control);
     const comparator = h('select', { id: id('comparator'), name: `comparator-${n}` }, ...COMPARATORS.map((c) => h('option', { value: c.value }, c.label)));
     const value = h('input', { id: id('value'), type: 'text', inputmode: 'decimal', autocomplete: 'off', name: `value-${n}`, class: 'col-value' });
     const unit = h('select', { id: id('unit'), name: `unit-${n}`, class: 'col-unit' }, h('option', { value: '' }, 'Choose…'), ...UNITS.map((u) => h('option', { value: u.code }, u.label)));
@@ -115,8 +118,9 @@ export class CaseForm {
     const row = h(
       'li',
       { class: 'result-row', 'data-row': n },
+      h('p', { class: 'row-title', 'aria-hidden': 'true' }, `Result ${index}`),
       field('comparator', 'comparator', comparator, 'field narrow'),
-      field('value', 'value', value),
+      field('value', 'value', value, 'field short'),
       field('unit', 'unit', unit),
       field('drawn', 'drawn at', drawn),
       field('status', 'status', status),
@@ -134,7 +138,7 @@ export class CaseForm {
 
   private renumber(): void {
     [...this.rows.children].forEach((r, i) => {
-      for (const el of r.querySelectorAll('label, button.remove')) el.textContent = (el.textContent ?? '').replace(/Result \d+|result \d+/, (m) => `${m.startsWith('R') ? 'Result' : 'result'} ${i + 1}`);
+      for (const el of r.querySelectorAll('.row-title, .row-number, button.remove')) el.textContent = (el.textContent ?? '').replace(/Result \d+|result \d+/, (m) => `${m.startsWith('R') ? 'Result' : 'result'} ${i + 1}`);
     });
   }
 
