@@ -64,6 +64,8 @@ export class EventBuilder {
   private readonly work: Work;
   private readonly touched = new Map<string, { trigger: string; atMs: number }>();
   private readonly pendingItems: { outcome: ItemOutcome | null; resultId: string; version: number }[] = [];
+  /** Results not read by the pathway kept out of every episode: a later item of the event may open theirs. */
+  private readonly notRead: { key: string; patientKey: string; encounterId: string | null; timeMs: number }[] = [];
 
   constructor(
     private readonly snap: LabSnapshot,
@@ -138,6 +140,7 @@ export class EventBuilder {
       // episode; another joins the patient's episode of its time, else it is kept in none, listed with
       // the unmatched results (an unknown code may be a troponin the site has not mapped; hazard L-50).
       if (found === null && !readByPathway(this.ctx.runtime, resource)) {
+        this.notRead.push({ key: `${resultId}|${version}`, patientKey, encounterId: item.encounterId, timeMs });
         flags.push({ code: 'not-read', text: 'not a result the pathway reads (troponin, ECG, TIMI score or onset by its codes) and no episode of the patient is open at its time: stored in no episode, listed at /episodes/unmatched (a troponin under a code the site has not mapped needs assayCodeMappings)' });
       } else {
         const ep = found ?? newEpisode(this.ctx.newId(), patientKey, patient?.display ?? { key: patientKey }, item.encounterId, timeMs, this.ctx.nowMs, this.ctx.rules);
@@ -152,6 +155,26 @@ export class EventBuilder {
     w.newVersions.set(`${resultId}|${version}`, { flags, episodeId });
     this.pendingItems.push({ outcome: null, resultId, version });
     if (episodeId !== null) this.touch(episodeId, 'lab-result');
+  }
+
+  /**
+   * A result the pathway does not read joins the episode an item after it in the same event opened (an
+   * HL7 comment OBX before its troponin), as it would had they come the other way round.
+   */
+  private joinOpenedEpisodes(): void {
+    const w = this.work;
+    for (const n of this.notRead) {
+      const nv = w.newVersions.get(n.key);
+      const r = w.results.get(n.key.split('|')[0] ?? '');
+      if (nv === undefined || r === undefined || r.row.episodeId !== null) continue;
+      const found = episodeFor([...w.episodes.values()].filter((e) => e.patientKey === n.patientKey), n.encounterId, n.timeMs, this.ctx.rules.windowMs);
+      if (found === null) continue;
+      r.row = { ...r.row, episodeId: found.id };
+      nv.episodeId = found.id;
+      const i = nv.flags.findIndex((f) => f.code === 'not-read');
+      if (i >= 0) nv.flags.splice(i, 1);
+      this.touch(found.id, 'lab-result');
+    }
   }
 
   /**
@@ -193,6 +216,7 @@ export class EventBuilder {
   async build(message?: LabEvent['message']): Promise<Plan> {
     const w = this.work;
     const ctx = this.ctx;
+    this.joinOpenedEpisodes();
     const records: Plan['records'] = [];
     const episodes: EpisodeState[] = [];
     const evaluations: LabEvent['evaluations'][number][] = [];

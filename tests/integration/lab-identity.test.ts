@@ -151,6 +151,16 @@ function suite(kind: 'sqlite' | 'postgres'): void {
       const ids = (await unmatched()).map((r: any) => r.versions[0].resource.identifier[0].value);
       expect(ids.filter((v: string) => /^UX[12]\|/.test(v))).toHaveLength(2);
 
+      // A comment OBX before its troponin in one message joins the episode the troponin opens.
+      const comment = 'OBX|1|TX|COMMENT^Comment^L|1|see the report||||||F|||202603061000+0000';
+      const trop = oru({ nhs: '9000004009', control: 'U3', filler: 'UX3' }).split('\r');
+      const obx = trop.findIndex((x) => x.startsWith('OBX|'));
+      const reordered = [...trop.slice(0, obx), comment, (trop[obx] ?? '').replace('OBX|1|', 'OBX|2|')].join('\r');
+      expect(msa(await send(reordered))).toBe('AA');
+      const eps9 = await episodesOf('9000004009');
+      expect(eps9).toHaveLength(1);
+      expect((await detail(eps9[0].id)).results).toHaveLength(2);
+
       // A patient with an open episode: the potassium joins it; no second episode.
       const nhs2 = '9000004008';
       expect((await http(app.url, 'POST', '/fhir/Observation', LAB_TOKEN, troponin({ nhs: nhs2, at: '2026-03-06T10:00:00Z', value: 6, id: 'T-8' }))).status).toBe(201);
