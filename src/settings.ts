@@ -18,6 +18,7 @@ import { checkLabClients, type LabClientSettings, type NotificationSettings } fr
 import { settingsSchema } from './settings-schema.js';
 import type { DecisionOptions } from './engine/catalogue.js';
 import { DEFAULT_JWT_ALGORITHMS, type JwtAlgorithm } from './cds/jwt-algorithms.js';
+import { inlineKeyProblems } from './cds/jwk-settings.js';
 
 export type { LabClientSettings, NotificationSettings } from './settings-lab.js';
 export type { RateLimitRule, RateLimitSettings } from './settings-public.js';
@@ -161,6 +162,9 @@ export function loadSettings(source: SettingsSource = {}): Settings {
     }),
   );
   if (badBases.length > 0) throw new TnpError('TNP_ERR_SETTINGS_INVALID', `invalid settings${file !== undefined ? ` in ${file}` : ''}: ${badBases.join('; ')}`, { details: badBases });
+  // A key no token could verify against stops the start here, named, not each call later with a 401.
+  const badKeys = inlineKeyProblems(s.cdsClients ?? [], s.jwtAlgorithms ?? DEFAULT_JWT_ALGORITHMS);
+  if (badKeys.length > 0) throw new TnpError('TNP_ERR_SETTINGS_INVALID', `invalid settings${file !== undefined ? ` in ${file}` : ''}: ${badKeys.join('; ')}`, { details: badKeys });
   if (s.displayTimeZone !== undefined) {
     try {
       new Intl.DateTimeFormat('en-GB', { timeZone: s.displayTimeZone });

@@ -18,6 +18,30 @@ import { isObject } from '../util/guards.js';
 
 type Json = Record<string, unknown>;
 
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * The instant an `outcomeTimestamp` names, in one spelling: UTC, `Z`, and the fraction of the second as
+ * written without its trailing zeros (none when it is zero). `2026-12-01T14:00:00Z`,
+ * `2026-12-01T14:00:00.000Z` and `2026-12-01T15:00:00+01:00` are one instant, so one feedback record. Every
+ * digit of the fraction is kept (an offset moves whole minutes only): two times that differ below the
+ * millisecond are two instants, never merged by rounding. Text that names no instant (a 30 February, an
+ * hour 24, a leap second; the request schema checks the shape only) is its own key, as written.
+ */
+export function outcomeInstant(text: string): string {
+  const m = RFC3339.exec(text);
+  if (m === null) return text;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const offsetMinutes = m[8] === undefined ? 0 : (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]));
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d);
+  const valid = date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && h < 24 && mi < 60 && sec < 60 && Number(m[9] ?? 0) < 24 && Number(m[10] ?? 0) < 60;
+  if (!valid) return text;
+  date.setUTCHours(h, mi - offsetMinutes, sec, 0);
+  const fraction = (m[7] ?? '').replace(/0+$/, '');
+  return `${date.toISOString().slice(0, -5)}${fraction === '' ? '' : `.${fraction}`}Z`;
+}
+
 export function feedbackRoute(app: FastifyInstance, path: string, serviceId: string, store: AuditStore, guards: CallGuards): void {
   app.post<{ Body: CdsFeedbackRequest }>(path, { schema: { body: feedbackRequestSchema }, onRequest: guards.requireJwt(path) }, async (req, reply) => {
     const client = req.cdsClient;
@@ -47,6 +71,8 @@ export function feedbackRoute(app: FastifyInstance, path: string, serviceId: str
         if (target === undefined) throw new TnpError('TNP_ERR_INTERNAL', 'feedback target lost');
         // The feedback as recorded; its digest is in the idempotency key, so an exact repeat (an EHR retry)
         // is one record and the same card and outcome with another reason, comment or time is a new one.
+        // The digest takes the instant of outcomeTimestamp, not its spelling: the same time written with
+        // another offset or with ".000" is a repeat. The record keeps the text as sent.
         const content = plain({
           service: serviceId,
           card: item.card,
@@ -60,7 +86,7 @@ export function feedbackRoute(app: FastifyInstance, path: string, serviceId: str
           at,
           patientId: target.patientId,
           linksTo: target.id,
-          idempotencyKey: `feedback|${item.card}|${item.outcome}|${sha256Hex(canonicalJson(content))}`,
+          idempotencyKey: `feedback|${item.card}|${item.outcome}|${sha256Hex(canonicalJson({ ...content, outcomeTimestamp: outcomeInstant(item.outcomeTimestamp) }))}`,
           body: { ...content, client: clientOf(client) },
         });
         const isRepeat = rec.at !== at || (isObject(rec.body) && isObject(rec.body['client']) && rec.body['client']['jti'] !== client.jti);

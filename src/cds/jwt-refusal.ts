@@ -20,13 +20,16 @@ export function refuse(reason: string, cause?: unknown): never {
   throw new CdsUnauthorizedError(reason, cause);
 }
 
-/** Quotes an attacker-controlled value for a log line: JSON-escaped and cut short. */
-export function quote(value: unknown): string {
+/** Quotes an attacker-controlled value for a log line: JSON-escaped and cut short (at `max` characters, default 80). */
+export function quote(value: unknown, max = 80): string {
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
     text = String(value);
   }
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
+
+/** How much of a token's `aud` a refusal's log line shows: enough for a URL, bounded. */
+export const AUD_LOG_MAX = 200;

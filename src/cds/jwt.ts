@@ -12,13 +12,13 @@
  * The parts: src/cds/jwt-checks.ts (header, claims, storable text), src/cds/jwt-keys.ts (key sources and
  * the algorithm each key verifies), src/cds/jwks-fetch.ts (the bounded JWKS fetch).
  */
-import { jwtVerify, type JWTPayload } from 'jose';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { TnpError } from '../errors.js';
 import type { CdsClientSettings, Settings } from '../settings.js';
 import { createJwksFetcher, type FetchJwks } from './jwks-fetch.js';
 import { checkHeader, checkStoredClaims, describeJoseError, parseBearer, unverifiedIssuer } from './jwt-checks.js';
 import { inlineKeySource, remoteKeySource, type KeySource } from './jwt-keys.js';
-import { CdsUnauthorizedError, quote, refuse } from './jwt-refusal.js';
+import { AUD_LOG_MAX, CdsUnauthorizedError, quote, refuse } from './jwt-refusal.js';
 
 import { DEFAULT_JWT_ALGORITHMS } from './jwt-algorithms.js';
 import { DEV_CLIENT_ISS, isLocalPeer, type Peer } from '../dev/local-peer.js';
@@ -27,6 +27,9 @@ export { ALLOWED_JWT_ALGORITHMS, DEFAULT_JWT_ALGORITHMS } from './jwt-algorithms
 export { JWKS_FETCH_TIMEOUT_MS, JWKS_MAX_BYTES } from './jwks-fetch.js';
 export { JWKS_MAX_AGE_MS, JWKS_REFETCH_MIN_INTERVAL_MS } from './jwt-keys.js';
 export { CdsUnauthorizedError };
+
+const { JWTClaimValidationFailed } = errors;
+type JWTClaimValidationFailed = InstanceType<typeof JWTClaimValidationFailed>;
 
 /** A CDS client whose JWT was verified; the fields are safe to log and to store (never the token itself). */
 export interface VerifiedClient {
@@ -94,6 +97,11 @@ export function replayGuardExpiry(client: VerifiedClient, clockToleranceSeconds:
  * seconds and the CDS Hooks sandbox sends `iat` up to 0.5 s early.
  */
 const MIN_IAT_FUTURE_SLACK_SECONDS = 1;
+
+/** jose's refusal of the `aud` claim (missing, or not the audience expected), with the token's claims. */
+function isAudRefusal(e: unknown): e is JWTClaimValidationFailed & { payload: JWTPayload } {
+  return e instanceof JWTClaimValidationFailed && e.claim === 'aud' && typeof e.payload === 'object' && e.payload !== null;
+}
 
 interface Trusted {
   readonly client: CdsClientSettings;
@@ -172,14 +180,17 @@ export function createJwtVerifier(settings: JwtVerifierSettings, deps: JwtVerifi
           typ: 'JWT',
         }));
       } catch (cause) {
-        return refuse(`JWT refused for iss ${quote(iss)} kid ${quote(header.kid)}: ${describeJoseError(cause)}`, cause);
+        // A wrong aud is the commonest set-up fault (publicBaseUrl, or the path the EHR calls): the log
+        // names the URL expected and, cut short, what the token holds. The 401 body says nothing.
+        const audDetail = isAudRefusal(cause) ? ` (expected ${JSON.stringify(audience)}, received ${cause.payload.aud === undefined ? 'no aud' : quote(cause.payload.aud, AUD_LOG_MAX)})` : '';
+        return refuse(`JWT refused for iss ${quote(iss)} kid ${quote(header.kid)}: ${describeJoseError(cause)}${audDetail}`, cause);
       }
 
       // jose has checked that iat and exp are finite numbers, exp not past, aud and iss.
       // CDS Hooks 2.0: aud (a string or an array, RFC 7519) MUST be the exact URL called. jose accepts an
       // array that merely contains it; an array naming any other audience is refused here: such a token
       // was made for another service too, which could replay it to this one.
-      if (Array.isArray(payload.aud) && payload.aud.some((a) => a !== audience)) return refuse(`JWT aud names other audiences besides ${quote(audience)} (iss ${quote(iss)})`);
+      if (Array.isArray(payload.aud) && payload.aud.some((a) => a !== audience)) return refuse(`JWT aud names other audiences besides ${JSON.stringify(audience)} (iss ${quote(iss)}; received ${quote(payload.aud, AUD_LOG_MAX)})`);
       const { iat, exp } = payload as JWTPayload & { iat: number; exp: number };
       const { jti, tenant } = checkStoredClaims(payload, iss);
       if (iat > nowMs / 1000 + iatSlack) return refuse(`JWT iat is ${Math.round(iat - nowMs / 1000)} s in the future (iss ${quote(iss)})`);

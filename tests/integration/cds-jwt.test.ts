@@ -97,6 +97,25 @@ describe('JWT refusal matrix: 401 with no detail on every CDS endpoint', () => {
     });
   }
 
+  it('a wrong aud: the log names the URL expected and the aud received (cut at 200 characters); the 401 body says nothing', async () => {
+    const expected = `${PUBLIC_BASE_URL}${DISCOVERY_PATH}`;
+    const reasons = (): string[] => app.logs.filter((l) => l['event'] === 'jwt-refused').map((l) => String(l['reason']));
+    const wrong = 'https://cds.other-hospital.example/cds-services';
+    const long = `https://ehr.example/${'a'.repeat(1000)}`;
+    for (const aud of [wrong, long, [expected, 'https://elsewhere.example']]) {
+      const before = reasons().length;
+      const res = await call(app, null, 'GET', DISCOVERY_PATH, undefined, { token: await ehr.sign({ aud }) });
+      expect(res.status).toBe(401);
+      expect(res.text).toBe(unauthorizedBody);
+      const reason = reasons().slice(before).join('\n');
+      expect(reason).toContain(JSON.stringify(expected));
+      expect(reason).toContain(JSON.stringify(aud).slice(0, 200));
+      expect(reason.length).toBeLessThan(600);
+      expect(res.text).not.toContain('other-hospital');
+    }
+    expect(reasons().at(-3)).toContain(`(expected "${expected}", received "${wrong}")`);
+  });
+
   it('a replayed jti: accepted once, then 401 with the same body', async () => {
     const token = await ehr.sign({ aud: `${PUBLIC_BASE_URL}${SERVICE_PATH}` });
     const body = hookBody('p1', { prefetch: { observations: null } });

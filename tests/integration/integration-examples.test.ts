@@ -17,6 +17,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entriesOf, fillPrefetch } from '../../src/dev/prefetch-fill.js';
 import { extractResources } from '../../src/fhir/mapping.js';
+import { ERRORS } from '../../src/error-registry.js';
 import { loadSettings } from '../../src/settings.js';
 import { call, DISCOVERY_PATH, FEEDBACK_PATH, PUBLIC_BASE_URL, SERVICE_PATH, startApp, type CallResult, type RunningApp } from '../support/cds-app.js';
 import { createCdsClient, type CdsTestClient } from '../support/cds-client.js';
@@ -159,6 +160,21 @@ describe('docs/examples: regenerated from the real service', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
     const linked = [...doc.matchAll(/\(examples\/([a-z0-9-]+\.json)\)/g)].map((m) => m[1]);
     expect(new Set(linked)).toEqual(new Set(files));
+  });
+
+  it('every HTTP status the page gives an error code is the one the service answers with (docs/errors.md)', () => {
+    const doc = readFileSync(DOC, 'utf8');
+    const claims: [string, number][] = [];
+    // "refused with 404 `TNP_ERR_X`" in the text, and each row of the error table: | 404 | when | `TNP_ERR_X`, ... |
+    for (const m of doc.matchAll(/\b([1-5]\d\d)\s+`(TNP_ERR_[A-Z_]+)`/g)) claims.push([m[2] ?? '', Number(m[1])]);
+    for (const row of doc.matchAll(/^\| (\d{3}) \|.*\|([^|]*)\|$/gm)) {
+      for (const code of (row[2] ?? '').matchAll(/`(TNP_ERR_[A-Z_]+)`/g)) claims.push([code[1] ?? '', Number(row[1])]);
+    }
+    expect(claims.map(([code]) => code)).toContain('TNP_ERR_CARD_UNKNOWN');
+    for (const [code, status] of claims) {
+      expect(code in ERRORS, code).toBe(true);
+      expect(`${code} ${ERRORS[code as keyof typeof ERRORS].status}`).toBe(`${code} ${status}`);
+    }
   });
 
   it('the settings example is valid site settings', () => {

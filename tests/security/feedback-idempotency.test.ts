@@ -3,7 +3,8 @@
  * card and the outcome only, so a second override of the same card with another reason or comment
  * returned the first record and the clinician's words were lost. The key now carries a digest of the
  * feedback item as recorded: an exact repeat (an EHR retry) is still one record; anything else that
- * differs is a new record, linked to the card's.
+ * differs is a new record, linked to the card's. The time counts as the instant it names, not its
+ * spelling: "14:00:00Z", "14:00:00.000Z" and "15:00:00+01:00" were three records, now one.
  *
  * Against the real app over real sockets, on both stores.
  */
@@ -69,6 +70,29 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const records = (await admin(app, `/audit?patient=${f.patientId}`)).json.records as WireJson[];
       const feedback = records.filter((r) => r.kind === 'feedback' && r.linksTo === card.uuid);
       expect(feedback.map((r) => r.id).sort()).toEqual([...ids].sort());
+    });
+
+    it('the same instant written another way (".000", another offset) is a repeat; another instant, even below the millisecond, is not', async () => {
+      const res = await call(app, ehr, 'POST', SERVICE_PATH, { ...hookBody(f.patientId), prefetch: { observations: searchset(f.observations) } });
+      expect(res.status, res.text).toBe(200);
+      const card = res.json.cards[0];
+      const send = async (outcomeTimestamp: string): Promise<WireJson> => {
+        const r = await call(app, ehr, 'POST', FEEDBACK_PATH, { feedback: [{ card: card.uuid, outcome: 'overridden', outcomeTimestamp }] });
+        expect(r.status, r.text).toBe(200);
+        return r.json.feedback[0];
+      };
+      const first = await send('2026-12-01T14:00:00Z');
+      expect(first.repeat).toBe(false);
+      for (const same of ['2026-12-01T14:00:00.000Z', '2026-12-01T15:00:00+01:00', '2026-12-01T08:30:00.000-05:30', '2026-12-01T14:00:00Z']) {
+        expect(await send(same), same).toMatchObject({ auditId: first.auditId, repeat: true });
+      }
+      const subMs = await send('2026-12-01T14:00:00.0001Z');
+      const laterMs = await send('2026-12-01T14:00:00.001Z');
+      const otherHour = await send('2026-12-01T14:00:00+01:00');
+      expect(new Set([first.auditId, subMs.auditId, laterMs.auditId, otherHour.auditId]).size).toBe(4);
+      // Each record keeps the time as the EHR wrote it.
+      expect((await admin(app, `/audit/${first.auditId}`)).json).toMatchObject({ body: { outcomeTimestamp: '2026-12-01T14:00:00Z' } });
+      expect((await admin(app, `/audit/${subMs.auditId}`)).json).toMatchObject({ body: { outcomeTimestamp: '2026-12-01T14:00:00.0001Z' } });
     });
   });
 }

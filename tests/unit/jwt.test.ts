@@ -614,7 +614,7 @@ describe('settings', () => {
     );
   });
 
-  it('ignores symmetric and private members of a configured JWKS', async () => {
+  it('ignores symmetric and private members of a JWKS document (as a jwksUrl serves it; inline keys are checked when the settings load)', async () => {
     const polluted = { keys: [{ kty: 'oct', k: 'c2VjcmV0', kid: es.kid }, { ...es.publicJwk, d: 'not-a-private-key' }] as JWK[] };
     const v = createJwtVerifier(settings({ cdsClients: [{ iss: ISS_ES, jwks: polluted }] }), { rememberJti: memoryJtiStore().rememberJti, now });
     await expect(v.verify(`Bearer ${await es.sign({ aud: AUD })}`, PATH)).resolves.toMatchObject({ iss: ISS_ES });
