@@ -9,8 +9,8 @@
  * FHIR Observations (src/intake/hl7-map.ts) and goes through the one intake path; the ACK is sent only once
  * the results are durable (or the reason they are not), in the order the messages came.
  *
- * Bounds: bytes per message (a frame growing past it is answered AR, never parsed, and the connection
- * closed), segments and OBX per message, connections, messages held per connection (answered in order,
+ * Bounds: bytes per message (a frame growing past it is answered AR, never parsed, its bytes skipped up
+ * to its end; the connection closed when no end comes within MAX_SKIPPED_BYTES), segments and OBX per message, connections, messages held per connection (answered in order,
  * one at a time; past the bound the connection is not read until they are answered), and an idle timeout.
  */
 import { createServer, type Server, type Socket } from 'node:net';
@@ -27,6 +27,8 @@ import type { Intake } from './intake.js';
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 export const MAX_CONNECTIONS = 64;
 export const MAX_QUEUED_PER_CONNECTION = 16;
+/** An oversize frame is skipped up to its end; past this many bytes without it, the connection is closed. */
+export const MAX_SKIPPED_BYTES = 16 * MAX_MESSAGE_BYTES;
 export const IDLE_TIMEOUT_MS = 10 * 60_000;
 
 export interface Hl7ListenerOptions {
@@ -111,7 +113,7 @@ export async function startHl7Listener(opts: Hl7ListenerOptions): Promise<Hl7Lis
 
   /** The ACK of one framing event: the frame's message answered, or the reason it cannot be read. */
   const handle = async (ev: MllpEvent): Promise<Hl7Message> => {
-    if (ev.kind === 'too-large') return refusal(new TnpError('TNP_ERR_HL7_TOO_LARGE', `an MLLP frame exceeded ${MAX_MESSAGE_BYTES} bytes: it was not read, and the connection is closed`), '100');
+    if (ev.kind === 'too-large') return refusal(new TnpError('TNP_ERR_HL7_TOO_LARGE', `an MLLP frame exceeded ${MAX_MESSAGE_BYTES} bytes: it was not read`), '100');
     if (ev.kind === 'unended') {
       log.warn({ event: 'hl7-refused', ack: 'AR', code: 'TNP_ERR_HL7_MALFORMED', bytes: ev.bytes }, 'MLLP frame not ended before the next start block: AR');
       return refusal(new TnpError('TNP_ERR_HL7_MALFORMED', 'an MLLP frame was not ended (FS CR) before the next start block (VT): it was not read'), '100');
@@ -133,11 +135,9 @@ export async function startHl7Listener(opts: Hl7ListenerOptions): Promise<Hl7Lis
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     // Our own framing: each frame is answered in order, one at a time; at most MAX_QUEUED_PER_CONNECTION
     // are held, past them the socket is not read (TCP back-pressure) until they are answered.
-    const reader = new MllpFrameReader(MAX_MESSAGE_BYTES);
+    const reader = new MllpFrameReader(MAX_MESSAGE_BYTES, MAX_SKIPPED_BYTES);
     const waiting: MllpEvent[] = [];
     let working = false;
-    let closing = false;
-    let discarded = 0;
     const pump = async (): Promise<void> => {
       if (working) return;
       working = true;
@@ -146,15 +146,9 @@ export async function startHl7Listener(opts: Hl7ListenerOptions): Promise<Hl7Lis
           if (waiting.length < MAX_QUEUED_PER_CONNECTION && !reader.stopped && socket.isPaused()) socket.resume();
           const ack = await handle(ev);
           if (!socket.destroyed && socket.writable) socket.write(mllpFrame(ack.toString()));
-          if (ev.kind === 'too-large') {
-            // The AR is out (after every earlier ACK); the rest of the frame is read and dropped (a bounded
-            // amount) so that the laboratory sees the AR, then the connection ends.
-            closing = true;
-            socket.end();
-            socket.resume();
-            break;
-          }
         }
+        // An oversize frame that never ended: once what came before it is answered, the connection ends.
+        if (reader.stopped) socket.destroy();
       } catch (e) {
         log.error({ event: 'hl7-ack-failed', err: e }, 'HL7 ACK could not be sent');
         socket.destroy();
@@ -163,16 +157,12 @@ export async function startHl7Listener(opts: Hl7ListenerOptions): Promise<Hl7Lis
       }
     };
     socket.on('data', (chunk: Buffer) => {
-      if (closing) {
-        discarded += chunk.length;
-        if (discarded > MAX_MESSAGE_BYTES) socket.destroy();
-        return;
-      }
       if (reader.stopped) return;
       for (const ev of reader.push(chunk)) {
-        if (ev.kind === 'too-large') log.warn({ event: 'hl7-too-large', bytes: ev.bytes }, 'HL7 frame over the size bound: not read, AR and connection closed');
+        if (ev.kind === 'too-large') log.warn({ event: 'hl7-too-large', bytes: ev.bytes }, 'HL7 frame over the size bound: AR, its bytes skipped up to its end');
         waiting.push(ev);
       }
+      if (reader.stopped) log.warn({ event: 'hl7-too-large-unended', bytes: MAX_SKIPPED_BYTES }, 'HL7 frame over the size bound ran on without its end: connection closed');
       if (reader.stopped || waiting.length >= MAX_QUEUED_PER_CONNECTION) socket.pause();
       void pump();
     });

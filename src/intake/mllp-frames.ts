@@ -10,7 +10,8 @@
  * - a start block inside a frame means the frame was never ended: it is reported (`unended`, its content
  *   dropped) and a new frame starts there;
  * - a frame whose content grows past `maxBytes` is reported once (`too-large`, its content dropped, never
- *   parsed) and the reader stops: nothing after it is read.
+ *   parsed), and its bytes are skipped up to its end (FS CR), after which the next frame is read; when
+ *   more than `maxSkipBytes` pass without that end, the reader stops (`stopped`): nothing more is read.
  */
 export const VT = 0x0b;
 export const FS = 0x1c;
@@ -30,11 +31,16 @@ export class MllpFrameReader {
   private size = 0;
   /** The frame so far ends with FS: a CR first in the next piece ends the frame. */
   private fsPending = false;
+  /** Skipping an oversize frame up to its end: how many bytes so far. */
+  private skipped: number | null = null;
   private over = false;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxSkipBytes: number = 16 * maxBytes,
+  ) {}
 
-  /** True once a frame passed the bound: every later byte is ignored. */
+  /** True once an oversize frame ran on past `maxSkipBytes` without its end: every later byte is ignored. */
   get stopped(): boolean {
     return this.over;
   }
@@ -44,6 +50,10 @@ export class MllpFrameReader {
     const out: MllpEvent[] = [];
     let i = 0;
     while (i < chunk.length && !this.over) {
+      if (this.skipped !== null) {
+        i = this.skip(chunk, i);
+        continue;
+      }
       if (!this.inFrame) {
         const start = chunk.indexOf(VT, i);
         if (start < 0) break;
@@ -58,11 +68,14 @@ export class MllpFrameReader {
           i += 1;
           continue;
         }
-        if (!this.append(Buffer.of(FS), out)) break;
+        if (!this.append(Buffer.of(FS), out)) continue; // now skipping from i
       }
       let j = i;
       while (j < chunk.length && chunk[j] !== FS && chunk[j] !== VT) j += 1;
-      if (j > i && !this.append(chunk.subarray(i, j), out)) break;
+      if (j > i && !this.append(chunk.subarray(i, j), out)) {
+        i = j; // now skipping from j
+        continue;
+      }
       if (j === chunk.length) break;
       if (chunk[j] === VT) {
         out.push({ kind: 'unended', bytes: this.size });
@@ -81,7 +94,7 @@ export class MllpFrameReader {
         i = j + 2;
         continue;
       }
-      if (!this.append(Buffer.of(FS), out)) break;
+      this.append(Buffer.of(FS), out); // when it passes the bound, skipping from j + 1
       i = j + 1;
     }
     return out;
@@ -91,12 +104,40 @@ export class MllpFrameReader {
     this.size += bytes.length;
     if (this.size > this.maxBytes) {
       out.push({ kind: 'too-large', bytes: this.size });
+      const last = bytes.at(-1);
       this.reset();
-      this.over = true;
+      this.skipped = this.maxBytes;
+      this.fsPending = last === FS;
       return false;
     }
     this.parts.push(bytes);
     return true;
+  }
+
+  /** Skips the rest of an oversize frame from `chunk[i]`; the index after what was skipped. */
+  private skip(chunk: Buffer, i: number): number {
+    let j = i;
+    if (this.fsPending) {
+      this.fsPending = false;
+      if (chunk[j] === CR) {
+        this.skipped = null;
+        return j + 1;
+      }
+    }
+    for (; j < chunk.length; j += 1) {
+      if (chunk[j] !== FS) continue;
+      if (j + 1 === chunk.length) {
+        this.fsPending = true;
+        break;
+      }
+      if (chunk[j + 1] === CR) {
+        this.skipped = null;
+        return j + 2;
+      }
+    }
+    this.skipped = (this.skipped ?? 0) + (chunk.length - i);
+    if (this.skipped > this.maxSkipBytes) this.over = true;
+    return chunk.length;
   }
 
   private finish(): MllpEvent {

@@ -3,12 +3,13 @@
  * MLLP framing over real sockets on 127.0.0.1 against the real listener and store (SQLite): a frame that
  * cannot be read is answered and the connection goes on; message boundaries do not depend on how TCP cuts
  * the bytes (two frames in one write, pipelined messages, FS and CR apart); more messages than the
- * per-connection bound are all answered, in order; an oversize frame is answered AR and never stored.
+ * per-connection bound are all answered, in order; an oversize frame is answered AR, never stored, and
+ * skipped to its end (the connection closed when it never ends).
  * Every wait is for ACKs or the socket's close, never for time. Hazards L-44 to L-47.
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_BYTES, MAX_QUEUED_PER_CONNECTION, startHl7Listener, type Hl7Listener } from '../../src/intake/hl7-listener.js';
+import { MAX_MESSAGE_BYTES, MAX_QUEUED_PER_CONNECTION, MAX_SKIPPED_BYTES, startHl7Listener, type Hl7Listener } from '../../src/intake/hl7-listener.js';
 import { harnessFor, startApp, type RunningApp } from '../support/cds-app.js';
 import { http, LAB_TOKEN, manualClock, oru, WORKLIST_TOKEN } from '../support/lab.js';
 
@@ -168,28 +169,42 @@ describe('MLLP framing (real sockets, SQLite)', () => {
     for (const m of [...a, ...b]) expect(stored).toContain(m.nhs);
   });
 
-  it('L-46: a message over the size bound in one write: AR TNP_ERR_HL7_TOO_LARGE, nothing stored, the connection closed; the messages before it answered first', async () => {
+  it('L-46: a message over the size bound (in one write, or 5 MiB): AR TNP_ERR_HL7_TOO_LARGE, never stored, its bytes skipped; the messages before and after it answered in order on the same connection', async () => {
     const l = await lab();
     const base = oru({ nhs: '9000000840', control: 'BIG', filler: 'F-840' });
-    const pad = MAX_MESSAGE_BYTES - base.length + 300;
-    const big = `${base}\rNTE|1||${'x'.repeat(pad)}`;
+    const big = `${base}\rNTE|1||${'x'.repeat(MAX_MESSAGE_BYTES - base.length + 300)}`;
     await l.write(Buffer.concat([frame(oru({ nhs: '9000000841', control: 'B0', filler: 'F-841' })), frame(big), frame(oru({ nhs: '9000000842', control: 'B2', filler: 'F-842' }))]));
-    const acks = await l.ackCount(2);
+    const acks = await l.ackCount(3);
     expect(codes(acks)).toEqual([
       ['AA', 'B0'],
       ['AR', ''],
+      ['AA', 'B2'],
     ]);
     expect(acks[1]?.text).toContain('TNP_ERR_HL7_TOO_LARGE');
-    await l.whenClosed();
-    expect(l.acks).toHaveLength(2);
+    const huge = `${oru({ nhs: '9000000844', control: 'HUGE', filler: 'F-844' })}\rNTE|1||${'x'.repeat(5 * MAX_MESSAGE_BYTES)}`;
+    await l.write(Buffer.concat([frame(huge), frame(oru({ nhs: '9000000845', control: 'B5', filler: 'F-845' }))]));
+    const more = await l.ackCount(5);
+    expect(codes(more.slice(3))).toEqual([
+      ['AR', ''],
+      ['AA', 'B5'],
+    ]);
+    expect(more[3]?.text).toContain('TNP_ERR_HL7_TOO_LARGE');
     const stored = await storedPatients();
-    expect(stored).toContain('9000000841');
-    expect(stored).not.toContain('9000000840');
-    expect(stored).not.toContain('9000000842');
-    // the listener goes on for the next connection
-    const next = await lab();
-    await next.write(frame(oru({ nhs: '9000000843', control: 'B3', filler: 'F-843' })));
-    expect(codes(await next.ackCount(1))).toEqual([['AA', 'B3']]);
+    for (const nhs of ['9000000841', '9000000842', '9000000845']) expect(stored).toContain(nhs);
+    for (const nhs of ['9000000840', '9000000844']) expect(stored).not.toContain(nhs);
+  });
+
+  it(`L-46: an oversize frame that runs on past ${MAX_SKIPPED_BYTES} bytes without its end: AR, then the connection is closed`, async () => {
+    const l = await lab();
+    await l.write(frame(oru({ nhs: '9000000846', control: 'E0', filler: 'F-846' })));
+    const chunk = Buffer.alloc(MAX_MESSAGE_BYTES, 0x41);
+    await l.write(Buffer.of(0x0b)).catch(() => undefined);
+    for (let sent = 0; sent <= MAX_SKIPPED_BYTES && !l.closed; sent += chunk.length) await l.write(chunk).catch(() => undefined);
+    await l.whenClosed();
+    expect(codes(l.acks)).toEqual([
+      ['AA', 'E0'],
+      ['AR', ''],
+    ]);
   });
 
   it('L-47: two messages in one frame (a second MSH, no start block between) are answered AR and neither is stored', async () => {

@@ -53,15 +53,25 @@ describe('MLLP frame reader', () => {
     ]);
   });
 
-  it('a frame past the bound is reported once, its content never given, and nothing after it is read', () => {
-    const s = Buffer.concat([frameOf('MSH|ok'), frameOf('x'.repeat(11)), frameOf('MSH|after')]);
-    for (const cuts of [[], [9], [3, 9, 12, 20]]) {
-      const got = read(s, cuts, 10);
-      expect(got[0]).toEqual({ kind: 'frame', text: 'MSH|ok' });
-      expect(got.slice(1).map((e) => e.kind)).toEqual(['too-large']);
+  it('a frame past the bound is reported once, its content never given, its bytes skipped up to its end; the next frame is read', () => {
+    const s = Buffer.concat([frameOf('MSH|ok'), frameOf(`x\x1cx${'x'.repeat(9)}\x0b\x1c`), frameOf('MSH|after')]);
+    for (const cuts of [[], [9], [3, 9, 12, 20, 21, 22, 23, 24]]) {
+      expect(read(s, cuts, 10).map((e) => (e.kind === 'too-large' ? e.kind : e))).toEqual([{ kind: 'frame', text: 'MSH|ok' }, 'too-large', { kind: 'frame', text: 'MSH|after' }]);
     }
+    // an FS (not an end) passing the bound at the end of a piece; the end block's FS and CR in two pieces
+    const t = Buffer.concat([Buffer.of(VT), Buffer.alloc(10, 0x78), Buffer.of(FS), Buffer.from('y'), Buffer.of(FS, CR), frameOf('MSH|b')]);
+    for (const cuts of [[12], [12, 14], [11, 13, 14, 15]]) expect(read(t, cuts, 10).map((e) => e.kind)).toEqual(['too-large', 'frame']);
     // exactly at the bound is a frame
     expect(read(frameOf('x'.repeat(10)), [], 10)).toEqual([{ kind: 'frame', text: 'x'.repeat(10) }]);
+  });
+
+  it('an oversize frame that runs on past the skip bound without its end stops the reader: nothing after it is read', () => {
+    const reader = new MllpFrameReader(10, 30);
+    expect(reader.push(Buffer.concat([Buffer.of(VT), Buffer.alloc(25, 0x41)])).map((e) => e.kind)).toEqual(['too-large']);
+    expect(reader.stopped).toBe(false);
+    expect(reader.push(Buffer.alloc(25, 0x41))).toEqual([]);
+    expect(reader.stopped).toBe(true);
+    expect(reader.push(frameOf('MSH|late'))).toEqual([]);
   });
 
   it('property: any cutting of a stream of frames (any content but VT and FS CR, noise between) gives the same frames, in order', () => {
