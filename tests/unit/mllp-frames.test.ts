@@ -92,6 +92,23 @@ describe('MLLP frame reader', () => {
     );
   });
 
+  it('property: with a bound, any cutting gives the same frames, each oversize frame reported once in its place and skipped to its end', () => {
+    const content = fc
+      .uint8Array({ maxLength: 40 })
+      .map((a) => a.filter((b) => b !== VT))
+      .map((a) => Buffer.from(a.reduce<number[]>((out, b) => (b === CR && out.at(-1) === FS ? out : [...out, b]), [])).toString('latin1'));
+    fc.assert(
+      fc.property(fc.array(content, { maxLength: 10 }), fc.array(fc.nat(), { maxLength: 30 }), (frames, cuts) => {
+        const stream = Buffer.concat(frames.map((c) => frameOf(c)));
+        const expected = frames.map((c) => (c.length > 20 ? 'too-large' : { kind: 'frame', text: c }));
+        const kinds = (events: ReturnType<typeof read>): unknown[] => events.map((e) => (e.kind === 'too-large' ? e.kind : e));
+        expect(kinds(read(stream, [], 20))).toEqual(expected);
+        expect(kinds(read(stream, cuts, 20))).toEqual(expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('mllpFrame wraps UTF-8 text in VT ... FS CR', () => {
     expect([...mllpFrame('é')]).toEqual([VT, 0xc3, 0xa9, FS, CR]);
   });
