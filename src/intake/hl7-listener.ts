@@ -1,29 +1,34 @@
 /**
- * The MLLP listener (HL7 v2 over TCP), on `hl7.host:hl7.port` when the settings name it. Framing and
- * parsing are @medplum/hl7's Hl7Connection (VT ... FS CR, iconv decoding, Hl7Message.parse); the server
- * socket is ours because Hl7Server.listen takes no host (it would listen on every interface), reports no
- * listen error and bounds no connection. Each message: its sending facility (MSH-4) names the lab client,
- * it is mapped to FHIR Observations (src/intake/hl7-map.ts) and goes through the one intake path; the
- * ACK is sent only once the results are durable (or the reason they are not).
+ * The MLLP listener (HL7 v2 over TCP), on `hl7.host:hl7.port` when the settings name it. The server socket
+ * and the framing are ours (src/intake/mllp-frames.ts: VT ... FS CR, whatever the TCP segmentation, several
+ * frames in one segment, an unreadable frame answered AR and the connection going on); each frame's text
+ * (UTF-8) is parsed by @medplum/core's Hl7Message.parse. Hl7Server.listen takes no host (it would listen on
+ * every interface), reports no listen error and bounds no connection, and @medplum/hl7's Hl7Connection
+ * finds a frame's end only at the end of a TCP segment and keeps an unreadable frame's bytes in front of
+ * every later message. Each message: its sending facility (MSH-4) names the lab client, it is mapped to
+ * FHIR Observations (src/intake/hl7-map.ts) and goes through the one intake path; the ACK is sent only once
+ * the results are durable (or the reason they are not), in the order the messages came.
  *
- * Bounds: bytes per message (a frame growing past it is answered AR and the connection closed: the
- * library would buffer without limit), segments and OBX per message, connections, messages queued per
- * connection (answered in order, one at a time), and an idle timeout.
+ * Bounds: bytes per message (a frame growing past it is answered AR, never parsed, its bytes skipped up
+ * to its end; the connection closed when no end comes within MAX_SKIPPED_BYTES), segments and OBX per message, connections, messages held per connection (answered in order,
+ * one at a time; past the bound the connection is not read until they are answered), and an idle timeout.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { Hl7Message } from '@medplum/core';
-import { Hl7Connection, type Hl7ErrorEvent, type Hl7MessageEvent } from '@medplum/hl7';
 import type { Logger } from 'pino';
 import { TnpError } from '../errors.js';
 import type { LabClientSettings } from '../settings.js';
 import { sha256Hex } from '../util/canonical-json.js';
 import { buildAck, issueOf, type AckIssue } from './hl7-ack.js';
 import { HL7_VERSIONS, Hl7Problem, mapOru } from './hl7-map.js';
+import { MllpFrameReader, mllpFrame, type MllpEvent } from './mllp-frames.js';
 import type { Intake } from './intake.js';
 
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 export const MAX_CONNECTIONS = 64;
 export const MAX_QUEUED_PER_CONNECTION = 16;
+/** An oversize frame is skipped up to its end; past this many bytes without it, the connection is closed. */
+export const MAX_SKIPPED_BYTES = 16 * MAX_MESSAGE_BYTES;
 export const IDLE_TIMEOUT_MS = 10 * 60_000;
 
 export interface Hl7ListenerOptions {
@@ -40,9 +45,6 @@ export interface Hl7Listener {
   readonly port: number;
   close(): Promise<void>;
 }
-
-const FS = 0x1c;
-const CR = 0x0d;
 
 /** MSH-4 as written, without trailing empty components. */
 const facilityOf = (m: Hl7Message): string => (m.getSegment('MSH')?.getField(4)?.toString() ?? '').replace(/\^+$/, '');
@@ -71,7 +73,7 @@ export async function startHl7Listener(opts: Hl7ListenerOptions): Promise<Hl7Lis
     const msh = message.getSegment('MSH');
     const controlId = msh?.getField(10)?.toString() ?? '';
     try {
-      if (text.includes('\u000b') || text.includes('\u001c')) throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_MALFORMED', 'two messages (or a stray framing byte) in one MLLP frame: send one message and wait for its ACK'), '100');
+      if (text.includes('\u000b') || text.includes('\u001c') || message.getAllSegments('MSH').length > 1) throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_MALFORMED', 'two messages (or a stray framing byte) in one MLLP frame: send one message and wait for its ACK'), '100');
       const bad = message.segments.find((s) => !/^[A-Z][A-Z0-9]{2}$/.test(s.name));
       if (bad !== undefined) throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_MALFORMED', `a segment name is not three letters or digits: "${bad.name.slice(0, 10)}"`), '100');
       if (controlId === '') throw new Hl7Problem('AR', new TnpError('TNP_ERR_HL7_MALFORMED', 'MSH-10 (message control id) is empty'), '101', { segment: 'MSH', seq: 1, field: 10 });
@@ -105,48 +107,64 @@ export async function startHl7Listener(opts: Hl7ListenerOptions): Promise<Hl7Lis
     }
   };
 
+  const ackId = (): string => opts.newId().replace(/-/g, '').slice(0, 20);
+  const refusal = (error: TnpError, hl7Code: string): Hl7Message => buildAck(null, 'AR', [issueOf(error, hl7Code, null)], { now: opts.now(), controlId: ackId() });
+  const utf8 = new TextDecoder('utf-8'); // a byte order mark is dropped; bytes that are not UTF-8 read as U+FFFD
+
+  /** The ACK of one framing event: the frame's message answered, or the reason it cannot be read. */
+  const handle = async (ev: MllpEvent): Promise<Hl7Message> => {
+    if (ev.kind === 'too-large') return refusal(new TnpError('TNP_ERR_HL7_TOO_LARGE', `an MLLP frame exceeded ${MAX_MESSAGE_BYTES} bytes: it was not read`), '100');
+    if (ev.kind === 'unended') {
+      log.warn({ event: 'hl7-refused', ack: 'AR', code: 'TNP_ERR_HL7_MALFORMED', bytes: ev.bytes }, 'MLLP frame not ended before the next start block: AR');
+      return refusal(new TnpError('TNP_ERR_HL7_MALFORMED', 'an MLLP frame was not ended (FS CR) before the next start block (VT): it was not read'), '100');
+    }
+    let message: Hl7Message;
+    try {
+      message = Hl7Message.parse(utf8.decode(ev.bytes));
+    } catch (e) {
+      log.warn({ event: 'hl7-refused', ack: 'AR', code: 'TNP_ERR_HL7_MALFORMED', reason: (e as Error).message.slice(0, 200) }, 'HL7 message cannot be read: AR');
+      return refusal(new TnpError('TNP_ERR_HL7_MALFORMED', 'the frame does not hold an HL7 message starting with MSH'), '100');
+    }
+    return answer(message);
+  };
+
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
+    socket.on('error', (e: Error) => log.warn({ event: 'hl7-connection-error', reason: e.message.slice(0, 200) }, 'HL7 connection error'));
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
-    const conn = new Hl7Connection(socket, 'utf-8');
-    let pending = 0;
-    let chain: Promise<void> = Promise.resolve();
-    const refuse = (error: TnpError, hl7Code: string): void => {
-      if (!socket.destroyed) conn.send(buildAck(null, 'AR', [issueOf(error, hl7Code, null)], { now: opts.now(), controlId: opts.newId().replace(/-/g, '').slice(0, 20) }));
-    };
-    // Before the library's own listener: bound what a frame may grow to.
-    let frameBytes = 0;
-    socket.prependListener('data', (chunk: Buffer) => {
-      frameBytes += chunk.length;
-      if (frameBytes > MAX_MESSAGE_BYTES) {
-        log.warn({ event: 'hl7-too-large', bytes: frameBytes }, 'HL7 frame over the size bound: AR and connection closed');
-        refuse(new TnpError('TNP_ERR_HL7_TOO_LARGE', `an MLLP frame exceeded ${MAX_MESSAGE_BYTES} bytes`), '100');
-        socket.end();
+    // Our own framing: each frame is answered in order, one at a time; at most MAX_QUEUED_PER_CONNECTION
+    // are held, past them the socket is not read (TCP back-pressure) until they are answered.
+    const reader = new MllpFrameReader(MAX_MESSAGE_BYTES, MAX_SKIPPED_BYTES);
+    const waiting: MllpEvent[] = [];
+    let working = false;
+    const pump = async (): Promise<void> => {
+      if (working) return;
+      working = true;
+      try {
+        for (let ev = waiting.shift(); ev !== undefined && !socket.destroyed; ev = waiting.shift()) {
+          if (waiting.length < MAX_QUEUED_PER_CONNECTION && !reader.stopped && socket.isPaused()) socket.resume();
+          const ack = await handle(ev);
+          if (!socket.destroyed && socket.writable) socket.write(mllpFrame(ack.toString()));
+        }
+        // An oversize frame that never ended: once what came before it is answered, the connection ends.
+        if (reader.stopped) socket.destroy();
+      } catch (e) {
+        log.error({ event: 'hl7-ack-failed', err: e }, 'HL7 ACK could not be sent');
         socket.destroy();
-        return;
+      } finally {
+        working = false;
       }
-      if (chunk.length >= 2 && chunk[chunk.length - 2] === FS && chunk[chunk.length - 1] === CR) frameBytes = 0;
-    });
-    conn.addEventListener('message', (ev: Hl7MessageEvent) => {
-      if (pending >= MAX_QUEUED_PER_CONNECTION) {
-        refuse(new TnpError('TNP_ERR_LAB_BUSY', `more than ${MAX_QUEUED_PER_CONNECTION} messages waiting on this connection: wait for each ACK`), '207');
-        return;
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (reader.stopped) return;
+      for (const ev of reader.push(chunk)) {
+        if (ev.kind === 'too-large') log.warn({ event: 'hl7-too-large', bytes: ev.bytes }, 'HL7 frame over the size bound: AR, its bytes skipped up to its end');
+        waiting.push(ev);
       }
-      pending += 1;
-      chain = chain
-        .then(async () => {
-          const ack = await answer(ev.message);
-          if (!socket.destroyed) conn.send(ack);
-        })
-        .catch((e: unknown) => log.error({ event: 'hl7-ack-failed', err: e }, 'HL7 ACK could not be sent'))
-        .finally(() => (pending -= 1));
-    });
-    conn.addEventListener('error', (ev: Hl7ErrorEvent) => {
-      // The library's parse failures (no MSH, undecodable text) and socket errors.
-      const parse = (ev.error as { type?: unknown }).type === 'entity.parse.failed';
-      log.warn({ event: 'hl7-connection-error', parse, reason: ev.error.message.slice(0, 200) }, parse ? 'HL7 message cannot be read: AR' : 'HL7 connection error');
-      if (parse) refuse(new TnpError('TNP_ERR_HL7_MALFORMED', 'the frame does not hold an HL7 message starting with MSH'), '100');
+      if (reader.stopped) log.warn({ event: 'hl7-too-large-unended', bytes: MAX_SKIPPED_BYTES }, 'HL7 frame over the size bound ran on without its end: connection closed');
+      if (reader.stopped || waiting.length >= MAX_QUEUED_PER_CONNECTION) socket.pause();
+      void pump();
     });
   });
   server.maxConnections = MAX_CONNECTIONS;

@@ -140,7 +140,7 @@ function suite(kind: 'sqlite' | 'postgres'): void {
 
     it('hostile frames: not HL7, two messages in one frame, an oversized frame: AR, nothing stored, the listener keeps serving', async () => {
       expect(await rawExchange(listener.port, frame('HELLO|not hl7'))).toContain('MSA|AR');
-      const two = Buffer.concat([frame(oru({ nhs: '9000000106', control: 'P1', filler: 'F-500' })), frame(oru({ nhs: '9000000107', control: 'P2', filler: 'F-501' }))]);
+      const two = frame(`${oru({ nhs: '9000000106', control: 'P1', filler: 'F-500' })}\r${oru({ nhs: '9000000107', control: 'P2', filler: 'F-501' })}`);
       const answer = await rawExchange(listener.port, two);
       expect(answer).toContain('MSA|AR|P1');
       const big = Buffer.alloc(2 * 1024 * 1024, 0x41);
