@@ -78,6 +78,12 @@ export const REQUEST_ERRORS = {
     title: 'The audit trail needs an admin token',
     fix: 'Send "Authorization: Bearer <token>" with one of the adminTokens of the site settings.',
   },
+  TNP_ERR_AUDIT_QUERY_INVALID: {
+    status: 400,
+    issueCode: 'invalid',
+    title: 'The audit query is invalid',
+    fix: 'GET /audit takes patient, the FHIR id of the patient whose records to list (required: 1 to 64 letters, digits, "-" or "."), and limit, how many records to return, newest first (optional: a whole number from 1 to 10000, default 100), and nothing else; GET /audit/{id} takes the id of one record (a card\'s uuid or auditId), and GET /audit/verify nothing (see README, "Endpoints", and docs/audit.md).',
+  },
   TNP_ERR_LAB_UNAUTHORIZED: {
     status: 401,
     issueCode: 'login',
