@@ -72,6 +72,12 @@ export const REQUEST_ERRORS = {
     title: 'The report request is invalid',
     fix: 'Give from and to as dates (YYYY-MM-DD, from not after to, at most 10 years apart), granularity week or month, format json, csv or measure-report, and a pathway id of lowercase letters, digits and hyphens (see docs/adoption.md).',
   },
+  TNP_ERR_REPORT_STORE_MISSING: {
+    status: 500,
+    issueCode: 'not-found',
+    title: 'The audit store named in the settings does not exist',
+    fix: 'The report reads the store the service writes and never creates one: run it with the service\'s own settings (--settings <file>, or HS_TROPONIN_CDS_SETTINGS), or set storage.path there to the service\'s SQLite file (a relative path is read from the directory the command runs in). A service that has never started has no store yet.',
+  },
   TNP_ERR_ADMIN_UNAUTHORIZED: {
     status: 401,
     issueCode: 'login',
