@@ -59,7 +59,8 @@ export async function runReportCli(argv: readonly string[], io: CliIo): Promise<
     );
     const settings = loadSettings(values.settings !== undefined ? { file: values.settings } : { env: io.env });
     if (settings.storage.kind === 'sqlite' && !existsSync(resolve(settings.storage.path))) {
-      throw new TnpError('TNP_ERR_AUDIT_UNAVAILABLE', `the audit store ${resolve(settings.storage.path)} does not exist (check storage in the settings)`);
+      const where = values.settings !== undefined ? `--settings ${values.settings}` : io.env['HS_TROPONIN_CDS_SETTINGS'] !== undefined ? `HS_TROPONIN_CDS_SETTINGS (${io.env['HS_TROPONIN_CDS_SETTINGS']})` : 'the default settings (no --settings, no HS_TROPONIN_CDS_SETTINGS)';
+      throw new TnpError('TNP_ERR_REPORT_STORE_MISSING', `the audit store file ${resolve(settings.storage.path)} does not exist (storage.path "${settings.storage.path}" of ${where})`);
     }
     const backend = await openAdoptionBackend(settings.storage, { readOnly: true });
     reports = new AdoptionReports(backend, { now: () => new Date(io.nowMs()), lateRetestMinutes: settings.adoptionLateRetestMinutes });

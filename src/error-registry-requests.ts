@@ -72,11 +72,23 @@ export const REQUEST_ERRORS = {
     title: 'The report request is invalid',
     fix: 'Give from and to as dates (YYYY-MM-DD, from not after to, at most 10 years apart), granularity week or month, format json, csv or measure-report, and a pathway id of lowercase letters, digits and hyphens (see docs/adoption.md).',
   },
+  TNP_ERR_REPORT_STORE_MISSING: {
+    status: 500,
+    issueCode: 'not-found',
+    title: 'The audit store named in the settings does not exist',
+    fix: 'The report reads the store the service writes and never creates one: run it with the service\'s own settings (--settings <file>, or HS_TROPONIN_CDS_SETTINGS), or set storage.path there to the service\'s SQLite file (a relative path is read from the directory the command runs in). A service that has never started has no store yet.',
+  },
   TNP_ERR_ADMIN_UNAUTHORIZED: {
     status: 401,
     issueCode: 'login',
     title: 'The audit trail needs an admin token',
     fix: 'Send "Authorization: Bearer <token>" with one of the adminTokens of the site settings.',
+  },
+  TNP_ERR_AUDIT_QUERY_INVALID: {
+    status: 400,
+    issueCode: 'invalid',
+    title: 'The audit query is invalid',
+    fix: 'GET /audit takes patient, the FHIR id of the patient whose records to list (required: 1 to 64 letters, digits, "-" or "."), and limit, how many records to return, newest first (optional: a whole number from 1 to 10000, default 100), and nothing else; GET /audit/{id} takes the id of one record (a card\'s uuid or auditId), and GET /audit/verify nothing (see README, "Endpoints", and docs/audit.md).',
   },
   TNP_ERR_LAB_UNAUTHORIZED: {
     status: 401,

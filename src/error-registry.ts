@@ -115,7 +115,7 @@ const SERVICE_ERRORS = {
     status: 401,
     issueCode: 'login',
     title: 'The request is not authenticated',
-    fix: 'Send "Authorization: Bearer <JWT>" signed by a CDS client listed in the settings (cdsClients: iss, jwks or jwksUrl), with aud equal to the URL called (publicBaseUrl + path), a fresh jti, iat and exp (CDS Hooks 2.0, "Trusting CDS Clients").',
+    fix: 'Send "Authorization: Bearer <JWT>" signed by a CDS client listed in the settings (cdsClients: iss, jwks or jwksUrl), with aud equal to the URL called (publicBaseUrl + path; as an array, that URL and no other), a fresh jti, iat and exp (CDS Hooks 2.0, "Trusting CDS Clients").',
   },
   TNP_ERR_FHIR_UNAUTHORIZED: {
     status: 412,

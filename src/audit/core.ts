@@ -14,6 +14,10 @@ import { WriteHealth, type WriteCheck } from './health.js';
 import { isStorableText, normaliseInput, rowToRecord, type AuditRecord, type AuditRecordInput, type AuditRow } from './record.js';
 import type { AuditStore, AuditStoreDeps, AuditStoreOptions, AuditStoreStats } from './store.js';
 
+/** A patient's records listed at once (`GET /audit?patient=&limit=`): at most this many, this many by default. */
+export const PATIENT_LIST_MAX = 10_000;
+export const PATIENT_LIST_DEFAULT = 100;
+
 const VERIFY_PAGE = 1000;
 /** Records checked between two turns of the event loop when a read checks many. */
 const CHECK_SLICE = 1000;
@@ -124,10 +128,10 @@ export class AuditStoreImpl implements AuditStore {
 
   async listByPatient(patientId: string, opts: { limit?: number } = {}): Promise<AuditRecord[]> {
     this.assertOpen();
-    const limit = Math.min(10_000, Math.max(1, Math.floor(opts.limit ?? 100)));
+    const limit = Math.min(PATIENT_LIST_MAX, Math.max(1, Math.floor(opts.limit ?? PATIENT_LIST_DEFAULT)));
     let rows;
     try {
-      rows = await this.backend.rowsByPatient(patientId, Number.isFinite(limit) ? limit : 100);
+      rows = await this.backend.rowsByPatient(patientId, Number.isFinite(limit) ? limit : PATIENT_LIST_DEFAULT);
     } catch (e) {
       throw unavailable('be read', e);
     }
@@ -146,9 +150,9 @@ export class AuditStoreImpl implements AuditStore {
 
   async listByPatientChecked(patientId: string, opts: { limit?: number } = {}): Promise<CheckedRecord[]> {
     this.assertOpen();
-    const limit = Math.min(10_000, Math.max(1, Math.floor(opts.limit ?? 100)));
+    const limit = Math.min(PATIENT_LIST_MAX, Math.max(1, Math.floor(opts.limit ?? PATIENT_LIST_DEFAULT)));
     try {
-      return await this.checked(await this.backend.rowsByPatient(patientId, Number.isFinite(limit) ? limit : 100));
+      return await this.checked(await this.backend.rowsByPatient(patientId, Number.isFinite(limit) ? limit : PATIENT_LIST_DEFAULT));
     } catch (e) {
       throw unavailable('be read', e);
     }

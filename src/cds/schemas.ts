@@ -80,13 +80,3 @@ export const feedbackRequestSchema = {
     },
   },
 } as const;
-
-/** `GET /audit?patient=`. */
-export const auditQuerySchema = {
-  type: 'object',
-  required: ['patient'],
-  properties: {
-    patient: { type: 'string', pattern: FHIR_ID_PATTERN },
-    limit: { type: 'string', pattern: '^[0-9]{1,5}$' },
-  },
-} as const;

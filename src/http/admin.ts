@@ -8,7 +8,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditStore, CheckedRecord } from '../audit/store.js';
 import { TnpError } from '../errors.js';
-import { auditQuerySchema } from '../cds/schemas.js';
+import { PATIENT_LIST_DEFAULT, PATIENT_LIST_MAX } from '../audit/core.js';
+import { FHIR_ID_PATTERN } from '../cds/schemas.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
@@ -21,6 +22,35 @@ export function isAdmin(header: string | undefined, tokenDigests: readonly Buffe
   let ok = false;
   for (const d of tokenDigests) ok = timingSafeEqual(given, d) || ok;
   return ok;
+}
+
+const FHIR_ID = new RegExp(FHIR_ID_PATTERN);
+const QUERY_PARAMS = new Set(['patient', 'limit']);
+
+function badQuery(message: string, param: string): TnpError {
+  return new TnpError('TNP_ERR_AUDIT_QUERY_INVALID', message, { expression: [param] });
+}
+
+/**
+ * `GET /audit`'s query, checked in one place: `patient` (a FHIR id, required) and `limit` (a whole number,
+ * 1 to {@link PATIENT_LIST_MAX}, default {@link PATIENT_LIST_DEFAULT}); anything else is
+ * TNP_ERR_AUDIT_QUERY_INVALID naming the parameter, never a silent clamp.
+ */
+export function parseAuditQuery(q: Readonly<Record<string, unknown>>): { patient: string; limit: number } {
+  for (const k of Object.keys(q)) {
+    if (!QUERY_PARAMS.has(k)) throw badQuery(`unknown parameter ${JSON.stringify(k.slice(0, 40))}: GET /audit takes patient and limit`, k.slice(0, 40));
+    if (Array.isArray(q[k])) throw badQuery(`${k} is given more than once`, k);
+  }
+  const patient = q['patient'];
+  if (patient === undefined || patient === '') throw badQuery('patient is required: the FHIR id of the patient whose audit records to list (GET /audit?patient={id})', 'patient');
+  if (typeof patient !== 'string' || !FHIR_ID.test(patient)) throw badQuery('patient must be a FHIR id: 1 to 64 letters, digits, "-" or "."', 'patient');
+  const limit = q['limit'];
+  if (limit === undefined) return { patient, limit: PATIENT_LIST_DEFAULT };
+  const n = typeof limit === 'string' && /^[0-9]{1,9}$/.test(limit) ? Number(limit) : NaN;
+  if (!(n >= 1 && n <= PATIENT_LIST_MAX)) {
+    throw badQuery(`limit must be a whole number from 1 to ${PATIENT_LIST_MAX} (got ${typeof limit === 'string' ? JSON.stringify(limit.slice(0, 40)) : 'not text'})`, 'limit');
+  }
+  return { patient, limit: n };
 }
 
 /** 200 when every record read is sound; 409 otherwise, logged for the safety officer (ids and seqs only). */
@@ -54,10 +84,10 @@ export function adminPlugin(app: FastifyInstance, opts: { readonly adminTokens: 
   });
 
   /** `{ patient, records }`, each record with its `integrity`: 200 when all are sound, 409 (same body) otherwise. */
-  app.get<{ Querystring: { patient: string; limit?: string } }>('/audit', { onRequest: requireAdmin, schema: { querystring: auditQuerySchema } }, async (req, reply) => {
-    const limit = req.query.limit === undefined ? undefined : Math.max(1, Number(req.query.limit));
-    const records = await store.listByPatientChecked(req.query.patient, limit === undefined ? {} : { limit });
-    return reply.code(soundOr409(req, records)).header('cache-control', 'no-store').send({ patient: req.query.patient, records });
+  app.get<{ Querystring: Record<string, unknown> }>('/audit', { onRequest: requireAdmin }, async (req, reply) => {
+    const { patient, limit } = parseAuditQuery(req.query);
+    const records = await store.listByPatientChecked(patient, { limit });
+    return reply.code(soundOr409(req, records)).header('cache-control', 'no-store').send({ patient, records });
   });
   return Promise.resolve();
 }

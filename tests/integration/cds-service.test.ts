@@ -578,6 +578,27 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(app.logs.some((l) => l['event'] === 'jwt-refused' && String(l['reason']).includes('replayed'))).toBe(true);
     });
 
+    it("logs: a call's hookInstance is on its own lines only, never on a later request's (GET /healthz, another CDS call)", async () => {
+      const f = fixtures.find((x) => x.name === 'below-url-rise-above-url-consistent')!;
+      clock.set(f.expected.now);
+      const first: Record<string, unknown> = { ...hookBody(f.patientId), fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' } };
+      const firstId = first['hookInstance'];
+      expect((await call(app, ehr, 'POST', SERVICE_PATH, first)).status).toBe(200);
+      // The request-completed line is written once the answer is sent: wait for it before the next request.
+      for (let i = 0; i < 100 && !app.logs.some((l) => l['hookInstance'] === firstId && l['msg'] === 'request completed'); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(app.logs.filter((l) => l['hookInstance'] === firstId).map((l) => l['msg'])).toEqual(expect.arrayContaining(['CDS evaluation answered', 'request completed']));
+      const before = app.logs.length;
+      expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
+      const second: Record<string, unknown> = { ...hookBody(f.patientId), fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' } };
+      const secondId = second['hookInstance'];
+      expect((await call(app, ehr, 'POST', SERVICE_PATH, second)).status).toBe(200);
+      for (let i = 0; i < 100 && !app.logs.some((l) => l['hookInstance'] === secondId && l['msg'] === 'request completed'); i++) await new Promise((r) => setTimeout(r, 10));
+      const later = app.logs.slice(before);
+      expect(later.some((l) => l['hookInstance'] === secondId && l['msg'] === 'CDS evaluation answered')).toBe(true);
+      expect(later.filter((l) => l['hookInstance'] === firstId)).toEqual([]);
+      expect(later.filter((l) => l['msg'] === 'request completed' && l['hookInstance'] !== secondId).length).toBeGreaterThan(0);
+    });
+
     it('healthz and metrics', async () => {
       clock.set('2026-04-17T13:20:00Z');
       await call(app, null, 'GET', DISCOVERY_PATH);

@@ -6,7 +6,26 @@ import { describe, expect, it } from 'vitest';
 import { ERRORS, ERROR_CODE_SYSTEM, TnpError, toOperationOutcome, type ErrorCode } from '../../src/errors.js';
 
 const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
-const documented = [...doc.matchAll(/^\| `(TNP_ERR_[A-Z0-9_]+)` \| (\d{3}) \|/gm)].map((m) => ({ code: m[1] as string, status: Number(m[2]) }));
+
+/** A row of the table: `| \`CODE\` | status | what | how to fix |`, a pipe inside a cell written `\|`. */
+interface DocumentedRow {
+  readonly code: string;
+  readonly status: number;
+  readonly title: string;
+  readonly fix: string;
+  readonly cells: number;
+}
+const rows: DocumentedRow[] = doc
+  .split('\n')
+  .filter((line) => line.startsWith('| `TNP_ERR_'))
+  .map((line) => {
+    const cells = line
+      .slice(1, line.endsWith(' |') ? -1 : undefined)
+      .split(/(?<!\\)\|/)
+      .map((c) => c.trim().replace(/\\\|/g, '|'));
+    return { code: (cells[0] ?? '').replace(/^`|`$/g, ''), status: Number(cells[1]), title: cells[2] ?? '', fix: cells[3] ?? '', cells: cells.length };
+  });
+const documented = rows.map((r) => ({ code: r.code, status: r.status }));
 
 describe('error registry', () => {
   it('every code is documented in docs/errors.md with its status', () => {
@@ -17,6 +36,18 @@ describe('error registry', () => {
 
   it('docs/errors.md lists no code that does not exist, and none twice', () => {
     expect(documented.map((d) => d.code).sort()).toEqual(Object.keys(ERRORS).sort());
+  });
+
+  it('every row of docs/errors.md has four cells: code, status, what, how to fix', () => {
+    for (const r of rows) expect(r.cells, r.code).toBe(4);
+  });
+
+  it('docs/errors.md gives each code the title and how-to-fix of the registry, word for word', () => {
+    for (const [code, def] of Object.entries(ERRORS)) {
+      const r = rows.find((d) => d.code === code);
+      expect(r?.title, `${code}: what`).toBe(def.title);
+      expect(r?.fix, `${code}: how to fix`).toBe(def.fix);
+    }
   });
 
   it('every code has a title and a how-to-fix line, and a valid HTTP status', () => {
