@@ -316,7 +316,7 @@ export class EventBuilder {
 
 /** Whether the pathway reads this Observation at all (its code is one of the pathway's), by the same mapping `decide` uses. */
 function readByPathway(runtime: PathwayRuntime, resource: Json): boolean {
-  return toFacts([resource as unknown as Resource], runtime.codeMaps).observations.length > 0;
+  return toFacts([resource as unknown as Resource], runtime.codeMaps, null).observations.length > 0;
 }
 
 function dedupeLinks(links: readonly { identifierKey: string; patientKey: string }[]): { identifierKey: string; patientKey: string }[] {
