@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import type { Observation, Resource } from 'fhir/r4.js';
 import { inputDigests } from '../../src/audit/input-digests.js';
 import { PreparedBulk, type AuditRecordInput, type AuditStore } from '../../src/audit/store.js';
-import { OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS, suggestsRetest, summaryFor } from '../../src/cds/cards.js';
+import { cardsFor, OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS, recordedCardOf, suggestsRetest } from '../../src/cds/cards.js';
+import type { CdsCard } from '../../src/cds/types.js';
 import type { PathwayRuntime } from '../../src/engine/catalogue.js';
 import { canonicalJson, sha256Hex } from '../../src/util/canonical-json.js';
 import { engineDecisions, type DecisionSource } from './decisions.js';
@@ -20,6 +21,10 @@ import { decisionFields } from '../../src/audit/decision-fields.js';
 export const SITE_CODE = { system: 'http://lab.hospital.example/codes', code: 'TNTHS' };
 /** The site settings of the synthetic department (its laboratory code mapped to the Roche assay). */
 export const SITE_SETTINGS = { assayCodeMappings: [{ ...SITE_CODE, assay: 'roche-elecsys-hs-tnt' }] };
+/** The service's public address, for the cards' links (the rules page, the console). */
+export const TRAIL_PUBLIC_BASE_URL = 'https://cds.hospital.example/tnp';
+/** The key the trail's cards' console links are signed with (fixed, so a trail is reproducible to the hash). */
+const CASE_LINK_KEY = createHash('sha256').update('hs-troponin-cds synthetic trail: case-link key').digest();
 const PRODUCT = 'http://hs-troponin-cds.example/fhir/CodeSystem/chest-pain';
 const EHR = 'https://ehr.hospital.example';
 
@@ -177,6 +182,9 @@ export async function* trailRecords(events: readonly Event[], rt: PathwayRuntime
     const id = uuid();
     const suggestion = uuid();
     const lab = e.labEpisodeId !== undefined;
+    // The card as the service makes it before its record (its uuid and auditId placeholders): the record keeps it.
+    const noId = (): string => '';
+    const [card] = cardsFor(decision, { newId: noId, publicBaseUrl: TRAIL_PUBLIC_BASE_URL, displayTimeZone: 'Europe/London', runtime: rt, resources, caseLinkKey: CASE_LINK_KEY, patientId: e.patientId, encounterId: e.encounterId, suggestionUuid: suggestion, auditId: '', cardUuid: '' }) as [CdsCard];
     yield {
       input: {
         kind: 'evaluation',
@@ -191,7 +199,7 @@ export async function* trailRecords(events: readonly Event[], rt: PathwayRuntime
           engineVersion,
           evaluatedAt: decision.evaluatedAt,
           ...decisionFields(decision),
-          cards: [{ uuidIsRecordId: true, summary: summaryFor(decision, rt, 'Europe/London'), indicator: decision.indicator, suggestionUuids: suggestsRetest(decision, rt) ? [suggestion] : [] }],
+          cards: [{ uuidIsRecordId: true, summary: card.summary, indicator: decision.indicator, suggestionUuids: suggestsRetest(decision, rt) ? [suggestion] : [], card: recordedCardOf(card) }],
         },
       },
       id,

@@ -163,10 +163,24 @@ function topicDisplay(decision: Decision, runtime: PathwayRuntime, text: CardTex
 }
 
 /**
- * The card made before its audit record was written (with `cardUuid` and `auditId` given as placeholders),
- * given the record's id: the same card, key for key, as `cardsFor` with that id would make.
+ * A card as its evaluation record keeps it: the whole card, without the two fields that are the record's own
+ * id (its `uuid` and its extension's `auditId`), which the record's `uuidIsRecordId: true` stands for.
  */
-export function withRecordId(card: CdsCard, id: string): CdsCard {
+export type RecordedCard = Omit<CdsCard, 'uuid' | 'extension'> & { readonly extension: { readonly [CARD_EXTENSION_KEY]: Omit<HsTroponinCardExtension, 'auditId'> } };
+
+/** The card as its evaluation record keeps it ({@link RecordedCard}): `withRecordId(recordedCardOf(card), id)` is the card sent. */
+export function recordedCardOf(card: CdsCard): RecordedCard {
+  const { uuid: _uuid, extension, ...rest } = card;
+  const { auditId: _auditId, ...kept } = extension[CARD_EXTENSION_KEY];
+  return { ...rest, extension: { [CARD_EXTENSION_KEY]: kept } };
+}
+
+/**
+ * The card made before its audit record was written (with `cardUuid` and `auditId` given as placeholders),
+ * or the card an evaluation record keeps ({@link RecordedCard}), given the record's id: the same card, key for
+ * key, as `cardsFor` with that id would make, and so the card the EHR received.
+ */
+export function withRecordId(card: CdsCard | RecordedCard, id: string): CdsCard {
   const extension = card.extension[CARD_EXTENSION_KEY];
   return { ...card, uuid: id, extension: { [CARD_EXTENSION_KEY]: { ...extension, auditId: id } } };
 }

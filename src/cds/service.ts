@@ -191,8 +191,8 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
         encounterId: body.context.encounterId ?? null,
         suggestionUuid,
       };
-      // The card is made once, before the record (which keeps its summary), and sent only once the record is
-      // committed, with the record's id as its uuid.
+      // The card is made once, before the record (which keeps it whole, but for the record's own id), and sent
+      // only once the record is committed, with the record's id as its uuid and auditId.
       const [card] = cardsFor(decision, { ...cardContext, auditId: '', cardUuid: '' }) as [CdsCard];
       const record = await appendTimed({
         kind: 'evaluation',
@@ -205,7 +205,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
           engineVersion,
           decision,
           evaluationTimeGivenBy: evaluation.given ? client.iss : null,
-          cardSummary: card.summary,
+          card,
           suggestionUuid,
         }),
       }, req);

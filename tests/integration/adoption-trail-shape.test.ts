@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EpisodeSpec } from '../../bench/trail/episodes.js';
-import { observations, SITE_SETTINGS, writeTrail } from '../../bench/trail/records.js';
+import { observations, SITE_SETTINGS, TRAIL_PUBLIC_BASE_URL, writeTrail } from '../../bench/trail/records.js';
 import { ENGINE_VERSION } from '../../src/app.js';
 import { loadRuntime } from '../../src/pathways/load.js';
 import { loadSettings } from '../../src/settings.js';
@@ -51,7 +51,7 @@ describe('the synthetic trail writes the records the service writes', () => {
 
   beforeAll(async () => {
     ehr = await createCdsClient({ iss: 'https://ehr.hospital.example', alg: 'ES384', kid: 'ehr-key-1', now });
-    app = await startApp({ storage: harness.fresh(), clients: [ehr], now, settings: SITE_SETTINGS });
+    app = await startApp({ storage: harness.fresh(), clients: [ehr], now, settings: { ...SITE_SETTINGS, publicBaseUrl: TRAIL_PUBLIC_BASE_URL } });
     const runtime = await loadRuntime(loadSettings({ object: SITE_SETTINGS }));
     await writeTrail({ append: (input) => Promise.resolve(void trail.push(input)), flush: () => Promise.resolve() }, [episode], runtime, 1, ENGINE_VERSION);
   });
@@ -73,8 +73,19 @@ describe('the synthetic trail writes the records the service writes', () => {
     const want = served.body as Record<string, unknown>;
     expect(shapeOf(body)).toEqual(shapeOf(want));
     expect({ kind: made?.kind, at: made?.at, patientId: made?.patientId }).toEqual({ kind: served.kind, at: served.at, patientId: served.patientId });
-    // Everything but the per-call identifiers (the request's, the token's) is the same.
-    const perCall = (b: Record<string, unknown>): Record<string, unknown> => ({ ...b, hookInstance: null, client: { ...(b['client'] as object), jti: null }, cards: (b['cards'] as Record<string, unknown>[]).map((c) => ({ ...c, suggestionUuids: (c['suggestionUuids'] as unknown[]).length })) });
+    // Everything but the per-call identifiers (the request's, the token's, the suggestion's) and the console
+    // link's signature (each service signs with its own key) is the same: the card kept whole included.
+    const keptCard = (k: Record<string, unknown>): Record<string, unknown> => ({
+      ...k,
+      suggestions: (k['suggestions'] as Record<string, unknown>[] | undefined)?.map((s) => ({ ...s, uuid: null })),
+      links: (k['links'] as { url: string }[] | undefined)?.map((l) => ({ ...l, url: l.url.slice(0, l.url.lastIndexOf('.')) })),
+    });
+    const perCall = (b: Record<string, unknown>): Record<string, unknown> => ({
+      ...b,
+      hookInstance: null,
+      client: { ...(b['client'] as object), jti: null },
+      cards: (b['cards'] as Record<string, unknown>[]).map((c) => ({ ...c, suggestionUuids: (c['suggestionUuids'] as unknown[]).length, card: keptCard(c['card'] as Record<string, unknown>) })),
+    });
     expect(perCall(body)).toEqual(perCall(want));
 
     nowMs = feedbackAtMs;

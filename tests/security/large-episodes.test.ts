@@ -7,7 +7,7 @@
  *
  * Before the fix the 1,000x cases exhausted the heap (every baseline at one time was weighed against
  * every other result, each pair with its trace step) or answered with megabytes of card. The bounds
- * asserted here are the contract's: card detail under 32 kB, decision and audit record bounded
+ * asserted here are the contract's: card detail under 32 kB, decision and audit record (which keeps the whole card) bounded
  * whatever the input, the outcome never less serious than the contract's (rule 16: an episode with more
  * troponin results than the pathway can weigh is indeterminate, unless something more serious applies).
  * Speed is measured by `npm run bench`, never here.
@@ -15,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Observation, Resource } from 'fhir/r4.js';
 import { decide } from '../../src/decide.js';
-import { cardsFor } from '../../src/cds/cards.js';
+import { cardsFor, withRecordId } from '../../src/cds/cards.js';
 import type { Decision } from '../../src/engine/types.js';
 import { at, bundle, ecg, patient, runtime, timi, troponin } from '../support/cases.js';
 import { MAX_RESOURCES } from '../../src/console/evaluate.js';
@@ -31,6 +31,8 @@ const MAX_DETAIL_BYTES = 32 * 1024;
 /** Bounds this suite holds the decision and the audit record to, whatever the input. */
 const MAX_DECISION_BYTES = 256 * 1024;
 const MAX_RECORD_BYTES = 512 * 1024;
+/** The whole card, which the record keeps: its detail (under 32 kB), its console link (under 8 kB), and the rest. */
+const MAX_CARD_BYTES = 64 * 1024;
 
 const bytes = (x: unknown): number => Buffer.byteLength(typeof x === 'string' ? x : JSON.stringify(x));
 
@@ -200,6 +202,9 @@ describe('large episodes through the CDS service (prefetch, real socket, audit r
         const rec = await admin(app, `/audit/${String(card.extension['hs-troponin-cds'].auditId)}`);
         expect(rec.status).toBe(200);
         expect(bytes(rec.text), 'audit record').toBeLessThan(MAX_RECORD_BYTES);
+        // The record keeps the card as sent (hazard I-10), which stays bounded: its detail, its link, the rest.
+        expect(withRecordId(rec.json.body.cards[0].card, rec.json.id)).toStrictEqual(card);
+        expect(bytes(card), 'card').toBeLessThan(MAX_CARD_BYTES);
         expect(rec.json.body.outcome).toBe(shape.outcome);
         // The record pins every input resource (a count and a digest over all), even when it lists only some.
         expect(rec.json.body.inputResourceCount).toBe(observations.length);
