@@ -135,8 +135,8 @@ export const REQUEST_ERRORS = {
   TNP_ERR_LAB_RESULT_CONFLICT: {
     status: 409,
     issueCode: 'conflict',
-    title: 'The result\'s identifier already names another result or another patient',
-    fix: 'An identifier (for HL7: the filler order number with OBX-3 and OBX-4) names one result of one patient. To move a result to another patient, void it (status entered-in-error, HL7 OBX-11 D or W) and send the corrected result with a new identifier.',
+    title: 'The result\'s identifier already names another result, another patient\'s result or another laboratory\'s result',
+    fix: 'An identifier (for HL7: the filler order number with OBX-3 and OBX-4) names one result of one patient, sent by one laboratory. To move a result to another patient, void it (status entered-in-error, HL7 OBX-11 D or W) and send the corrected result with a new identifier. A result another laboratory (another lab client) sent can be changed or voided only by that laboratory: use an identifier system of your own.',
   },
   TNP_ERR_LAB_BUSY: {
     status: 503,
