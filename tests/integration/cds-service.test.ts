@@ -306,7 +306,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(res.json.issue[0].details.coding[0].code).toBe('TNP_ERR_DATA_UNAVAILABLE');
       expect(res.json.issue[0].details.text).toContain('prefetch "observations" is a Bundle whose OperationOutcome says its results are not whole (results after 12:00 could not be retrieved)');
       const records = (await admin(app, `/audit?patient=${f.patientId}`)).json.records as WireJson[];
-      expect(records.at(-1)).toMatchObject({ kind: 'evaluation-failure', body: { error: { status: 412 } } });
+      // Newest first: this call's record.
+      expect(records[0]).toMatchObject({ kind: 'evaluation-failure', body: { error: { status: 412 } } });
       const pulled = await call(app, ehr, 'POST', SERVICE_PATH, {
         ...hookBody(f.patientId),
         fhirServer: fhir.baseUrl,
