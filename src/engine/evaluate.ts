@@ -92,6 +92,7 @@ async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Readin
     baselinePosition: serial === null ? (series as SeriesReading).baselinePosition : null,
     baselineAssay: serial?.baselineAssay ?? null,
     troponinReading: series.troponinReading,
+    incomparableResult: serial === null ? (series as SeriesReading).incomparableResult : null,
   };
   const missingDetails = [...ecg.missing, ...timi.missing];
   const walked = await walk(p, { graphFacts, missingDetails, retestDue: series.retestDue === null ? undefined : formatInstant(series.retestDue), retestOverdue: series.retestDue !== null && now > series.retestDue, baselineAboveLimit: serial === null && (series as SeriesReading).baselineAboveLimit, withoutNonFinal });

@@ -116,6 +116,8 @@ export interface Weighed {
   readonly outcome: OutcomeCode;
   /** The draw time of the baselines when some candidate's assay has no retest yet (rule 6). */
   readonly awaiting: boolean;
+  /** Some later result is of another assay than a baseline: it cannot be compared (rule 9). */
+  readonly otherAssay: boolean;
 }
 
 /** A result's value and URL as texts, formatted once per weighing (each is written several times). */
@@ -212,6 +214,7 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
   }
 
   let outcome: OutcomeCode | null = null;
+  let otherAssay = false;
   const worsen = (o: OutcomeCode): void => {
     outcome = outcome === null ? o : ctx.moreSerious(outcome, o);
   };
@@ -225,6 +228,7 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
     // Rule 9: a result of another assay than a baseline, drawn after it.
     const other = isCandidate ? null : otherAssayName(r.assay.id);
     if (other !== null) {
+      otherAssay = true;
       worsen('indeterminate');
       ctx.use(r.fact.ref, 'troponin', 'used', `a different assay than the baseline: results from different assays cannot be compared (rule 9)`);
       if (ctx.listEach) {
@@ -290,5 +294,5 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
   } else {
     ctx.step({ rule: '5', text: `A retest was drawn at least ${p.file.settings.retestIntervalMinutes} min after the baseline (${formatInstant(earliestRetest)} or later).` });
   }
-  return { outcome: outcome ?? 'awaiting-retest', awaiting };
+  return { outcome: outcome ?? 'awaiting-retest', awaiting, otherAssay };
 }
