@@ -22,7 +22,8 @@ export interface UsableTroponin {
   readonly drawTime: Instant;
   readonly assay: Assay;
   readonly url: Big;
-  readonly urlBasis: string;
+  /** Why this URL applies (rule 14), or null where the pathway does not use the assay's URL (its own thresholds decide). */
+  readonly urlBasis: string | null;
   /** After units (rule 10) and the LoD (rule 11). */
   readonly value: Interval;
 }
