@@ -9,12 +9,41 @@ import { PathwayDefect } from './engine/defect.js';
 import { evaluate } from './engine/evaluate.js';
 import { parseInstant } from './engine/time.js';
 import type { Decision, Instant } from './engine/types.js';
-import { extractResources, toFacts } from './fhir/mapping.js';
+import { extractResources, subjectPatientId, toFacts } from './fhir/mapping.js';
 
 export interface DecideContext {
   /** The evaluation time: an ISO 8601 instant with a time zone, or epoch nanoseconds. */
   readonly now: string | Instant;
   readonly encounterId?: string | null;
+  /**
+   * Whose case it is (C2 rule 14). A string: that patient (a CDS call's `context.patientId`), whose Patient
+   * gives the sex and whose Observations count. Null: the resources are one patient's already (a
+   * laboratory episode, grouped by patient) and no Patient is read. Absent (the console, the command
+   * line): the patient the Observations name as their subject; resources naming more than one patient
+   * are refused ({@link casePatientId}).
+   */
+  readonly patientId?: string | null;
+}
+
+/**
+ * The patient the resources' subjects name, or null when none names one.
+ *
+ * @throws TnpError 400 (`TNP_ERR_INPUT_MORE_THAN_ONE_PATIENT`) when they name more than one: which
+ *   patient's case it is cannot be told, and one patient's results must never decide for another.
+ */
+export function casePatientId(resources: readonly Resource[]): string | null {
+  const named = new Set<string>();
+  for (const r of resources) {
+    const obj = r as unknown as Record<string, unknown>;
+    if (obj['resourceType'] === 'Patient') continue;
+    const id = subjectPatientId(obj);
+    if (id !== null) named.add(id);
+  }
+  if (named.size > 1) {
+    const shown = [...named].sort().slice(0, 5).map((id) => `Patient/${id.slice(0, 64)}`);
+    throw new TnpError('TNP_ERR_INPUT_MORE_THAN_ONE_PATIENT', `the resources name ${named.size} patients as their subject (${shown.join(', ')}${named.size > 5 ? ', …' : ''}): a case is one patient's`, { expression: ['subject'] });
+  }
+  return [...named][0] ?? null;
 }
 
 function nowOf(now: string | Instant): Instant {
@@ -26,7 +55,7 @@ function nowOf(now: string | Instant): Instant {
 
 /** Decide for already extracted resources. */
 export async function decideResources(rt: PathwayRuntime, resources: readonly Resource[], ctx: DecideContext): Promise<Decision> {
-  const facts = toFacts(resources, rt.codeMaps);
+  const facts = toFacts(resources, rt.codeMaps, ctx.patientId === undefined ? casePatientId(resources) : ctx.patientId);
   try {
     return await evaluate(rt, facts, { now: nowOf(ctx.now), encounterId: ctx.encounterId ?? null });
   } catch (e) {

@@ -75,11 +75,17 @@ const SERVICE_ERRORS = {
     title: 'The input is not FHIR',
     fix: 'Send a FHIR R4 Bundle, a FHIR resource, or a JSON array of FHIR resources (each an object with a resourceType).',
   },
+  TNP_ERR_INPUT_MORE_THAN_ONE_PATIENT: {
+    status: 400,
+    issueCode: 'business-rule',
+    title: 'The resources are about more than one patient',
+    fix: 'A case is one patient\'s: send only the Observations whose subject is that patient (the message names the patients found) and that patient\'s Patient, or the Observations without another patient\'s subject.',
+  },
   TNP_ERR_BAD_ARGUMENT: {
     status: 400,
     issueCode: 'invalid',
     title: 'An argument is invalid',
-    fix: 'Correct the argument named in the message (see --help).',
+    fix: 'Correct the argument or field named in the message: on the command line, see --help; in a request, the body described for that endpoint (README; docs/console.md for the console API).',
   },
   TNP_ERR_AUDIT_UNAVAILABLE: {
     status: 503,

@@ -26,8 +26,9 @@
 import { TnpError } from '../errors.js';
 import type { PathwayRuntime } from '../engine/catalogue.js';
 import { operationOutcomeText } from '../fhir/http.js';
-import { bundleEntryResources, nextLink } from '../fhir/paging.js';
+import { bundleEntryResources, bundleIncompleteText, nextLink } from '../fhir/paging.js';
 import { pullPathwayData } from '../fhir/pull.js';
+import { subjectPatientId } from '../fhir/resource-fields.js';
 import type { Timers } from '../util/timers.js';
 import type { CdsPatientViewRequest } from './types.js';
 import { isObject } from '../util/guards.js';
@@ -95,7 +96,8 @@ export function prefetchTemplates(runtime: PathwayRuntime, needPatient: boolean)
 type KeyState =
   | { readonly kind: 'absent' }
   | { readonly kind: 'null' }
-  | { readonly kind: 'failed'; readonly text: string }
+  /** The EHR could not get the data: the key is an OperationOutcome, or a Bundle whose OperationOutcome says its results are not whole. */
+  | { readonly kind: 'failed'; readonly text: string; readonly said: string }
   | { readonly kind: 'data'; readonly resources: unknown[]; readonly bundle: Json | null; readonly next: string | null };
 
 function outcomeText(oo: Json): string {
@@ -115,8 +117,13 @@ function readKey(prefetch: Readonly<Record<string, unknown>> | null | undefined,
   if (!isObject(v) || typeof v['resourceType'] !== 'string') {
     throw new TnpError('TNP_ERR_PREFETCH_INVALID', `prefetch "${key}" is not a FHIR resource (expected ${expect === 'Bundle' ? 'a searchset Bundle' : 'a Patient'}, null or an OperationOutcome)`, { expression: [`prefetch.${key}`] });
   }
-  if (v['resourceType'] === 'OperationOutcome') return { kind: 'failed', text: outcomeText(v) };
-  if (v['resourceType'] === 'Bundle') return { kind: 'data', resources: bundleResources(v, key), bundle: v, next: nextLink(v) };
+  if (v['resourceType'] === 'OperationOutcome') return { kind: 'failed', text: outcomeText(v), said: 'is an OperationOutcome' };
+  if (v['resourceType'] === 'Bundle') {
+    const resources = bundleResources(v, key);
+    const incomplete = bundleIncompleteText(v);
+    if (incomplete !== null) return { kind: 'failed', text: incomplete, said: 'is a Bundle whose OperationOutcome says its results are not whole' };
+    return { kind: 'data', resources, bundle: v, next: nextLink(v) };
+  }
   if (expect === 'Patient' && v['resourceType'] === 'Patient') return { kind: 'data', resources: [v], bundle: null, next: null };
   throw new TnpError('TNP_ERR_PREFETCH_INVALID', `prefetch "${key}" is a ${String(v['resourceType']).slice(0, 64)}, not ${expect === 'Bundle' ? 'a Bundle' : 'a Patient'}, null or an OperationOutcome`, { expression: [`prefetch.${key}`] });
 }
@@ -138,14 +145,6 @@ export function publicFhirError(err: TnpError, wanted: readonly string[], secret
     expression: ['fhirServer'],
     cause: new TnpError(err.code, detail),
   });
-}
-
-/** The patient id a `subject` reference names (last segment of `Patient/<id>`), or null when it names none. */
-function subjectPatientId(r: Json): string | null {
-  const s = r['subject'];
-  if (!isObject(s) || typeof s['reference'] !== 'string') return null;
-  const m = /(?:^|\/)Patient\/([^/?#]+)(?:\/_history\/[^/?#]+)?(?:[?#].*)?$/.exec(s['reference']);
-  return m === null || m[1] === undefined ? null : m[1];
 }
 
 function refOf(r: Json, i: number): string {
@@ -170,10 +169,10 @@ export async function gatherData(req: CdsPatientViewRequest, opts: GatherOptions
   const pullPatient = pat.kind === 'absent' || pat.kind === 'failed';
   if (server === null) {
     if (obs.kind === 'absent') problems.push(`no prefetch "${OBSERVATIONS_KEY}"`);
-    if (obs.kind === 'failed') problems.push(`prefetch "${OBSERVATIONS_KEY}" is an OperationOutcome (${obs.text})`);
+    if (obs.kind === 'failed') problems.push(`prefetch "${OBSERVATIONS_KEY}" ${obs.said} (${obs.text})`);
     if (obs.kind === 'data' && obs.next !== null) problems.push(`prefetch "${OBSERVATIONS_KEY}" has further pages (link next)`);
     if (pat.kind === 'absent') problems.push(`no prefetch "${PATIENT_KEY}" (needed: sex-specific URLs are on)`);
-    if (pat.kind === 'failed') problems.push(`prefetch "${PATIENT_KEY}" is an OperationOutcome (${pat.text})`);
+    if (pat.kind === 'failed') problems.push(`prefetch "${PATIENT_KEY}" ${pat.said} (${pat.text})`);
     if (problems.length > 0) {
       throw new TnpError('TNP_ERR_DATA_UNAVAILABLE', `the data the pathway requires could not be obtained: ${problems.join('; ')}, and there is no fhirServer to ask`, {
         expression: [`prefetch.${problems[0]?.includes(PATIENT_KEY) === true ? PATIENT_KEY : OBSERVATIONS_KEY}`],

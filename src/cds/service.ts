@@ -176,6 +176,7 @@ export function cdsServicePlugin(app: FastifyInstance, opts: CdsServiceOptions):
       const decision: Decision = await decideResources(runtime, data.resources as Resource[], {
         now: instantFromEpochMs(evaluation.atMs),
         encounterId: body.context.encounterId ?? null,
+        patientId: body.context.patientId,
       });
 
       const suggestionUuid = newId();

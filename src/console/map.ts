@@ -55,6 +55,9 @@ interface Episode {
   readonly timiCode: { readonly system: string; readonly code: string };
 }
 
+/** The map's synthetic patient, whose case every point is. */
+const MAP_PATIENT = 'map-patient';
+
 function resourcesFor(ep: Episode, baseline: string, retest: string | null): Resource[] {
   const at = (minutes: number): string => iso(T0_MS + minutes * 60_000);
   const obs = (id: string, code: { system: string; code: string }, minutes: number, value: Record<string, unknown>): Resource =>
@@ -66,7 +69,7 @@ function resourcesFor(ep: Episode, baseline: string, retest: string | null): Res
     tn('map-baseline', baseline, 0),
   ];
   if (retest !== null) out.push(tn('map-retest', retest, ep.intervalMinutes));
-  if (ep.sex !== undefined) out.push({ resourceType: 'Patient', id: 'map-patient', gender: ep.sex } as Resource);
+  if (ep.sex !== undefined) out.push({ resourceType: 'Patient', id: MAP_PATIENT, gender: ep.sex } as Resource);
   return out;
 }
 
@@ -148,7 +151,7 @@ class Evaluator {
   async outcome(b: string, r: string | null): Promise<OutcomeCode> {
     this.count += 1;
     if (this.count % EVALUATIONS_PER_SLICE === 0) await yieldToLoop();
-    const d = await decideResources(this.ctx.rt, resourcesFor(this.ctx.ep, b, r), { now: this.ctx.now });
+    const d = await decideResources(this.ctx.rt, resourcesFor(this.ctx.ep, b, r), { now: this.ctx.now, patientId: MAP_PATIENT });
     return d.outcome;
   }
 }

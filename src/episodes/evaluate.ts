@@ -96,7 +96,7 @@ export function resourcesFor(results: readonly ResultVersions[]): Record<string,
 }
 
 export async function decideEpisode(runtime: PathwayRuntime, results: readonly ResultVersions[], nowMs: number, encounterId: string | null): Promise<Decision> {
-  return decideResources(runtime, resourcesFor(results) as unknown as Resource[], { now: new Date(nowMs).toISOString(), encounterId });
+  return decideResources(runtime, resourcesFor(results) as unknown as Resource[], { now: new Date(nowMs).toISOString(), encounterId, patientId: null });
 }
 
 /** What changed for the worklist and the alerts. */

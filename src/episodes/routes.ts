@@ -3,7 +3,8 @@
  * `GET /episodes/{id}?_count=N&_after=cursor` (one page of its results by draw time then id, each with
  * its latest versions and a count of the rest, the total, a `next` link; its evaluations with their audit ids),
  * `GET /episodes/stream` (SSE, src/episodes/stream.ts), `GET /episodes/unmatched?_count=N&_after=cursor`
- * (stored results that name no patient, so a clinician still sees them: paged and bounded like the detail,
+ * (stored results in no episode: naming no patient, or not read by the pathway with no episode of their
+ * patient open, so a clinician still sees them: paged and bounded like the detail,
  * newest first); and for admins the alerts' dead letters,
  * `GET /notifications/dead-letters`.
  */

@@ -10,18 +10,28 @@ import type { CodeMaps } from '../engine/catalogue.js';
 import { codingKey } from '../engine/catalogue.js';
 import type { Facts, IgnoredInput, ObservationFact, Sex } from '../engine/types.js';
 import { mapEcg, mapOnset, mapTimi, mapTroponin } from './observations.js';
-import { codings, refOf } from './resource-fields.js';
+import { codings, refOf, subjectPatientId } from './resource-fields.js';
 
 export { extractResources } from './bundle.js';
-export { drawTimeOf, encounterIdOf, refOf } from './resource-fields.js';
+export { drawTimeOf, encounterIdOf, refOf, subjectPatientId } from './resource-fields.js';
+
+/** An id as a reason quotes it: at most 64 characters, as a resource's own reference is shown. */
+const shortId = (id: string): string => id.slice(0, 64);
 
 function sexOf(p: Patient): Sex {
   const g = p.gender as unknown;
   return g === 'female' || g === 'male' || g === 'other' ? g : 'unknown';
 }
 
-/** Map resources to facts. Never throws on a resource's content: what cannot be read is said so. */
-export function toFacts(resources: readonly Resource[], maps: CodeMaps): Facts {
+/**
+ * Map one patient's resources to facts. Never throws on a resource's content: what cannot be read is said so.
+ *
+ * `patientId` is the patient whose case this is (C2 rule 14): the sex is read only from the Patient with
+ * that id, and an Observation whose subject names another patient is not used. With null (no patient is
+ * named: nothing to read a sex from, or results already grouped by patient), no Patient is read and the
+ * sex is unknown. Either way each resource left out is listed in `ignored` with the reason.
+ */
+export function toFacts(resources: readonly Resource[], maps: CodeMaps, patientId: string | null): Facts {
   const observations: ObservationFact[] = [];
   const ignored: IgnoredInput[] = [];
   const sexes = new Set<Sex>();
@@ -30,11 +40,17 @@ export function toFacts(resources: readonly Resource[], maps: CodeMaps): Facts {
     const type = typeof obj['resourceType'] === 'string' ? obj['resourceType'] : 'resource';
     const ref = refOf(obj, type);
     if (type === 'Patient') {
-      sexes.add(sexOf(r as Patient));
+      if (patientId !== null && obj['id'] === patientId) sexes.add(sexOf(r as Patient));
+      else ignored.push({ ref, reason: patientId === null ? 'a Patient no observation names as its subject: its sex is not read (rule 14)' : `a Patient other than the case's (Patient/${shortId(patientId)}): its sex is not read (rule 14)` });
       return;
     }
     if (type !== 'Observation') {
       ignored.push({ ref, reason: `a ${type} is not used by the pathway` });
+      return;
+    }
+    const subject = patientId === null ? null : subjectPatientId(obj);
+    if (patientId !== null && subject !== null && subject !== patientId) {
+      ignored.push({ ref, reason: `about another patient (Patient/${shortId(subject)}) than the case's (Patient/${shortId(patientId)})` });
       return;
     }
     const o = r as Observation;

@@ -48,6 +48,30 @@ export function bundleEntryResources(bundle: Json): unknown[] | null {
   return out;
 }
 
+/** Issue codes that say a search's results are not whole, whatever the issue's severity. */
+const INCOMPLETE_CODES: ReadonlySet<string> = new Set(['incomplete', 'too-costly', 'throttled', 'timeout', 'transient', 'exception']);
+
+/**
+ * What a Bundle's OperationOutcome entries say that makes its results not whole (FHIR search: a server
+ * reports problems as an OperationOutcome entry, `search.mode` "outcome"): an issue of severity `fatal`
+ * or `error`, or one whose code says the results are incomplete, too costly, throttled or timed out.
+ * Null when none does: warnings and information (a search parameter the server ignored, say) leave the
+ * results whole. Such a Bundle is never read as the patient's whole record: a result left out could be
+ * the one that rules in.
+ */
+export function bundleIncompleteText(bundle: Json): string | null {
+  const entries = bundle['entry'];
+  if (!Array.isArray(entries)) return null;
+  for (const e of entries as unknown[]) {
+    if (!isObject(e) || !isObject(e['resource'])) continue;
+    const oo = e['resource'];
+    if (oo['resourceType'] !== 'OperationOutcome' || !Array.isArray(oo['issue'])) continue;
+    const serious = (oo['issue'] as unknown[]).some((i) => isObject(i) && (i['severity'] === 'fatal' || i['severity'] === 'error' || (typeof i['code'] === 'string' && INCOMPLETE_CODES.has(i['code']))));
+    if (serious) return operationOutcomeText(oo) ?? 'no details given';
+  }
+  return null;
+}
+
 /** A short description of a JSON resource for messages: "a Patient", "an OperationOutcome (text)". */
 export function describeResource(r: Json): string {
   const text = operationOutcomeText(r);
@@ -112,6 +136,8 @@ export async function followPages(session: FhirSession, first: Json, opts: Pages
       }
       const resources = bundleEntryResources(bundle);
       if (resources === null) throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${origin} answered ${opts.what} (page ${page}) with a Bundle whose entry is not an array`);
+      const incomplete = bundleIncompleteText(bundle);
+      if (incomplete !== null) throw new TnpError('TNP_ERR_FHIR_FAILED', `the FHIR server ${origin} answered ${opts.what} (page ${page}) with a Bundle whose OperationOutcome says the results are not whole (${incomplete}); the record could not be completely obtained`);
       collector.add(resources, opts.what);
     }
     const next = nextLink(bundle);

@@ -27,6 +27,17 @@ export function encounterIdOf(ref: unknown): string | null {
   return last === undefined || last === '' ? null : last;
 }
 
+/**
+ * The patient id a resource's `subject` names: the id of a `Patient/<id>` reference, relative or absolute
+ * (a version or query after it is not part of the id), or null when it names no Patient by reference.
+ */
+export function subjectPatientId(r: Record<string, unknown>): string | null {
+  const s = r['subject'];
+  if (!isObject(s) || typeof s['reference'] !== 'string') return null;
+  const m = /(?:^|\/)Patient\/([^/?#]+)(?:\/_history\/[^/?#]+)?(?:[?#].*)?$/.exec(s['reference']);
+  return m === null || m[1] === undefined ? null : m[1];
+}
+
 function statusOf(o: Record<string, unknown>): { status: StatusUse; text: string | null } {
   const s = o['status'];
   return { status: statusUseOf(s), text: typeof s === 'string' ? s : null };

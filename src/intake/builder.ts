@@ -8,7 +8,10 @@
  * - the same content again (or a conditional create that matches): nothing new, the current version;
  * - other content: a new version (amended, corrected, entered-in-error, a final after a preliminary...);
  *   the versions before it stay (nothing is ever deleted);
- * - keys naming two stored results, or a result of another patient: 409, nothing stored.
+ * - keys naming two stored results, a result of another patient, or a result of another lab client: 409,
+ *   nothing stored (a laboratory changes only its own results).
+ *
+ * Episodes: only a result the pathway reads opens one; another joins its patient's episode of its time, or none.
  */
 import type { AuditRecordInput, EpisodeState, LabEvent, LabReads, LabSnapshot, ResultRow, ResultVersionRow } from '../audit/store.js';
 import { alertsFor } from '../alerts/plan.js';
@@ -19,6 +22,8 @@ import type { EpisodeRules } from '../episodes/rules.js';
 import { worklistRow } from '../episodes/row.js';
 import { TnpError } from '../errors.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
+import type { Resource } from 'fhir/r4.js';
+import { toFacts } from '../fhir/mapping.js';
 import { canonicalText, intakeAuditBody, evaluationAuditBody, flagsFromDecision, storedResource, type Work } from './records.js';
 import type { Flag, IntakeItem } from './item.js';
 
@@ -59,6 +64,8 @@ export class EventBuilder {
   private readonly work: Work;
   private readonly touched = new Map<string, { trigger: string; atMs: number }>();
   private readonly pendingItems: { outcome: ItemOutcome | null; resultId: string; version: number }[] = [];
+  /** Results not read by the pathway kept out of every episode: a later item of the event may open theirs. */
+  private readonly notRead: { key: string; patientKey: string; encounterId: string | null; timeMs: number }[] = [];
 
   constructor(
     private readonly snap: LabSnapshot,
@@ -80,11 +87,19 @@ export class EventBuilder {
     if (item.ifNoneExist !== undefined) {
       const owner = w.keys.get(item.ifNoneExist);
       const found = owner === undefined ? undefined : w.results.get(owner);
-      if (found !== undefined) return void this.pendingItems.push({ outcome: null, resultId: found.row.id, version: found.versions[0]?.row.version ?? 1 });
+      if (found !== undefined) {
+        this.ownedHere(found.row, item, 'If-None-Exist');
+        return void this.pendingItems.push({ outcome: null, resultId: found.row.id, version: found.versions[0]?.row.version ?? 1 });
+      }
     }
-    const owners = new Set(item.identityKeys.map((k) => w.keys.get(k)).filter((x): x is string => x !== undefined));
+    let owners = new Set(item.identityKeys.map((k) => w.keys.get(k)).filter((x): x is string => x !== undefined));
+    if (owners.size === 0 && item.ownLookupKeys !== undefined) {
+      // An earlier identifier of the result: it finds this client's result only (another's is not this one).
+      owners = new Set(item.ownLookupKeys.map((k) => w.keys.get(k)).filter((x): x is string => x !== undefined && w.results.get(x)?.row.client === this.ctx.client));
+    }
     if (owners.size > 1) throw new TnpError('TNP_ERR_LAB_RESULT_CONFLICT', `${item.path}.identifier names ${owners.size} different stored results`, { expression: [`${item.path}.identifier`] });
     const existing = owners.size === 1 ? w.results.get([...owners][0] ?? '') : undefined;
+    if (existing !== undefined) this.ownedHere(existing.row, item, 'identifier');
     if (existing !== undefined && existing.row.patientKey !== null && item.patient !== null && existing.row.patientKey !== item.patient.key) {
       throw new TnpError('TNP_ERR_LAB_RESULT_CONFLICT', `${item.path}.identifier names a stored result of another patient`, { expression: [`${item.path}.subject`] });
     }
@@ -121,9 +136,17 @@ export class EventBuilder {
     if (episodeId === null && patientKey !== null) {
       const mine = [...w.episodes.values()].filter((e) => e.patientKey === patientKey);
       const found = episodeFor(mine, item.encounterId, timeMs, this.ctx.rules.windowMs);
-      const ep = found ?? newEpisode(this.ctx.newId(), patientKey, patient?.display ?? { key: patientKey }, item.encounterId, timeMs, this.ctx.nowMs, this.ctx.rules);
-      episodeId = ep.id;
-      w.episodes.set(ep.id, ep.encounterId === null && item.encounterId !== null ? { ...ep, encounterId: item.encounterId } : ep);
+      // Only a result the pathway reads (troponin, ECG, TIMI, onset by the pathway's codes) opens an
+      // episode; another joins the patient's episode of its time, else it is kept in none, listed with
+      // the unmatched results (an unknown code may be a troponin the site has not mapped; hazard L-50).
+      if (found === null && !readByPathway(this.ctx.runtime, resource)) {
+        this.notRead.push({ key: `${resultId}|${version}`, patientKey, encounterId: item.encounterId, timeMs });
+        flags.push({ code: 'not-read', text: 'not a result the pathway reads (troponin, ECG, TIMI score or onset by its codes) and no episode of the patient is open at its time: stored in no episode, listed at /episodes/unmatched (a troponin under a code the site has not mapped needs assayCodeMappings)' });
+      } else {
+        const ep = found ?? newEpisode(this.ctx.newId(), patientKey, patient?.display ?? { key: patientKey }, item.encounterId, timeMs, this.ctx.nowMs, this.ctx.rules);
+        episodeId = ep.id;
+        w.episodes.set(ep.id, ep.encounterId === null && item.encounterId !== null ? { ...ep, encounterId: item.encounterId } : ep);
+      }
     }
     const row: ResultRow = { id: resultId, patientKey, client: existing?.row.client ?? this.ctx.client, episodeId, currentVersion: version, timeMs, createdAt: existing?.row.createdAt ?? new Date(this.ctx.nowMs).toISOString(), flagged: flags.length > 0 };
     const stored = storedResource(resource, resultId, version, new Date(lastUpdatedMs).toISOString());
@@ -132,6 +155,36 @@ export class EventBuilder {
     w.newVersions.set(`${resultId}|${version}`, { flags, episodeId });
     this.pendingItems.push({ outcome: null, resultId, version });
     if (episodeId !== null) this.touch(episodeId, 'lab-result');
+  }
+
+  /**
+   * A result the pathway does not read joins the episode an item after it in the same event opened (an
+   * HL7 comment OBX before its troponin), as it would had they come the other way round.
+   */
+  private joinOpenedEpisodes(): void {
+    const w = this.work;
+    for (const n of this.notRead) {
+      const nv = w.newVersions.get(n.key);
+      const r = w.results.get(n.key.split('|')[0] ?? '');
+      if (nv === undefined || r === undefined || r.row.episodeId !== null) continue;
+      const found = episodeFor([...w.episodes.values()].filter((e) => e.patientKey === n.patientKey), n.encounterId, n.timeMs, this.ctx.rules.windowMs);
+      if (found === null) continue;
+      r.row = { ...r.row, episodeId: found.id };
+      nv.episodeId = found.id;
+      const i = nv.flags.findIndex((f) => f.code === 'not-read');
+      if (i >= 0) nv.flags.splice(i, 1);
+      this.touch(found.id, 'lab-result');
+    }
+  }
+
+  /**
+   * A result belongs to the lab client that sent it first: another client's item naming it (by identifier
+   * or If-None-Exist) is refused, 409, nothing stored, so no laboratory changes or voids another's result
+   * (hazard L-48). The timers (channel `timer`) add no items.
+   */
+  private ownedHere(row: ResultRow, item: IntakeItem, by: string): void {
+    if (row.client === this.ctx.client) return;
+    throw new TnpError('TNP_ERR_LAB_RESULT_CONFLICT', `${item.path}.${by === 'identifier' ? 'identifier' : 'If-None-Exist'} names a stored result that belongs to another laboratory (another lab client): a laboratory can change or void only its own results; nothing stored. Use an identifier of your own laboratory.`, { expression: [by === 'identifier' ? `${item.path}.identifier` : 'If-None-Exist'] });
   }
 
   /**
@@ -163,6 +216,7 @@ export class EventBuilder {
   async build(message?: LabEvent['message']): Promise<Plan> {
     const w = this.work;
     const ctx = this.ctx;
+    this.joinOpenedEpisodes();
     const records: Plan['records'] = [];
     const episodes: EpisodeState[] = [];
     const evaluations: LabEvent['evaluations'][number][] = [];
@@ -258,6 +312,11 @@ export class EventBuilder {
   get empty(): boolean {
     return this.work.newVersions.size === 0 && this.touched.size === 0;
   }
+}
+
+/** Whether the pathway reads this Observation at all (its code is one of the pathway's), by the same mapping `decide` uses. */
+function readByPathway(runtime: PathwayRuntime, resource: Json): boolean {
+  return toFacts([resource as unknown as Resource], runtime.codeMaps, null).observations.length > 0;
 }
 
 function dedupeLinks(links: readonly { identifierKey: string; patientKey: string }[]): { identifierKey: string; patientKey: string }[] {

@@ -33,7 +33,7 @@ export function capabilityStatement(publicBaseUrl: string, version: string, date
             conditionalDelete: 'not-supported',
             interaction: [{ code: 'create' }, { code: 'read' }, { code: 'vread' }],
             documentation:
-              'create is idempotent by Observation.identifier (system and value; without one, by content): the same result again is 200 with the stored version; other content is a new version (amended, corrected, entered-in-error voids). If-None-Exist takes identifier=system|value only. Lab clients read the results they sent.',
+              'create is idempotent by Observation.identifier (system and value; without one, by content): the same result again is 200 with the stored version; other content is a new version (amended, corrected, entered-in-error voids). If-None-Exist takes identifier=system|value only. A result belongs to the lab client that sent it: another client naming it is refused 409. Lab clients read the results they sent. Only results the pathway reads (troponin, ECG, TIMI score, onset) open a chest-pain episode.',
           },
         ],
         interaction: [

@@ -4,9 +4,9 @@
  *
  * | HL7 | FHIR |
  * |---|---|
- * | PID-3 (each repetition: id, assigning authority, type) | subject.identifier (NHS number first) and the patient's links |
+ * | PID-3 (each repetition: id, assigning authority, type; none without an authority) | subject.identifier (NHS number first) and the patient's links |
  * | PV1-19 visit number | encounter.identifier (identifier only: it does not split episodes, rule 3) |
- * | OBR-3 (else ORC-3) filler order number + OBX-3 + OBX-4 | identifier (the result's identity: repeats are idempotent) |
+ * | OBR-3 (else ORC-3) filler order number + OBX-3 + OBX-4, scoped to the lab client | identifier (the result's identity: repeats are idempotent) |
  * | OBX-3 (LN, SCT, or the site's coding systems) | code.coding |
  * | OBX-2 / OBX-5 (NM, SN `<^5`, ST `<5`, CE/CWE) | valueQuantity (value, comparator), valueCodeableConcept, else valueString |
  * | OBX-6 (UCUM, or another system: not UCUM) | valueQuantity.unit / system / code |
@@ -60,8 +60,12 @@ function codingSystem(name: string, client: LabClientSettings): string {
   return client.hl7CodingSystems[name] ?? CODING_SYSTEMS[name.toUpperCase()] ?? `${URN}:coding-system:${encodeURIComponent(name === '' ? 'L' : name)}`;
 }
 
-/** PID-3's identifiers, NHS numbers under the NHS system, others by the client's map, OIDs, or a URN. */
-function patientIdentifiers(pid: Hl7Segment, client: LabClientSettings): Identifier[] {
+/**
+ * PID-3's identifiers, NHS numbers under the NHS system, others by the client's map, OIDs, or a URN of
+ * their assigning authority. A repetition without an assigning authority (nor the NHS type, nor the
+ * client's mapping of the empty authority `""`) is left out and its value returned in `unscoped`.
+ */
+function patientIdentifiers(pid: Hl7Segment, client: LabClientSettings, unscoped: string[]): Identifier[] {
   const field = pid.getField(3);
   const out: Identifier[] = [];
   for (let rep = 0; field !== undefined && rep < Math.min(field.components.length, 20); rep++) {
@@ -73,7 +77,13 @@ function patientIdentifiers(pid: Hl7Segment, client: LabClientSettings): Identif
     let system = client.hl7IdentifierSystems[ns] ?? client.hl7IdentifierSystems[uid];
     if (system === undefined && (type === 'NH' || ns.toUpperCase() === 'NHS')) system = NHS_NUMBER_SYSTEM;
     if (system === undefined && uid !== '' && uidType.toUpperCase() === 'ISO') system = `urn:oid:${uid}`;
-    system ??= `${URN}:assigning-authority:${encodeURIComponent(ns === '' ? 'unknown' : ns)}`;
+    // No assigning authority (and no mapping for none): the value is some system's number, not a patient's
+    // identity across sources; as a FHIR identifier without a system, it names no patient (hazard L-49).
+    if (system === undefined && ns === '' && uid === '') {
+      unscoped.push(value);
+      continue;
+    }
+    system ??= `${URN}:assigning-authority:${encodeURIComponent(ns === '' ? uid : ns)}`;
     out.push({ system, value: system === NHS_NUMBER_SYSTEM ? value.replace(/\s+/g, '') : value });
   }
   return out;
@@ -130,7 +140,7 @@ export function mapOru(msg: Hl7Message, client: LabClientSettings, meta: { contr
   if (obxCount === 0) throw new Hl7Problem('AE', new TnpError('TNP_ERR_HL7_MALFORMED', 'the ORU^R01 message has no OBX segment: no result to store'), '101', { segment: 'OBX', seq: 1, field: 0 });
   const zone = client.hl7TimeZone;
   const ctx: Context = {};
-  const drafts: { resource: Record<string, unknown>; flags: Flag[]; path: string; ids: Identifier[]; finalise: boolean; seq: number }[] = [];
+  const drafts: { resource: Record<string, unknown>; flags: Flag[]; path: string; ids: Identifier[]; finalise: boolean; seq: number; earlier: string[] }[] = [];
   let seq = 0;
   for (const s of msg.segments) {
     switch (s.name) {
@@ -171,11 +181,19 @@ export function mapOru(msg: Hl7Message, client: LabClientSettings, meta: { contr
         const issued = hl7Time(f(ctx.obr, 22), zone);
         const filler = f(ctx.obr, 3) || f(ctx.orc, 3);
         const fillerNs = f(ctx.obr, 3) !== '' ? f(ctx.obr, 3, 2) || f(ctx.obr, 3, 3) : f(ctx.orc, 3, 2) || f(ctx.orc, 3, 3);
-        const ids = ctx.pid === undefined ? [] : patientIdentifiers(ctx.pid, client);
+        const unscoped: string[] = [];
+        const ids = ctx.pid === undefined ? [] : patientIdentifiers(ctx.pid, client, unscoped);
+        if (ids.length === 0 && unscoped.length > 0) {
+          flags.push({ code: 'patient-identifier', text: `PID-3 "${unscoped[0]?.slice(0, 40) ?? ''}" has no assigning authority (PID-3.4): it names no patient across laboratories, so the result is kept unmatched` });
+        }
+        // The filler order number's namespace is the sending laboratory's own (two laboratories may both
+        // call themselves "LIS"): the result's identity is scoped to the lab client (hazard L-48). Results
+        // stored before that scoping are still found by their earlier identifier, for this client only.
+        const fillerSystem = encodeURIComponent(fillerNs || meta.facility);
         const visit = f(ctx.pv1, 19);
         const resource: Record<string, unknown> = {
           resourceType: 'Observation',
-          ...(filler === '' ? {} : { identifier: [{ system: `${URN}:filler:${encodeURIComponent(fillerNs || meta.facility)}`, value: [filler, code, f(s, 3, 3), f(s, 4)].map(encodeURIComponent).join('|') }] }),
+          ...(filler === '' ? {} : { identifier: [{ system: `${URN}:lab:${encodeURIComponent(client.name)}:filler:${fillerSystem}`, value: [filler, code, f(s, 3, 3), f(s, 4)].map(encodeURIComponent).join('|') }] }),
           status,
           category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
           code: { coding: codings, ...(codeText === '' ? {} : { text: codeText }) },
@@ -186,7 +204,8 @@ export function mapOru(msg: Hl7Message, client: LabClientSettings, meta: { contr
           ...valueOf(s, client, flags),
         };
         ctx.last = resource;
-        drafts.push({ resource, flags, path: `OBX[${seq}]`, ids, finalise: statusCode === 'U', seq });
+        const earlier = filler === '' ? [] : [`identifier|${URN}:filler:${fillerSystem}|${[filler, code, f(s, 3, 3), f(s, 4)].map(encodeURIComponent).join('|')}`];
+        drafts.push({ resource, flags, path: `OBX[${seq}]`, ids, finalise: statusCode === 'U', seq, earlier });
         break;
       }
       default:
@@ -200,6 +219,6 @@ export function mapOru(msg: Hl7Message, client: LabClientSettings, meta: { contr
       if (e instanceof TnpError) throw new Hl7Problem('AE', e, '102', { segment: 'OBX', seq: d.seq, field: 5 });
       throw e;
     }
-    return itemOf(d.resource, { path: d.path, source: { channel: 'hl7', controlId: meta.controlId, facility: meta.facility, segment: d.path, messageSha256: meta.messageSha256, version }, moreIdentifiers: d.ids, extraFlags: d.flags, finaliseStored: d.finalise });
+    return itemOf(d.resource, { path: d.path, source: { channel: 'hl7', controlId: meta.controlId, facility: meta.facility, segment: d.path, messageSha256: meta.messageSha256, version }, moreIdentifiers: d.ids, extraFlags: d.flags, finaliseStored: d.finalise, ownLookupKeys: d.earlier });
   });
 }

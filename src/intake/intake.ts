@@ -83,7 +83,7 @@ export function createIntake(deps: IntakeDeps): Intake {
     queue,
     async submit(items, ctx) {
       const patientKeys = [...new Set(items.map((i) => i.patient?.key).filter((k): k is string => k !== undefined))];
-      const keys = [...new Set(items.flatMap((i) => [...i.identityKeys, ...(i.ifNoneExist === undefined ? [] : [i.ifNoneExist])]))];
+      const keys = [...new Set(items.flatMap((i) => [...i.identityKeys, ...(i.ownLookupKeys ?? []), ...(i.ifNoneExist === undefined ? [] : [i.ifNoneExist])]))];
       // Results without a patient are serialised by their keys (no patient revision guards them).
       const lockKeys = patientKeys.length > 0 ? patientKeys.map((k) => `p:${k}`) : keys.map((k) => `k:${k}`);
       const plan = await queue.run(lockKeys, () =>

@@ -35,6 +35,11 @@ export interface IntakeItem {
   readonly flags: readonly Flag[];
   /** Where it came from, stored with the version (channel, HL7 control id, segment). */
   readonly source: Json;
+  /**
+   * Earlier identity keys of the same result (HL7 filler identifiers before they were scoped to the lab
+   * client): they find a stored result of the sending client only, and are never written.
+   */
+  readonly ownLookupKeys?: readonly string[];
   /** Conditional create: the identifier key of If-None-Exist. */
   readonly ifNoneExist?: string;
   /** HL7 OBX-11 U: "final, without retransmitting the result": the stored result's latest version, made final. */
@@ -73,7 +78,7 @@ function asSent(resource: Json): Json {
 }
 
 /** Builds the intake item of a (structurally valid) Observation. */
-export function itemOf(resource: Json, opts: { path: string; source: Json; moreIdentifiers?: readonly Identifier[]; ifNoneExist?: string; finaliseStored?: boolean; extraFlags?: readonly Flag[] }): IntakeItem {
+export function itemOf(resource: Json, opts: { path: string; source: Json; moreIdentifiers?: readonly Identifier[]; ifNoneExist?: string; finaliseStored?: boolean; extraFlags?: readonly Flag[]; ownLookupKeys?: readonly string[] }): IntakeItem {
   const sent = asSent(resource);
   const contentSha = sha256Hex(canonicalJson(sent));
   const identifiers = (Array.isArray(sent['identifier']) ? (sent['identifier'] as unknown[]) : []).map(identifierOf).filter((i): i is Identifier => i !== null);
@@ -97,5 +102,6 @@ export function itemOf(resource: Json, opts: { path: string; source: Json; moreI
     path: opts.path,
     ...(opts.ifNoneExist === undefined ? {} : { ifNoneExist: opts.ifNoneExist }),
     ...(opts.finaliseStored === true ? { finaliseStored: true } : {}),
+    ...(opts.ownLookupKeys === undefined || opts.ownLookupKeys.length === 0 ? {} : { ownLookupKeys: opts.ownLookupKeys }),
   };
 }

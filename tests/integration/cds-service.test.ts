@@ -296,6 +296,27 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(unknownSex.status).toBe(200);
     });
 
+    it('a prefetch Bundle whose OperationOutcome entry says its results are not whole is never read as the whole record: 412 and audited without a server, pulled instead with one', async () => {
+      const f = fixtures.find((x) => x.name === 'below-url-small-change-not-consistent')!;
+      clock.set(f.expected.now);
+      const whole = searchset(f.observations) as { entry: unknown[] };
+      const incomplete = { ...whole, entry: [...whole.entry, { search: { mode: 'outcome' }, resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'incomplete', diagnostics: 'results after 12:00 could not be retrieved' }] } }] };
+      const res = await call(app, ehr, 'POST', SERVICE_PATH, { ...hookBody(f.patientId), prefetch: { observations: incomplete } });
+      expect(res.status, res.text).toBe(412);
+      expect(res.json.issue[0].details.coding[0].code).toBe('TNP_ERR_DATA_UNAVAILABLE');
+      expect(res.json.issue[0].details.text).toContain('prefetch "observations" is a Bundle whose OperationOutcome says its results are not whole (results after 12:00 could not be retrieved)');
+      const records = (await admin(app, `/audit?patient=${f.patientId}`)).json.records as WireJson[];
+      expect(records.at(-1)).toMatchObject({ kind: 'evaluation-failure', body: { error: { status: 412 } } });
+      const pulled = await call(app, ehr, 'POST', SERVICE_PATH, {
+        ...hookBody(f.patientId),
+        fhirServer: fhir.baseUrl,
+        fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer' },
+        prefetch: { observations: incomplete },
+      });
+      expect(pulled.status, pulled.text).toBe(200);
+      expect(ext(pulled.json).outcome).toBe(f.expected.outcome);
+    });
+
     it('a prefetch OperationOutcome with a fhirServer: the data are pulled instead', async () => {
       const f = fixtures.find((x) => x.name === 'below-url-rise-above-url-consistent')!;
       clock.set(f.expected.now);

@@ -167,6 +167,13 @@ describe('POST /console/api/evaluate', () => {
       ['bad time', { resources: [{ resourceType: 'Patient' }], now: 'yesterday at noon' }, undefined, 400, 'TNP_ERR_BAD_ARGUMENT'],
       ['bad case link', { case: 'not-a-case' }, undefined, 400, 'TNP_ERR_CONSOLE_CASE_LINK_INVALID'],
       ['a JSON array body', undefined, '[1,2]', 400, 'TNP_ERR_CONSOLE_REQUEST_INVALID'],
+      [
+        'two patients',
+        { resources: [{ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '89579-7' }] }, subject: { reference: 'Patient/p1' } }, { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '89579-7' }] }, subject: { reference: 'Patient/other' } }] },
+        undefined,
+        400,
+        'TNP_ERR_INPUT_MORE_THAN_ONE_PATIENT',
+      ],
     ];
     for (const [what, body, raw, status, code] of cases) {
       const r = await http('POST', '/console/api/evaluate', body, raw);
@@ -174,6 +181,41 @@ describe('POST /console/api/evaluate', () => {
       expect(outcome(r.json)?.resourceType, what).toBe('OperationOutcome');
       expect(errorCode(r.json), what).toBe(code);
       expect(outcome(r.json).issue[0]?.diagnostics, what).toMatch(/^How to fix: /);
+    }
+  });
+
+  it('reads the sex only from the Patient the observations name (rule 14): High-STEACS with another patient\'s male Patient still rules in at 16 ng/L', async () => {
+    const hs = await startConsole({ pathway: 'high-steacs' });
+    try {
+      const t0 = Date.parse('2026-11-27T10:00:00Z');
+      const at = (min: number): string => new Date(t0 + min * 60_000).toISOString();
+      const tni = (id: string, value: number, min: number): unknown => ({
+        resourceType: 'Observation',
+        id,
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '89579-7' }] },
+        subject: { reference: 'Patient/p1' },
+        effectiveDateTime: at(min),
+        valueQuantity: { value, unit: 'ng/L', system: 'http://unitsofmeasure.org', code: 'ng/L' },
+      });
+      const ecgNormal = {
+        resourceType: 'Observation',
+        id: 'ecg',
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '8601-7' }] },
+        subject: { reference: 'Patient/p1' },
+        effectiveDateTime: at(-15),
+        valueCodeableConcept: { coding: [{ system: 'http://hs-troponin-cds.example/fhir/CodeSystem/chest-pain', code: 'no-stemi-or-new-lbbb' }] },
+      };
+      const resources = [{ resourceType: 'Patient', id: 'zz', gender: 'male' }, ecgNormal, tni('t0', 20, 0), tni('t3', 21, 180)];
+      const res = await fetch(`${hs.url}/console/api/evaluate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resources, now: at(185) }) });
+      const json = (await res.json()) as EvaluateResponse;
+      expect(res.status).toBe(200);
+      // Sex unknown: the lower threshold (16 ng/L), not the stranger's male 34 ng/L.
+      expect(json.decision.outcome).not.toBe('rule-out');
+      expect((json.decision as unknown as { threshold?: unknown }).threshold).toMatchObject({ basis: 'sex-unknown' });
+    } finally {
+      await hs.close();
     }
   });
 

@@ -181,6 +181,33 @@ describe('pullPathwayData', () => {
     }
   });
 
+  it('never reads a search the server says is not whole (an OperationOutcome entry with an error, or "incomplete"), on any page; a warning leaves it whole', async () => {
+    const outcome = (severity: string, code: string): unknown => ({ search: { mode: 'outcome' }, resource: { resourceType: 'OperationOutcome', issue: [{ severity, code, diagnostics: `results after 12:00 could not be retrieved (${severity} ${code})` }] } });
+    const entries = matching.slice(0, 2).map((r) => ({ resource: r, search: { mode: 'match' } }));
+    let pages: unknown[][] = [];
+    const srv = await startLoopbackServer((req, res) => {
+      const page = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('page') ?? '1');
+      const link = page < pages.length ? [{ relation: 'next', url: `${srv.origin}/Observation?page=${page + 1}` }] : [];
+      sendJson(res, 200, { resourceType: 'Bundle', type: 'searchset', link, entry: pages[page - 1] ?? [] });
+    });
+    try {
+      const req = pullReq({ fhirServer: srv.origin, allowedServers: [srv.origin], includePatient: false });
+      for (const [severity, code] of [['error', 'processing'], ['fatal', 'exception'], ['warning', 'incomplete'], ['information', 'too-costly']] as const) {
+        pages = [[...entries, outcome(severity, code)]];
+        const e = await pullError(req);
+        expect(e.code).toBe('TNP_ERR_FHIR_FAILED');
+        expect(e.message).toContain(`OperationOutcome says the results are not whole (results after 12:00 could not be retrieved (${severity} ${code}))`);
+        // On a later page too.
+        pages = [entries, [outcome(severity, code)]];
+        expect((await pullError(req)).message).toMatch(/\(page 2\) with a Bundle whose OperationOutcome says the results are not whole/);
+      }
+      pages = [[...entries, outcome('warning', 'not-supported')]];
+      expect(ids((await pullPathwayData(req)).resources)).toEqual(['Observation/obs-0', 'Observation/obs-1']);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('maps an unreachable server to TNP_ERR_FHIR_FAILED', async () => {
     const port = await closedPort();
     const e = await pullError(pullReq({ fhirServer: `http://127.0.0.1:${port}/fhir`, allowedServers: [`http://127.0.0.1:${port}/fhir`] }));

@@ -161,18 +161,24 @@ function suite(kind: 'sqlite' | 'postgres'): void {
       }
     }, 300_000);
 
-    it('a store made before these indexes gets them at its next start (and loses the unmatched list\'s old one)', async () => {
+    it('a store made before these indexes gets them at its next start (and loses the unmatched list\'s old ones)', async () => {
       const settings = harness.fresh();
       await (await openAuditStore(settings, { newId: randomUUID, now: () => new Date(AT) })).close();
       const schema = settings.kind === 'postgres' ? `"${settings.schema ?? 'public'}".` : '';
-      const before = [`DROP INDEX ${schema}lab_result_versions_used`, `DROP INDEX ${schema}lab_results_unmatched_page`, `CREATE INDEX lab_results_unmatched ON ${schema}lab_results (created_at) WHERE patient_key IS NULL`];
+      const before = [
+        `DROP INDEX ${schema}lab_result_versions_used`,
+        `DROP INDEX ${schema}lab_results_no_episode_page`,
+        `CREATE INDEX lab_results_unmatched ON ${schema}lab_results (created_at) WHERE patient_key IS NULL`,
+        `CREATE INDEX lab_results_unmatched_page ON ${schema}lab_results (created_at, id) WHERE patient_key IS NULL`,
+      ];
       const indexes = await rawIndexes(settings, before);
       expect(indexes).toContain('lab_results_unmatched');
       expect(indexes).not.toContain('lab_result_versions_used');
       await (await openAuditStore(settings, { newId: randomUUID, now: () => new Date(AT) })).close();
       const after = await rawIndexes(settings, []);
-      expect(after).toEqual(expect.arrayContaining(['lab_result_versions_used', 'lab_results_unmatched_page']));
+      expect(after).toEqual(expect.arrayContaining(['lab_result_versions_used', 'lab_results_no_episode_page']));
       expect(after).not.toContain('lab_results_unmatched');
+      expect(after).not.toContain('lab_results_unmatched_page');
     });
 
     describe('one result corrected normal, 10x and 1,000x times', () => {

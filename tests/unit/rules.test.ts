@@ -504,6 +504,31 @@ describe('rule 14: URL choice', () => {
     const roche = await run([patient('male'), ecg('no-stemi-or-new-lbbb', 0), timi(2, 0), troponin(10, 0)], 10, { settings });
     expect(roche.troponin.baseline?.url).toBe('14');
   });
+  it('the sex is read only from the Patient the observations name as their subject: another Patient is ignored, and said so', async () => {
+    const settings = { sexSpecificUrls: true };
+    const stranger: Resource = { ...patient('male'), id: 'zz' };
+    const d = await run([stranger, ecg('no-stemi-or-new-lbbb', 0), timi(2, 0), troponin(20, 0, { assay: ABBOTT })], 10, { settings });
+    // Not the stranger's male URL (34.2): the case's sex is unknown, so the lower URL.
+    expect(d.troponin.baseline?.url).toBe('15.6');
+    expect(d.inputs.find((i) => i.ref === 'Patient/zz')).toMatchObject({ reason: expect.stringMatching(/other than the case's \(Patient\/p1\).*rule 14/) });
+    // With the case's own Patient beside another's, the case's counts: male p1 beside a female stranger.
+    const both = await run([{ ...patient('female'), id: 'zz' }, patient('male'), ecg('no-stemi-or-new-lbbb', 0), timi(2, 0), troponin(20, 0, { assay: ABBOTT })], 10, { settings });
+    expect(both.troponin.baseline?.url).toBe('34.2');
+  });
+  it('with no observation naming a subject, no Patient is read: the sex is unknown', async () => {
+    const settings = { sexSpecificUrls: true };
+    const unnamed = (r: Resource): Resource => ({ ...r, subject: undefined }) as Resource;
+    const d = await run([patient('male'), ...[ecg('no-stemi-or-new-lbbb', 0), timi(2, 0), troponin(20, 0, { assay: ABBOTT })].map(unnamed)], 10, { settings });
+    expect(d.troponin.baseline?.url).toBe('15.6');
+    expect(d.inputs.find((i) => i.ref === 'Patient/p1')).toMatchObject({ reason: expect.stringMatching(/no observation names as its subject.*rule 14/) });
+  });
+  it('resources about more than one patient are refused: one patient\'s results never decide for another', async () => {
+    const other: Resource = { ...troponin(60, 180), subject: { reference: 'https://ehr.example/fhir/Patient/other' } } as Resource;
+    await expect(run([...workedUp(), troponin(10, 0), other], 190)).rejects.toMatchObject({ code: 'TNP_ERR_INPUT_MORE_THAN_ONE_PATIENT', message: expect.stringContaining('Patient/other, Patient/p1') });
+    // The same reference spelt absolutely, or with a version, is the same patient.
+    const same: Resource = { ...troponin(10.5, 180), subject: { reference: 'https://ehr.example/fhir/Patient/p1/_history/3' } } as Resource;
+    await expect(run([...workedUp(), troponin(10, 0), same], 190)).resolves.toMatchObject({ outcome: 'not-consistent-with-mi' });
+  });
 });
 
 describe('rule 15: determinism', () => {

@@ -38,7 +38,7 @@ $do$;
 
 /** Whether the lab tables are all there (checked with the audit tables before any DDL is run). */
 export function postgresLabReadySql(): string {
-  return `to_regclass(quote_ident($1) || '.lab_messages') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_alerts') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_results_episode_time') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_result_versions_used') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_results_unmatched_page') IS NOT NULL`;
+  return `to_regclass(quote_ident($1) || '.lab_messages') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_alerts') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_results_episode_time') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_result_versions_used') IS NOT NULL AND to_regclass(quote_ident($1) || '.lab_results_no_episode_page') IS NOT NULL`;
 }
 
 interface Querier {

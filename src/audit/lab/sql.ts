@@ -30,7 +30,8 @@ CREATE INDEX IF NOT EXISTS lab_results_patient ON ${t('lab_results')} (patient_k
 CREATE INDEX IF NOT EXISTS lab_results_episode ON ${t('lab_results')} (episode_id);
 CREATE INDEX IF NOT EXISTS lab_results_episode_time ON ${t('lab_results')} (episode_id, time_ms, id);
 DROP INDEX IF EXISTS ${t('lab_results_unmatched')};
-CREATE INDEX IF NOT EXISTS lab_results_unmatched_page ON ${t('lab_results')} (created_at, id) WHERE patient_key IS NULL;
+DROP INDEX IF EXISTS ${t('lab_results_unmatched_page')};
+CREATE INDEX IF NOT EXISTS lab_results_no_episode_page ON ${t('lab_results')} (created_at, id) WHERE episode_id IS NULL;
 CREATE TABLE IF NOT EXISTS ${t('lab_result_keys')} (key TEXT PRIMARY KEY, result_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${t('lab_result_versions')} (
   result_id TEXT NOT NULL, version ${int} NOT NULL, last_updated TEXT NOT NULL, status TEXT NOT NULL, content_sha TEXT NOT NULL,
@@ -114,11 +115,14 @@ export function labStatements(T: string) {
     episodesAll: `SELECT state FROM ${t('lab_episodes')} ORDER BY last_change_at DESC, id LIMIT ?`,
     episodeById: `SELECT state FROM ${t('lab_episodes')} WHERE id = ?`,
     evaluationsOf: `SELECT episode_id, seq, at, trigger, outcome, audit_id FROM ${t('lab_evaluations')} WHERE episode_id = ? ORDER BY seq DESC LIMIT 500`,
-    /** One page of the results that name no patient, newest first, before a cursor (the index lab_results_unmatched_page). */
-    unmatchedFirst: `SELECT ${RR} FROM ${t('lab_results')} WHERE patient_key IS NULL ORDER BY created_at DESC, id DESC LIMIT ?`,
-    unmatchedAfter: `SELECT ${RR} FROM ${t('lab_results')} WHERE patient_key IS NULL AND (created_at < ? OR (created_at = ? AND id < ?))
+    /**
+     * One page of the results in no episode (naming no patient, or not read by the pathway), newest first,
+     * before a cursor (the index lab_results_no_episode_page).
+     */
+    unmatchedFirst: `SELECT ${RR} FROM ${t('lab_results')} WHERE episode_id IS NULL ORDER BY created_at DESC, id DESC LIMIT ?`,
+    unmatchedAfter: `SELECT ${RR} FROM ${t('lab_results')} WHERE episode_id IS NULL AND (created_at < ? OR (created_at = ? AND id < ?))
       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    unmatchedCount: `SELECT count(*) AS n FROM ${t('lab_results')} WHERE patient_key IS NULL`,
+    unmatchedCount: `SELECT count(*) AS n FROM ${t('lab_results')} WHERE episode_id IS NULL`,
     linksOf: (n: number) => `SELECT DISTINCT patient_key FROM ${t('lab_patient_links')} WHERE identifier_key IN (${marks(n)}) LIMIT 100`,
     resultsOfPatients: (n: number) => `SELECT ${RR} FROM ${t('lab_results')} WHERE patient_key IN (${marks(n)}) AND time_ms >= ? ORDER BY time_ms DESC LIMIT ?`,
     dueEpisodes: `SELECT state FROM ${t('lab_episodes')} WHERE status = 'open' AND ((retest_due_ms IS NOT NULL AND retest_due_ms < ?

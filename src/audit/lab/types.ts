@@ -184,7 +184,7 @@ export interface EpisodePage {
   readonly versions: number;
 }
 
-/** Which page of the results that name no patient to read (see `LabReads.unmatched`). */
+/** Which page of the results in no episode to read (see `LabReads.unmatched`). */
 export interface UnmatchedPage {
   readonly limit: number;
   /** The (createdAt, id) of the last result of the previous page; null for the first page. */
@@ -213,7 +213,7 @@ export interface LabReads {
    */
   episode(id: string, page: EpisodePage): Promise<{ episode: EpisodeState; results: StoredResult[]; more: boolean; total: number; evaluations: EvaluationRow[] } | null>;
   /**
-   * One page of the stored results that name no patient, newest first (by creation, then id, descending),
+   * One page of the stored results in no episode (naming no patient, or not read by the pathway), newest first (by creation, then id, descending),
    * before the cursor `after`: at most `limit` results (`more` says whether any follow), each with its
    * latest `versions` versions only, and `total`, the count of them all. Bounded whatever their number.
    */
