@@ -46,6 +46,8 @@ export interface SummaryInput {
   readonly value: Interval;
   readonly assay: { readonly id: string };
   readonly url: { toFixed(): string };
+  /** Why this URL applies (rule 14), or null where the pathway does not use the assay's URL: then no URL is shown. */
+  readonly urlBasis: string | null;
 }
 
 /** Higher value first: an unbounded upper end is the highest, then the upper end, then the lower end. */
@@ -62,7 +64,7 @@ export function resultSummary(u: SummaryInput): ResultSummary {
     drawTime: formatInstant(u.drawTime),
     reported: u.fact.value.kind === 'range' ? u.fact.value.reported : '',
     valueNgL: intervalText(u.value),
-    url: u.url.toFixed(),
+    ...(u.urlBasis === null ? {} : { url: u.url.toFixed() }),
   };
 }
 

@@ -26,7 +26,12 @@ import { formatInstant } from './time.js';
 import { Log, type LogView, assemble } from './trace.js';
 import { troponinResults } from './troponins.js';
 import type { Decision, Facts, Instant, TraceStep } from './types.js';
-import { walk } from './walk.js';
+import { type WalkFacts, walk } from './walk.js';
+
+/** One reading's facts, and its retest time (rule 6), for the readings with the non-final results (rule 12). */
+interface ReadingFacts extends WalkFacts {
+  readonly retestDue: Instant | null;
+}
 
 export interface EvaluateOptions {
   /** The evaluation time: when the service received the request (rule 0). */
@@ -46,8 +51,12 @@ export async function evaluate(rt: PathwayRuntime, facts: Facts, opts: EvaluateO
   const readings = readingsOf([...facts.observations].sort(canonicalOrder));
   let best: Decision | null = null;
   const outcomes: string[] = [];
+  // What the readings without the non-final results found (they come first): a non-final result never
+  // stands for an item missing without it (rule 12), so a reading with them needs what those needed.
+  const withoutNonFinal: ReadingFacts[] = [];
   for (const reading of readings) {
-    const d = await evaluateReading(rt, facts, reading, opts.now, opts.encounterId ?? null);
+    const { decision: d, walkFacts } = await evaluateReading(rt, facts, reading, opts.now, opts.encounterId ?? null, reading.withNonFinal ? withoutNonFinal : []);
+    if (!reading.withNonFinal) withoutNonFinal.push(walkFacts);
     outcomes.push(`${reading.label}: ${d.outcome}`);
     if (best === null || rankOf(rt.pathway, d.outcome) < rankOf(rt.pathway, best.outcome)) best = d;
   }
@@ -57,7 +66,7 @@ export async function evaluate(rt: PathwayRuntime, facts: Facts, opts: EvaluateO
   return { ...best, trace: [...best.trace, step] };
 }
 
-async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Reading, now: Instant, encounterId: string | null): Promise<Decision> {
+async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Reading, now: Instant, encounterId: string | null, withoutNonFinal: readonly ReadingFacts[]): Promise<{ decision: Decision; walkFacts: ReadingFacts }> {
   const p = rt.pathway;
   // The resources the mapping set aside, and the patient (rule 14).
   const given = new Log();
@@ -83,20 +92,25 @@ async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Readin
     baselinePosition: serial === null ? (series as SeriesReading).baselinePosition : null,
     baselineAssay: serial?.baselineAssay ?? null,
     troponinReading: series.troponinReading,
+    incomparableResult: serial === null ? (series as SeriesReading).incomparableResult : null,
   };
-  const retestDue = series.retestDue === null ? undefined : formatInstant(series.retestDue);
-  const retestOverdue = series.retestDue !== null && now > series.retestDue;
-  const walked = await walk(p, { graphFacts, missingDetails: [...ecg.missing, ...timi.missing], retestDue, retestOverdue, baselineAboveLimit: serial === null && (series as SeriesReading).baselineAboveLimit });
+  const missingDetails = [...ecg.missing, ...timi.missing];
+  const walked = await walk(p, { graphFacts, missingDetails, retestDue: series.retestDue === null ? undefined : formatInstant(series.retestDue), retestOverdue: series.retestDue !== null && now > series.retestDue, baselineAboveLimit: serial === null && (series as SeriesReading).baselineAboveLimit, withoutNonFinal });
+  // Rule 12: where the non-final results stood for an item missing without them, they give no retest time
+  // either: the retest is due only from a baseline the reading without them has.
+  const due = walked.standIns.length > 0 ? (withoutNonFinal[0]?.retestDue ?? null) : series.retestDue;
+  const retestDue = due === null ? undefined : formatInstant(due);
+  const retestOverdue = due !== null && now > due;
   const { trace, inputs, reasons } = assemble(p.file.settings.maxTroponinResults, [given, versions, episode.log, results.log, series.log, ecg.log, timi.log, walked.log]);
   // Keys in the order the audit record and the golden files have always had them.
-  return {
+  const decision: Decision = {
     outcome: walked.outcome,
     indicator: walked.indicator,
     summary: walked.summary,
     reasons,
     missing: walked.missing,
     missingDetails: walked.missingDetails,
-    ...(series.retestDue === null ? {} : { retestDue, retestOverdue }),
+    ...(due === null ? {} : { retestDue, retestOverdue }),
     evaluatedAt: formatInstant(now),
     assays: results.assays,
     troponin: { baseline: series.baseline, later: series.later, summary: results.summary },
@@ -107,6 +121,7 @@ async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Readin
     path: walked.path,
     ...(serial === null ? {} : { onset: serial.onset, cutoffs: serial.cutoffs, ...(serial.threshold === null ? {} : { threshold: serial.threshold }) }),
   };
+  return { decision, walkFacts: { graphFacts, missingDetails, retestDue: series.retestDue } };
 }
 
 /** A pathway that declares no TIMI input reads none (its TIMI observations are not mapped). */

@@ -22,7 +22,8 @@ export interface UsableTroponin {
   readonly drawTime: Instant;
   readonly assay: Assay;
   readonly url: Big;
-  readonly urlBasis: string;
+  /** Why this URL applies (rule 14), or null where the pathway does not use the assay's URL (its own thresholds decide). */
+  readonly urlBasis: string | null;
   /** After units (rule 10) and the LoD (rule 11). */
   readonly value: Interval;
 }
@@ -116,6 +117,8 @@ export interface Weighed {
   readonly outcome: OutcomeCode;
   /** The draw time of the baselines when some candidate's assay has no retest yet (rule 6). */
   readonly awaiting: boolean;
+  /** Some later result is of another assay than a baseline: it cannot be compared (rule 9). */
+  readonly otherAssay: boolean;
 }
 
 /** A result's value and URL as texts, formatted once per weighing (each is written several times). */
@@ -212,6 +215,7 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
   }
 
   let outcome: OutcomeCode | null = null;
+  let otherAssay = false;
   const worsen = (o: OutcomeCode): void => {
     outcome = outcome === null ? o : ctx.moreSerious(outcome, o);
   };
@@ -225,6 +229,7 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
     // Rule 9: a result of another assay than a baseline, drawn after it.
     const other = isCandidate ? null : otherAssayName(r.assay.id);
     if (other !== null) {
+      otherAssay = true;
       worsen('indeterminate');
       ctx.use(r.fact.ref, 'troponin', 'used', `a different assay than the baseline: results from different assays cannot be compared (rule 9)`);
       if (ctx.listEach) {
@@ -290,5 +295,5 @@ export function weighLater(ctx: WeighContext, candidates: readonly UsableTroponi
   } else {
     ctx.step({ rule: '5', text: `A retest was drawn at least ${p.file.settings.retestIntervalMinutes} min after the baseline (${formatInstant(earliestRetest)} or later).` });
   }
-  return { outcome: outcome ?? 'awaiting-retest', awaiting };
+  return { outcome: outcome ?? 'awaiting-retest', awaiting, otherAssay };
 }

@@ -9,7 +9,7 @@ import type { SampleWindowSetting, SerialSection } from './serial-pathway.js';
 export type Scalar = string | number | boolean | null;
 
 /** The facts the engine can derive; a pathway declares the ones its graph uses. */
-export type GraphFactName = 'ecgFinding' | 'raisedMarker' | 'timiScore' | 'baselinePosition' | 'baselineAssay' | 'troponinReading';
+export type GraphFactName = 'ecgFinding' | 'raisedMarker' | 'timiScore' | 'baselinePosition' | 'baselineAssay' | 'troponinReading' | 'incomparableResult';
 /** The qualitative facts of one baseline/later pair, for the classification table. */
 export type CellFactName = 'baselineVsLimit' | 'laterVsLimit' | 'direction' | 'changeReachesThreshold';
 

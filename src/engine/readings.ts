@@ -39,6 +39,8 @@ export interface Reading {
   readonly steps: readonly TraceStep[];
   /** For people: what this reading takes ("without the non-final results", "Observation/x1 for R3"). */
   readonly label: string;
+  /** Whether this reading reads the non-final results as if final (rule 12: they can only escalate). */
+  readonly withNonFinal: boolean;
 }
 
 function isNonFinalWithValue(o: ObservationFact): boolean {
@@ -174,12 +176,12 @@ function dedupe(observations: readonly ObservationFact[], counts: (o: Observatio
 /** Every reading of the data (rule 12), the first being the reading without non-final results. */
 export function readingsOf(sorted: readonly ObservationFact[]): Reading[] {
   const nonFinal = sorted.filter(isNonFinalWithValue);
-  const bases: { observations: readonly ObservationFact[]; counts: (o: ObservationFact) => boolean; listed: ObservationFact[]; label: string }[] = [
-    { observations: sorted, counts: (o) => !isNonFinalWithValue(o), listed: nonFinal, label: 'without the non-final results' },
+  const bases: { observations: readonly ObservationFact[]; counts: (o: ObservationFact) => boolean; listed: ObservationFact[]; label: string; withNonFinal: boolean }[] = [
+    { observations: sorted, counts: (o) => !isNonFinalWithValue(o), listed: nonFinal, label: 'without the non-final results', withNonFinal: false },
   ];
   if (nonFinal.length > 0) {
     const promoted = sorted.map((o) => (isNonFinalWithValue(o) ? { ...o, status: 'used' as const, readAsFinal: o.statusText ?? '' } : o));
-    bases.push({ observations: promoted, counts: () => true, listed: [], label: 'with the non-final results read as if final' });
+    bases.push({ observations: promoted, counts: () => true, listed: [], label: 'with the non-final results read as if final', withNonFinal: true });
   }
   const out: Reading[] = [];
   const notes: TraceStep[] = [];
@@ -205,7 +207,7 @@ export function readingsOf(sorted: readonly ObservationFact[]): Reading[] {
         all.push(rep, copy, ...rest);
       }
       const step = { rule: '12', text: `${count(d.choices.length)} results have versions that cannot be ordered, more readings than the pathway weighs one by one: every version is read at once, and each such result is also ambiguous (at least indeterminate).` };
-      out.push({ observations: all.sort(canonicalOrder), conflicted, uses: d.uses, steps: [...notes, ...d.steps, step], label: base.label });
+      out.push({ observations: all.sort(canonicalOrder), conflicted, uses: d.uses, steps: [...notes, ...d.steps, step], label: base.label, withNonFinal: base.withNonFinal });
       continue;
     }
     let partial: { picks: ObservationFact[]; label: string }[] = [{ picks: [], label: base.label }];
@@ -216,7 +218,7 @@ export function readingsOf(sorted: readonly ObservationFact[]): Reading[] {
       const chosen = new Set(p.picks);
       const uses = [...d.uses];
       for (const c of d.choices) for (const v of c) if (!chosen.has(v)) uses.push({ ref: v.ref, kind: v.kind, use: 'superseded', reason: 'another version of the same result is read in this reading (rule 12)' });
-      out.push({ observations: [...withListed, ...p.picks].sort(canonicalOrder), conflicted: new Set(), uses, steps: [...notes, ...d.steps], label: p.label });
+      out.push({ observations: [...withListed, ...p.picks].sort(canonicalOrder), conflicted: new Set(), uses, steps: [...notes, ...d.steps], label: p.label, withNonFinal: base.withNonFinal });
     }
   }
   return out;

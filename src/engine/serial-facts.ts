@@ -130,7 +130,7 @@ function serialFacts(ctx: SerialContext, a: SerialArgs): SerialFacts {
     return { baselineAssay: 'unsupported', troponinReading: 'indeterminate', retestDue: null, later: [], onset: onsetOut, cutoffs: [], threshold: null };
   }
   if (r.threshold !== null) {
-    ctx.step({ rule: rules.sex ?? rules.readings, text: `Sex ${a.sex ?? 'not given'}: the ${r.threshold.basis} threshold ${r.threshold.url99.toFixed()} ng/L applies (sex unknown: the lower).`, facts: { sex: a.sex, url99: r.threshold.url99.toFixed(), basis: r.threshold.basis } });
+    ctx.step({ rule: rules.sex ?? rules.readings, text: `Sex ${a.sex ?? 'not given'}: the ${r.threshold.basis} threshold ${r.threshold.url99.toFixed()} ng/L applies${r.threshold.basis === 'sex-unknown' ? ' (sex unknown: the lower)' : ''}.`, facts: { sex: a.sex, url99: r.threshold.url99.toFixed(), basis: r.threshold.basis } });
   }
   const zeroEntry = r.zeroAlone;
   if (zeroEntry !== null) {
@@ -146,14 +146,14 @@ function serialFacts(ctx: SerialContext, a: SerialArgs): SerialFacts {
         { key: 'troponin' },
       );
       const u = a.usable.find((x) => x.fact.ref === v.sample.ref);
-      if (u !== undefined) later.push({ ref: v.sample.ref, assay: u.assay.id, drawTime: formatInstant(u.drawTime), reported: u.fact.value.kind === 'range' ? u.fact.value.reported : '', valueNgL: intervalText(v.sample.value), url: (r.threshold?.url99 ?? u.assay.urlOverall).toFixed(), minutesAfterBaseline: minutes, role: v.timing === 'in-table' ? 'retest' : 'early', changePercent: null, outcome: null, classificationRule: v.entry.id });
+      if (u !== undefined) later.push({ ref: v.sample.ref, assay: u.assay.id, drawTime: formatInstant(u.drawTime), reported: u.fact.value.kind === 'range' ? u.fact.value.reported : '', valueNgL: intervalText(v.sample.value), minutesAfterBaseline: minutes, role: v.timing === 'in-table' ? 'retest' : 'early', changePercent: null, outcome: null, classificationRule: v.entry.id });
     }
   }
   for (const o of r.otherAssay) {
     const text = `${o.ref} is of another assay (${o.assay.name}) than the 0 h sample (${z.assay.name}): results of different assays cannot be compared; at least indeterminate (C2 rule 9).`;
     ctx.step({ rule: '3', text, result: 'indeterminate' }, { key: 'troponin' });
     ctx.reason(text);
-    if (ctx.listEach) later.push({ ref: o.ref, assay: o.assay.id, drawTime: formatInstant(o.drawTime), reported: '', valueNgL: intervalText(o.value), url: o.assay.urlOverall.toFixed(), minutesAfterBaseline: minutesBetween(z.drawTime, o.drawTime), role: 'other-assay', changePercent: null, outcome: null, classificationRule: null });
+    if (ctx.listEach) later.push({ ref: o.ref, assay: o.assay.id, drawTime: formatInstant(o.drawTime), reported: '', valueNgL: intervalText(o.value), minutesAfterBaseline: minutesBetween(z.drawTime, o.drawTime), role: 'other-assay', changePercent: null, outcome: null, classificationRule: null });
   }
   const whyText: Record<SerialResult['why'], string> = {
     'no-cutoffs': '',

@@ -26,6 +26,8 @@ export interface SeriesReading {
   readonly retestDue: Instant | null;
   /** Some baseline is, or may be, above its URL. */
   readonly baselineAboveLimit: boolean;
+  /** Some result cannot be weighed against the baseline: another assay (rule 9) or uninterpretable (rule 13). */
+  readonly incomparableResult: boolean;
   readonly log: LogView;
 }
 
@@ -41,6 +43,7 @@ export function readSeries(p: CompiledPathway, now: Instant, results: TroponinRe
   let retestDue: Instant | null = null;
   const later: LaterResultSummary[] = [];
   let baselineAboveLimit = false;
+  let incomparableResult = results.uninterpretable.length > 0;
   if (earliest === null) {
     log.step({ rule: '4', text: 'No usable troponin result in the episode: there is no baseline.', result: 'no baseline' });
   } else {
@@ -56,6 +59,7 @@ export function readSeries(p: CompiledPathway, now: Instant, results: TroponinRe
     };
     const w = weighLater(ctx, candidates, usable, later);
     troponinReading = w.outcome;
+    if (w.otherAssay) incomparableResult = true;
     const positions = new Set<string>();
     for (const base of candidates) {
       positions.add(positionOf(base.value, base.url));
@@ -72,5 +76,5 @@ export function readSeries(p: CompiledPathway, now: Instant, results: TroponinRe
   // Rule 16: more results than the pathway weighs: at least indeterminate.
   if (results.summary.overMax) troponinReading = troponinReading === null ? 'indeterminate' : moreSerious(p, troponinReading, 'indeterminate');
   const baseline = candidates[0] === undefined ? null : resultSummary(candidates[0]);
-  return { troponinReading, baselinePosition, baseline, later, retestDue, baselineAboveLimit, log };
+  return { troponinReading, baselinePosition, baseline, later, retestDue, baselineAboveLimit, incomparableResult, log };
 }

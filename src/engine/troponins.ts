@@ -34,6 +34,9 @@ export function troponinResults(
   conflicted: ReadonlySet<ObservationFact>,
 ): TroponinResults {
   const p = rt.pathway;
+  // Rule 14's URL is used by a pathway that classifies against it or reads TIMI's raised marker (Chart 2); a
+  // pathway with its own thresholds (ESC, High-STEACS) shows none.
+  const usesUrl = p.file.classification !== undefined || p.file.inputs.timi !== undefined;
   const log = new Log();
   const { start, end } = episode;
   // Rule 3: the troponins of the episode.
@@ -93,7 +96,7 @@ export function troponinResults(
       continue;
     }
     const { url, basis } = urlFor(assay, rt.sexSpecificUrls, sex);
-    usable.push({ fact: t, drawTime: t.drawTime, assay, url, urlBasis: basis, value: clamped });
+    usable.push({ fact: t, drawTime: t.drawTime, assay, url, urlBasis: usesUrl ? basis : null, value: clamped });
     assumptions.push({ result: t.ref, assay: assay.id, assayName: assay.name, source: t.assaySource ?? 'catalogue-default' });
     if (!listEach) continue;
     const lodNote = t.value.lo.lt(assay.lod) ? `; below the LoD ${assay.lod.toFixed()} ng/L, so taken as ${intervalText(clamped)} (rule 11)` : '';
@@ -101,8 +104,8 @@ export function troponinResults(
     log.step(
       {
         rule: '10',
-        text: `${t.ref}: ${assay.name}, ${t.value.reported} = ${intervalText(t.value)} ng/L${lodNote}${censored}; drawn ${formatInstant(t.drawTime)}; URL ${url.toFixed()} ng/L (${basis}, rule 14).`,
-        facts: { result: t.ref, assay: assay.id, reported: t.value.reported, valueNgL: intervalText(clamped), drawTime: formatInstant(t.drawTime), url: url.toFixed() },
+        text: `${t.ref}: ${assay.name}, ${t.value.reported} = ${intervalText(t.value)} ng/L${lodNote}${censored}; drawn ${formatInstant(t.drawTime)}${usesUrl ? `; URL ${url.toFixed()} ng/L (${basis}, rule 14)` : ''}.`,
+        facts: { result: t.ref, assay: assay.id, reported: t.value.reported, valueNgL: intervalText(clamped), drawTime: formatInstant(t.drawTime), ...(usesUrl ? { url: url.toFixed() } : {}) },
       },
       each,
     );

@@ -175,8 +175,8 @@ export interface ResultSummary {
   readonly reported: string;
   /** In ng/L after units and LoD: "13.2", "<20" style ranges are written "5 to <20". */
   readonly valueNgL: string;
-  /** URL used for this result (ng/L). */
-  readonly url: string;
+  /** URL used for this result (ng/L), where the pathway uses the assay's URL (rule 14); absent where it does not (ESC, High-STEACS). */
+  readonly url?: string;
 }
 
 export interface LaterResultSummary extends ResultSummary {

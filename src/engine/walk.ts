@@ -87,11 +87,21 @@ function constantFact(n: NodeRules, name: GraphFactName, value: Scalar | undefin
   return fact;
 }
 
-/** What the walk needs besides the graph facts: for the indicator and the summary (the pathway's words, wording.ts). */
-export interface WalkInputs {
+/** The facts of one reading of the data, and what exactly its parts found missing. */
+export interface WalkFacts {
   readonly graphFacts: Readonly<Record<GraphFactName, Scalar>>;
   /** What exactly is missing, per item, from the parts that found it missing. */
   readonly missingDetails: readonly Missing[];
+}
+
+/** What the walk needs besides the graph facts: for the indicator and the summary (the pathway's words, wording.ts). */
+export interface WalkInputs extends WalkFacts {
+  /**
+   * For a reading with the non-final results read as if final: the facts of the readings without them.
+   * Non-final results can only escalate (rule 12): they choose the walk's branches, but an item that is
+   * missing without them, at a decision point the walk passes, is still missing.
+   */
+  readonly withoutNonFinal?: readonly WalkFacts[];
   readonly retestDue: string | undefined;
   readonly retestOverdue: boolean;
   readonly baselineAboveLimit: boolean;
@@ -104,6 +114,8 @@ export interface Walked {
   readonly missing: readonly MissingItem[];
   readonly missingDetails: readonly Missing[];
   readonly path: { readonly nodes: readonly string[]; readonly edges: readonly string[] };
+  /** Items missing without the non-final results, for which this reading's non-final results stood (rule 12). */
+  readonly standIns: readonly MissingItem[];
   readonly log: LogView;
 }
 
@@ -113,6 +125,9 @@ export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
   const nodes: string[] = [];
   const edges: string[] = [];
   const needsInput: MissingItem[] = [];
+  // Missing items found only in the readings without the non-final results, with what exactly is missing.
+  const extraDetails: Missing[] = [];
+  const standIns: MissingItem[] = [];
   let nodeId = p.file.graph.start;
   let leaf: OutcomeCode | null = null;
   for (let guard = 0; guard <= p.nodes.size; guard++) {
@@ -130,20 +145,36 @@ export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
     if (taken.length !== 1) {
       throw new PathwayDefect(`at node "${node.id}" ${taken.length} branches match the facts ${JSON.stringify(Object.fromEntries([...p.graphFacts].map((f) => [f, values[f]])))}`);
     }
-    const edge = taken[0] as (typeof taken)[number];
+    let edge = taken[0] as (typeof taken)[number];
+    // Rule 12: non-final results can only escalate, never stand for a missing item. Where a reading without
+    // them needs an input at this decision point, this reading needs it too, and takes that branch (a
+    // branch that needs input only continues the walk or ends it in needs-input, so nothing is hidden).
+    let standIn: { readonly facts: Record<string, string | number | boolean | null> } | null = null;
+    if (node.kind === 'decision' && edge.needsInput === undefined) {
+      for (const base of w.withoutNonFinal ?? []) {
+        const baseFired = new Set<string>();
+        for (const r of await runNode(n, base.graphFacts)) if (typeof r.name === 'string') baseFired.add(r.name);
+        const baseEdge = (p.edgesFrom.get(node.id) ?? []).find((e) => baseFired.has(e.id) && e.needsInput !== undefined);
+        if (baseEdge?.needsInput === undefined) continue;
+        const baseDetail = base.missingDetails.find((m) => m.item === baseEdge.needsInput);
+        if (baseDetail !== undefined) extraDetails.push(baseDetail);
+        const facts: Record<string, string | number | boolean | null> = {};
+        for (const f of n.edgeFacts.get(baseEdge.id) ?? []) facts[f] = base.graphFacts[f] ?? null;
+        standIn = { facts };
+        standIns.push(baseEdge.needsInput);
+        edge = baseEdge;
+        break;
+      }
+    }
     edges.push(edge.id);
-    const used: Record<string, string | number | boolean | null> = {};
+    const used: Record<string, string | number | boolean | null> = standIn?.facts ?? {};
     // The facts the edge's conditions name, with their values in this evaluation (never read back from the engine's rule objects).
-    for (const f of n.edgeFacts.get(edge.id) ?? []) used[f] = values[f] ?? null;
+    if (standIn === null) for (const f of n.edgeFacts.get(edge.id) ?? []) used[f] = values[f] ?? null;
     if (edge.needsInput !== undefined && !needsInput.includes(edge.needsInput)) needsInput.push(edge.needsInput);
     if (node.kind === 'decision') {
-      log.step({
-        rule: node.rule ?? p.file.assembly.rule,
-        node: node.id,
-        text: `Chart: ${node.label} -> ${edge.label}${edge.needsInput !== undefined ? `; needs ${missingName(p.wording, edge.needsInput)}` : ''}${edge.silent !== undefined ? `. Where the chart is silent: ${edge.silent.replace(/\.$/, '')}` : ''}.`,
-        facts: used,
-        result: edge.to,
-      });
+      const text = `Chart: ${node.label} -> ${edge.label}${standIn !== null ? ' without the non-final results' : ''}${edge.needsInput !== undefined ? `; needs ${missingName(p.wording, edge.needsInput)}` : ''}${standIn !== null ? ': a non-final result can only escalate, never stand for a missing item (rule 12)' : edge.silent !== undefined ? `. Where the chart is silent: ${edge.silent.replace(/\.$/, '')}` : ''}.`;
+      log.step({ rule: standIn !== null ? '12' : (node.rule ?? p.file.assembly.rule), node: node.id, text, facts: used, result: edge.to });
+      if (standIn !== null) log.reason(text);
     }
     nodeId = edge.to;
   }
@@ -163,9 +194,9 @@ export async function walk(p: CompiledPathway, w: WalkInputs): Promise<Walked> {
   }
   log.step({ rule: p.file.assembly.rule, text: `Assembly: ${assemblyNotes.join('; ')}. The most serious counts: ${outcome}.`, result: outcome });
 
-  const detail = new Map(w.missingDetails.map((m) => [m.item, m.text]));
+  const detail = new Map([...extraDetails, ...w.missingDetails].map((m) => [m.item, m.text]));
   const missing: Missing[] = needsInput.map((item) => ({ item, text: detail.get(item) ?? missingName(p.wording, item) }));
   // The indicator and summary are the pathway's: its outcome's, or a variant's whose conditions hold.
   const { indicator, summary } = outcomeWords(p.wording, outcome, { retestDue: w.retestDue, retestOverdue: w.retestOverdue, missing: needsInput, baselineAboveLimit: w.baselineAboveLimit });
-  return { outcome, indicator, summary, missing: needsInput, missingDetails: missing, path: { nodes, edges }, log };
+  return { outcome, indicator, summary, missing: needsInput, missingDetails: missing, path: { nodes, edges }, standIns, log };
 }

@@ -163,7 +163,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(card.uuid).toBe(ext(byFixture.json).auditId);
       if (f.expected.retestDue !== undefined) expect(ext(byFixture.json).retestDue).toBe(f.expected.retestDue);
       else expect(ext(byFixture.json).retestDue).toBeUndefined();
-      expect(ext(byFixture.json).pathway).toMatchObject({ id: 'chart2', version: '1.1.2' });
+      expect(ext(byFixture.json).pathway).toMatchObject({ id: 'chart2', version: '1.1.3' });
 
       // 2. FHIR pull, 3. prefetch resolved by the EHR from the same server
       const byPull = await call(target, ehr, 'POST', SERVICE_PATH, { ...hookBody(f.patientId), context, fhirServer: fhir.baseUrl, fhirAuthorization: { access_token: FHIR_TOKEN, token_type: 'Bearer', expires_in: 300, scope: 'patient/Observation.read patient/Patient.read', subject: 'hs-troponin-cds' } });

@@ -4,7 +4,8 @@
  * and engine.
  */
 import { describe, expect, it } from 'vitest';
-import { at, ecg, patient, run, timi, troponin, workedUp } from '../support/cases.js';
+import type { Resource } from 'fhir/r4.js';
+import { ABBOTT, at, ecg, patient, run, timi, troponin, workedUp } from '../support/cases.js';
 
 describe('contract 1.1, rule 12: non-final results can only escalate', () => {
   it('a preliminary retest that would be consistent with MI gives consistent-with-mi', async () => {
@@ -26,6 +27,34 @@ describe('contract 1.1, rule 12: non-final results can only escalate', () => {
     const d = await run([patient(), ecg('no-stemi-or-new-lbbb', -10), timi(0, -5, { status: 'preliminary' }), troponin(5, 0), troponin(5, 180)], 200);
     expect(d.outcome).toBe('needs-input');
     expect(d.missing).toEqual(['timi']);
+  });
+  // A preliminary raised baseline alone: its raised marker (TIMI's seventh item) may put the case on the
+  // troponin branch, but it cannot stand for the baseline there, whatever the recorded TIMI score: a lower
+  // TIMI never gives a less serious outcome (rules 0, 2 and 12).
+  const context = (score: number | null): Resource[] => [patient(), ecg('no-stemi-or-new-lbbb', -10), ...(score === null ? [] : [timi(score, -5)])];
+  for (const [score, missing] of [
+    [0, ['baseline-troponin']],
+    [3, ['baseline-troponin']],
+    [null, ['timi', 'baseline-troponin']],
+  ] as const) {
+    it(`a preliminary raised baseline alone, TIMI ${score ?? 'not recorded'}: needs-input (${missing.join(', ')}), never awaiting-retest`, async () => {
+      for (const tn of [troponin(20, 0, { status: 'preliminary' }), troponin(30, 0, { status: 'preliminary', assay: ABBOTT })]) {
+        const d = await run([...context(score), tn], 10, { settings: { sexSpecificUrls: true } });
+        expect(d.outcome).toBe('needs-input');
+        expect(d.missing).toEqual(missing);
+        expect(d.retestDue).toBeUndefined();
+      }
+    });
+  }
+  it('a preliminary raised baseline beside a final TIMI 0: the trace says the baseline is still needed (rule 12)', async () => {
+    const d = await run([...context(0), troponin(20, 0, { status: 'preliminary' })], 10);
+    expect(d.missingDetails.map((m) => m.item)).toEqual(['baseline-troponin']);
+    expect(d.trace.some((s) => s.rule === '12' && /without the non-final results; needs baseline troponin/.test(s.text))).toBe(true);
+  });
+  it('a preliminary raised retest beside a final baseline still escalates past TIMI 0: nothing is missing', async () => {
+    const d = await run([...context(0), troponin(5, 0), troponin(50, 180, { status: 'preliminary' })], 200);
+    expect(d.outcome).toBe('consistent-with-mi');
+    expect(d.missing).toEqual([]);
   });
   it('a registered result with no value yet is pending: listed, not uninterpretable', async () => {
     const d = await run([...workedUp(), troponin(5, 0), troponin(null, 180, { status: 'registered' })], 200);

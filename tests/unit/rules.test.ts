@@ -330,6 +330,34 @@ describe('rule 9: assays', () => {
   });
 });
 
+describe('rules 9 and 13: below the URL, a result that cannot be weighed is named as such on the chart', () => {
+  // hs-cTnT 10 ng/L (below the URL) at 0, TIMI 3, a normal ECG, and one result no rule 7 reading can weigh:
+  // the chart's walk says why (different assays, or uninterpretable), never "any other combination" of rule 7.
+  const context = (): Resource[] => [patient(), ecg('no-stemi-or-new-lbbb', -10), timi(3, -5), troponin(10, 0)];
+  const cases: [string, Resource, number, string][] = [
+    ['a retest in U/L (rule 13)', troponin(11, 180, { unit: 'U/L' }), 200, '13'],
+    ['a retest of another assay (rule 9)', troponin(11, 180, { assay: ABBOTT }), 200, '9'],
+    ['a result with no draw time (rule 13)', troponin(11, 0, { effective: null }), 30, '13'],
+  ];
+  for (const [name, extra, now, rule] of cases) {
+    it(name, async () => {
+      const d = await run([...context(), extra], now);
+      expect(d.outcome).toBe('indeterminate');
+      expect(d.path.edges.slice(-2)).toEqual(['baseline-below', 'below-incomparable']);
+      const chart = d.trace.filter((s) => s.node === 'retest-below');
+      expect(chart.map((s) => s.text)).toEqual(['Chart: Retest in 3 hours -> Different assays or uninterpretable results. Where the chart is silent: Different assays or an uninterpretable result: indeterminate (rules 9 and 13).']);
+      // The result is named under its own rule.
+      expect(d.trace.some((s) => s.rule === rule && s.text.includes(`Observation/${extra.id ?? ''}`))).toBe(true);
+      expect(d.trace.some((s) => /Any other combination|\(rule 7\)/.test(s.text))).toBe(false);
+    });
+  }
+  it('a rise of 20% or more that stays below the URL is still rule 7\'s "any other combination"', async () => {
+    const d = await run([...context(), troponin(13, 180)], 200);
+    expect(d.outcome).toBe('indeterminate');
+    expect(d.path.edges.slice(-1)).toEqual(['below-indeterminate']);
+  });
+});
+
 describe('rule 10: units', () => {
   it('0.0132 ng/mL is exactly 13.2 ng/L', async () => {
     const d = await run([...workedUp(), troponin(0.0132, 0, { unit: 'ng/mL' })], 10);

@@ -34,7 +34,7 @@ export interface ResultView {
   readonly drawTime: string;
   readonly reported: string;
   readonly valueNgL: string;
-  readonly url: string;
+  readonly url?: string;
 }
 
 export interface LaterResultView extends ResultView {
