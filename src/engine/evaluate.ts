@@ -70,7 +70,7 @@ async function evaluateReading(rt: PathwayRuntime, facts: Facts, reading: Readin
   const p = rt.pathway;
   // The resources the mapping set aside, and the patient (rule 14).
   const given = new Log();
-  for (const ig of [...facts.ignored].sort((a, b) => cmpStr(a.ref, b.ref) || cmpStr(a.reason, b.reason))) given.use(ig.ref, 'other', 'ignored', ig.reason);
+  for (const ig of [...facts.ignored].sort((a, b) => cmpStr(a.ref, b.ref) || cmpStr(a.reason, b.reason))) given.use(ig.ref, ig.kind ?? 'other', 'ignored', ig.reason);
   if (facts.sex !== null) given.use('Patient', 'patient', rt.needsPatient ? 'used' : 'not-used', `sex: ${facts.sex}`);
   // Rule 12: versions, and this reading's choice among them (readings.ts).
   const versions = new Log();

@@ -120,6 +120,8 @@ export type Sex = 'female' | 'male' | 'other' | 'unknown';
 export interface IgnoredInput {
   readonly ref: string;
   readonly reason: string;
+  /** A Patient not read (rule 14) is no result: cards count only results not used. Default `other`. */
+  readonly kind?: 'patient' | 'other';
 }
 
 export interface Facts {

@@ -41,7 +41,7 @@ export function toFacts(resources: readonly Resource[], maps: CodeMaps, patientI
     const ref = refOf(obj, type);
     if (type === 'Patient') {
       if (patientId !== null && obj['id'] === patientId) sexes.add(sexOf(r as Patient));
-      else ignored.push({ ref, reason: patientId === null ? 'a Patient no observation names as its subject: its sex is not read (rule 14)' : `a Patient other than the case's (Patient/${shortId(patientId)}): its sex is not read (rule 14)` });
+      else ignored.push({ ref, kind: 'patient', reason: patientId === null ? 'a Patient no observation names as its subject: its sex is not read (rule 14)' : `a Patient other than the case's (Patient/${shortId(patientId)}): its sex is not read (rule 14)` });
       return;
     }
     if (type !== 'Observation') {

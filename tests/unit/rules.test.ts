@@ -510,7 +510,7 @@ describe('rule 14: URL choice', () => {
     const d = await run([stranger, ecg('no-stemi-or-new-lbbb', 0), timi(2, 0), troponin(20, 0, { assay: ABBOTT })], 10, { settings });
     // Not the stranger's male URL (34.2): the case's sex is unknown, so the lower URL.
     expect(d.troponin.baseline?.url).toBe('15.6');
-    expect(d.inputs.find((i) => i.ref === 'Patient/zz')).toMatchObject({ reason: expect.stringMatching(/other than the case's \(Patient\/p1\).*rule 14/) });
+    expect(d.inputs.find((i) => i.ref === 'Patient/zz')).toMatchObject({ kind: 'patient', use: 'ignored', reason: expect.stringMatching(/other than the case's \(Patient\/p1\).*rule 14/) });
     // With the case's own Patient beside another's, the case's counts: male p1 beside a female stranger.
     const both = await run([{ ...patient('female'), id: 'zz' }, patient('male'), ecg('no-stemi-or-new-lbbb', 0), timi(2, 0), troponin(20, 0, { assay: ABBOTT })], 10, { settings });
     expect(both.troponin.baseline?.url).toBe('34.2');
