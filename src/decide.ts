@@ -9,7 +9,7 @@ import { PathwayDefect } from './engine/defect.js';
 import { evaluate } from './engine/evaluate.js';
 import { parseInstant } from './engine/time.js';
 import type { Decision, Instant } from './engine/types.js';
-import { extractResources, subjectPatientId, toFacts } from './fhir/mapping.js';
+import { casePatientRef, extractResources, fullUrlOf, subjectPatientId, subjectReference, toFacts } from './fhir/mapping.js';
 
 export interface DecideContext {
   /** The evaluation time: an ISO 8601 instant with a time zone, or epoch nanoseconds. */
@@ -26,21 +26,32 @@ export interface DecideContext {
 }
 
 /**
- * The patient the resources' subjects name, or null when none names one.
+ * The patient the resources' subjects name (C2 rule 14), or null when none names one: the id of a
+ * `Patient/<id>` reference, relative or absolute; a reference to a Bundle entry's `fullUrl` (a
+ * `urn:uuid:`) names that entry's Patient, by its id when it has one, else by the fullUrl itself; any
+ * other reference is a patient of its own.
  *
  * @throws TnpError 400 (`TNP_ERR_INPUT_MORE_THAN_ONE_PATIENT`) when they name more than one: which
  *   patient's case it is cannot be told, and one patient's results must never decide for another.
  */
 export function casePatientId(resources: readonly Resource[]): string | null {
+  const byFullUrl = new Map<string, string>();
+  for (const r of resources) {
+    const obj = r as unknown as Record<string, unknown>;
+    const url = obj['resourceType'] === 'Patient' && typeof obj['id'] === 'string' ? fullUrlOf(obj) : null;
+    if (url !== null) byFullUrl.set(url, obj['id'] as string);
+  }
   const named = new Set<string>();
   for (const r of resources) {
     const obj = r as unknown as Record<string, unknown>;
     if (obj['resourceType'] === 'Patient') continue;
     const id = subjectPatientId(obj);
-    if (id !== null) named.add(id);
+    const ref = id === null ? subjectReference(obj) : null;
+    const key = id ?? (ref === null ? null : (byFullUrl.get(ref) ?? ref));
+    if (key !== null) named.add(key);
   }
   if (named.size > 1) {
-    const shown = [...named].sort().slice(0, 5).map((id) => `Patient/${id.slice(0, 64)}`);
+    const shown = [...named].sort().slice(0, 5).map(casePatientRef);
     throw new TnpError('TNP_ERR_INPUT_MORE_THAN_ONE_PATIENT', `the resources name ${named.size} patients as their subject (${shown.join(', ')}${named.size > 5 ? ', …' : ''}): a case is one patient's`, { expression: ['subject'] });
   }
   return [...named][0] ?? null;

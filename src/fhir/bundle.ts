@@ -5,6 +5,7 @@
 import type { Bundle, Resource } from 'fhir/r4.js';
 import { TnpError } from '../errors.js';
 import { isObject } from '../util/guards.js';
+import { rememberFullUrl } from './resource-fields.js';
 
 /**
  * Accept a FHIR Bundle, a single resource, or a JSON array of resources, and return the resources.
@@ -42,7 +43,11 @@ export function extractResources(doc: unknown): Resource[] {
       throw new TnpError('TNP_ERR_INPUT_NOT_FHIR', `Bundle.entry[${i}].resource is not a FHIR resource`, { expression: [`Bundle.entry[${i}].resource`] });
     }
     if (r['resourceType'] === 'Bundle') out.push(...extractResources(r));
-    else out.push(r as unknown as Resource);
+    else {
+      // A reference to the entry's fullUrl (a `urn:uuid:`, say) names this resource (rule 14 reads it).
+      if (typeof e['fullUrl'] === 'string' && e['fullUrl'] !== '') rememberFullUrl(r, e['fullUrl']);
+      out.push(r as unknown as Resource);
+    }
   });
   if (out.length === 0) throw new TnpError('TNP_ERR_INPUT_EMPTY', 'the Bundle holds no resources');
   return out;

@@ -10,13 +10,21 @@ import type { CodeMaps } from '../engine/catalogue.js';
 import { codingKey } from '../engine/catalogue.js';
 import type { Facts, IgnoredInput, ObservationFact, Sex } from '../engine/types.js';
 import { mapEcg, mapOnset, mapTimi, mapTroponin } from './observations.js';
-import { codings, refOf, subjectPatientId } from './resource-fields.js';
+import { codings, fullUrlOf, refOf, subjectPatientId } from './resource-fields.js';
 
 export { extractResources } from './bundle.js';
-export { drawTimeOf, encounterIdOf, refOf, subjectPatientId } from './resource-fields.js';
+export { drawTimeOf, encounterIdOf, fullUrlOf, refOf, subjectPatientId, subjectReference } from './resource-fields.js';
 
 /** An id as a reason quotes it: at most 64 characters, as a resource's own reference is shown. */
 const shortId = (id: string): string => id.slice(0, 64);
+
+/**
+ * The case's patient as a reason names it: `Patient/<id>`, or the reference itself when the case's
+ * patient is named by a Bundle's `fullUrl` (a FHIR id never holds ":" or "/").
+ */
+export function casePatientRef(key: string): string {
+  return /[:/]/.test(key) ? key.slice(0, 128) : `Patient/${shortId(key)}`;
+}
 
 function sexOf(p: Patient): Sex {
   const g = p.gender as unknown;
@@ -40,17 +48,18 @@ export function toFacts(resources: readonly Resource[], maps: CodeMaps, patientI
     const type = typeof obj['resourceType'] === 'string' ? obj['resourceType'] : 'resource';
     const ref = refOf(obj, type);
     if (type === 'Patient') {
-      if (patientId !== null && obj['id'] === patientId) sexes.add(sexOf(r as Patient));
-      else ignored.push({ ref, kind: 'patient', reason: patientId === null ? 'a Patient no observation names as its subject: its sex is not read (rule 14)' : `a Patient other than the case's (Patient/${shortId(patientId)}): its sex is not read (rule 14)` });
+      if (patientId !== null && (obj['id'] === patientId || fullUrlOf(obj) === patientId)) sexes.add(sexOf(r as Patient));
+      else ignored.push({ ref, kind: 'patient', reason: patientId === null ? 'a Patient no observation names as its subject: its sex is not read (rule 14)' : `a Patient other than the case's (${casePatientRef(patientId)}): its sex is not read (rule 14)` });
       return;
     }
     if (type !== 'Observation') {
       ignored.push({ ref, reason: `a ${type} is not used by the pathway` });
       return;
     }
-    const subject = patientId === null ? null : subjectPatientId(obj);
+    // A case named by a fullUrl (no Patient id to compare) is already one patient's: casePatientId checked it.
+    const subject = patientId === null || /[:/]/.test(patientId) ? null : subjectPatientId(obj);
     if (patientId !== null && subject !== null && subject !== patientId) {
-      ignored.push({ ref, reason: `about another patient (Patient/${shortId(subject)}) than the case's (Patient/${shortId(patientId)})` });
+      ignored.push({ ref, reason: `about another patient (Patient/${shortId(subject)}) than the case's (${casePatientRef(patientId)})` });
       return;
     }
     const o = r as Observation;

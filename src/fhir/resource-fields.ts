@@ -27,6 +27,25 @@ export function encounterIdOf(ref: unknown): string | null {
   return last === undefined || last === '' ? null : last;
 }
 
+/** The `fullUrl` each resource had in the Bundle it was read from, kept beside it (never written into it). */
+const fullUrls = new WeakMap<object, string>();
+
+/** Notes the `fullUrl` a resource had in its Bundle (src/fhir/bundle.ts, as it reads a Bundle). */
+export function rememberFullUrl(resource: object, fullUrl: string): void {
+  fullUrls.set(resource, fullUrl);
+}
+
+/** The `fullUrl` a resource had in the Bundle it was read from, or null (read from no Bundle, or none given). */
+export function fullUrlOf(resource: object): string | null {
+  return fullUrls.get(resource) ?? null;
+}
+
+/** A resource's `subject.reference` as written, or null when its subject names nothing by reference. */
+export function subjectReference(r: Record<string, unknown>): string | null {
+  const s = r['subject'];
+  return isObject(s) && typeof s['reference'] === 'string' && s['reference'].trim() !== '' ? s['reference'] : null;
+}
+
 /**
  * The patient id a resource's `subject` names: the id of a `Patient/<id>` reference, relative or absolute
  * (a version or query after it is not part of the id), or null when it names no Patient by reference.

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Resource } from 'fhir/r4.js';
 import { ABBOTT, PRODUCT, SNOMED, at, ecg, haemolysed, patient, run, runtime, timi, troponin, workedUp } from '../support/cases.js';
+import { decide } from '../../src/decide.js';
 
 describe('rule 0: assembly', () => {
   it('a missing ECG does not hide troponins already consistent with MI', async () => {
@@ -521,6 +522,33 @@ describe('rule 14: URL choice', () => {
     const d = await run([patient('male'), ...[ecg('no-stemi-or-new-lbbb', 0), timi(2, 0), troponin(20, 0, { assay: ABBOTT })].map(unnamed)], 10, { settings });
     expect(d.troponin.baseline?.url).toBe('15.6');
     expect(d.inputs.find((i) => i.ref === 'Patient/p1')).toMatchObject({ reason: expect.stringMatching(/no observation names as its subject.*rule 14/) });
+  });
+  it('a Bundle naming its Patient by fullUrl (urn:uuid references) names that Patient, with or without an id; two fullUrls are two patients', async () => {
+    const settings = { sexSpecificUrls: true };
+    const rt = await runtime(settings);
+    const U = 'urn:uuid:0b7d2a54-1111-4c4e-9d1a-5f0e8f2b7a01';
+    const V = 'urn:uuid:0b7d2a54-9999-4c4e-9d1a-5f0e8f2b7a02';
+    const about = (r: Resource, reference: string): Resource => ({ ...r, subject: { reference } }) as Resource;
+    const doc = (entries: [string, Resource][]): unknown => ({ resourceType: 'Bundle', type: 'collection', entry: entries.map(([fullUrl, resource]) => ({ fullUrl, resource })) });
+    const caseOf = (ref: string): [string, Resource][] => [
+      [`${ref}-ecg`, about(ecg('no-stemi-or-new-lbbb', 0), ref)],
+      [`${ref}-timi`, about(timi(2, 0), ref)],
+      [`${ref}-t0`, about(troponin(20, 0, { assay: ABBOTT }), ref)],
+    ];
+    const male = patient('male');
+    const withId = await decide(rt, doc([[U, male], ...caseOf(U)]), { now: at(10) });
+    expect(withId.troponin.baseline?.url).toBe('34.2');
+    const { id: _id, ...noId } = male;
+    const withoutId = await decide(rt, doc([[U, noId as Resource], ...caseOf(U)]), { now: at(10) });
+    expect(withoutId.troponin.baseline?.url).toBe('34.2');
+    // Patient/p1 and the fullUrl of Patient p1 are one patient.
+    const mixed = await decide(rt, doc([[U, male], ...caseOf(U).slice(0, 2), ['t0', troponin(20, 0, { assay: ABBOTT })]]), { now: at(10) });
+    expect(mixed.troponin.baseline?.url).toBe('34.2');
+    // Another fullUrl is another patient: refused, never weighed together.
+    await expect(decide(rt, doc([[U, male], ...caseOf(U), [`${V}-t3`, about(troponin(21, 180, { assay: ABBOTT }), V)]]), { now: at(190) })).rejects.toMatchObject({
+      code: 'TNP_ERR_INPUT_MORE_THAN_ONE_PATIENT',
+      message: expect.stringContaining(`Patient/p1, ${V}`),
+    });
   });
   it('resources about more than one patient are refused: one patient\'s results never decide for another', async () => {
     const other: Resource = { ...troponin(60, 180), subject: { reference: 'https://ehr.example/fhir/Patient/other' } } as Resource;
