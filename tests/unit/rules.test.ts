@@ -539,7 +539,7 @@ describe('rule 14: URL choice', () => {
     const withId = await decide(rt, doc([[U, male], ...caseOf(U)]), { now: at(10) });
     expect(withId.troponin.baseline?.url).toBe('34.2');
     const { id: _id, ...noId } = male;
-    const withoutId = await decide(rt, doc([[U, noId as Resource], ...caseOf(U)]), { now: at(10) });
+    const withoutId = await decide(rt, doc([[U, noId], ...caseOf(U)]), { now: at(10) });
     expect(withoutId.troponin.baseline?.url).toBe('34.2');
     // Patient/p1 and the fullUrl of Patient p1 are one patient.
     const mixed = await decide(rt, doc([[U, male], ...caseOf(U).slice(0, 2), ['t0', troponin(20, 0, { assay: ABBOTT })]]), { now: at(10) });
