@@ -29,9 +29,23 @@ describe('npm start: the start line and a taken port', () => {
       const line = s.output().split('\n').find((l) => l.startsWith('hs-troponin-cds ready'));
       expect(line).toMatch(new RegExp(`^hs-troponin-cds ready on ${s.url} \\(console: ${s.url}/console[;)]`));
       expect(port).not.toBe('0');
-      // The structured log says so too, after listening.
-      const ready = s.output().split('\n').filter((l) => l.startsWith('{') && l.includes('"event":"ready"'));
-      expect(ready).toHaveLength(1);
+      // The structured log says so too, after listening. It goes to stdout and the start line to stderr:
+      // two pipes, so under load either may reach this process first. Wait for it (bounded far beyond
+      // what load can cause), then count.
+      const readyLines = (): string[] => s.output().split('\n').filter((l) => l.startsWith('{') && l.includes('"event":"ready"'));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          clearInterval(poll);
+          reject(new Error(`no "ready" log line in 50 s:\n${s.output()}`));
+        }, 50_000);
+        const poll = setInterval(() => {
+          if (readyLines().length === 0) return;
+          clearInterval(poll);
+          clearTimeout(timer);
+          resolve();
+        }, 20);
+      });
+      expect(readyLines()).toHaveLength(1);
     } finally {
       expect(await stop(s)).toBe(0);
     }
